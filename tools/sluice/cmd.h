@@ -1,0 +1,32 @@
+/*
+ * The sluice command: one file per subcommand (cmd_<name>.c), each with an
+ * entry point here.  Only tools/ prints or exits.
+ *
+ * Exit codes: 0 success, 1 the operation failed (I/O, corrupt data, job
+ * failure), 2 bad usage or invalid input (configuration, arguments).
+ */
+#ifndef SLUICE_TOOLS_CMD_H
+#define SLUICE_TOOLS_CMD_H
+
+#include <stdio.h>
+
+#define EXIT_FAIL  1
+#define EXIT_USAGE 2
+
+typedef struct cmd {
+	const char *name;
+	int (*run)(int argc, char **argv); /* argv[0] is the command name */
+	const char *summary;               /* one line for `sluice help` */
+	const char *usage;                 /* full help text */
+} cmd;
+
+/* Print "sluice: <fmt>" to stderr, with a newline. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print the last sluice error as "sluice: <context>: <message>". */
+void cli_error_last(const char *context);
+/* Install the stderr log callback (WARN and up, DEBUG with SLUICE_DEBUG=1). */
+void cli_log_init(void);
+
+extern const cmd cmd_config_def;
+
+#endif
