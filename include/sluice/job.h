@@ -1,0 +1,279 @@
+/*
+ * The job API: build a dataflow graph of sources, one- and two-input
+ * operators and sinks, connect them with forward, rebalance, broadcast or
+ * key-by edges, and run it.  Each vertex runs as `parallelism` subtasks,
+ * one thread each; records travel between subtasks in buffers over bounded
+ * channels with credit-based backpressure.  Checkpoints are driven from
+ * outside (the checkpoint coordinator, see sluice/sys/runtime.h): barriers
+ * flow with the records, operators snapshot their state, and a failed job
+ * can be restarted from the state handles of a completed checkpoint.
+ *
+ * Records: a key, a value and a timestamp, all borrowed by callbacks for
+ * the duration of the call.  A key-by edge sends a record to the subtask
+ * owning the key group of its key: key group = sluice__hash32(key) %
+ * max_parallelism, subtask = key_group * parallelism / max_parallelism.
+ *
+ * Operators implement sluice_operator.  Every callback receives the
+ * subtask's sluice_ctx; a negative return fails the task (and the job).
+ * Sources implement `poll`, which emits a few records per call and reports
+ * whether more will follow; they are replayable by keeping their position
+ * in operator state (sluice_ctx_opstate_*) from `snapshot_state` and
+ * reading it back in `initialize_state`.
+ *
+ * Threading: build the graph from one thread.  sluice_job_start/stop/wait
+ * and the checkpoint entry points (sys/runtime.h) may be called from any
+ * one control thread.  Operator callbacks of one subtask run on that
+ * subtask's thread, one at a time; callbacks of different subtasks run
+ * concurrently.  sluice_ctx functions may only be called from the
+ * callback that received the ctx.
+ */
+#ifndef SLUICE_JOB_H
+#define SLUICE_JOB_H
+
+#include "common.h"
+#include "clock.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sluice_job sluice_job;
+typedef struct sluice_ctx sluice_ctx;
+
+/* A record.  Inside callbacks all bytes are borrowed for the call only. */
+typedef struct sluice_record {
+	sluice_slice key;
+	sluice_slice value;
+	int64_t timestamp; /* milliseconds; user-defined meaning */
+} sluice_record;
+
+/* What a source's poll reports about the data that follows. */
+typedef enum sluice_source_status {
+	SLUICE_SOURCE_MORE = 0, /* call poll again soon */
+	SLUICE_SOURCE_IDLE = 1, /* nothing now; poll after a mail, a timer
+				   or sluice_job_wakeup() */
+	SLUICE_SOURCE_END = 2   /* no more records, ever */
+} sluice_source_status;
+
+/*
+ * Operator callbacks; every member may be NULL (nothing to do).  `input`
+ * is 0 for one-input operators and 0 or 1 for two-input operators.
+ * Return 0 or a negative code (set the last error to explain it); any
+ * failure fails the task.
+ */
+typedef struct sluice_operator {
+	int version; /* SLUICE_OPERATOR_VERSION */
+	/* Restore: state of the checkpoint being restored is readable
+	 * through sluice_ctx_opstate_get and the keyed functions;
+	 * `restored` is 1 when restoring, 0 on a fresh start.  Runs before
+	 * open. */
+	int (*initialize_state)(sluice_ctx *ctx, int restored);
+	int (*open)(sluice_ctx *ctx);
+	/* Non-sources: one record from input `input`. */
+	int (*process)(sluice_ctx *ctx, int input, const sluice_record *rec);
+	/* Sources: emit some records, set *status. */
+	int (*poll)(sluice_ctx *ctx, sluice_source_status *status);
+	/* Synchronous part of a checkpoint: write operator state (and any
+	 * keyed state not yet written) for checkpoint `id`. */
+	int (*snapshot_state)(sluice_ctx *ctx, int64_t id);
+	/* Checkpoint `id` completed / was aborted. */
+	int (*notify_complete)(sluice_ctx *ctx, int64_t id);
+	int (*notify_aborted)(sluice_ctx *ctx, int64_t id);
+	/* A processing-time timer registered for `when_ms` fired. */
+	int (*on_timer)(sluice_ctx *ctx, int64_t when_ms);
+	/* All channels of input `input` ended. */
+	int (*end_input)(sluice_ctx *ctx, int input);
+	/* Last call; also after failures and cancellation.  `failed` is 1
+	 * when the task did not finish normally. */
+	void (*close)(sluice_ctx *ctx, int failed);
+} sluice_operator;
+
+#define SLUICE_OPERATOR_VERSION 1
+
+typedef enum sluice_vertex_kind {
+	SLUICE_VERTEX_SOURCE = 0,
+	SLUICE_VERTEX_OPERATOR = 1,  /* one input */
+	SLUICE_VERTEX_OPERATOR2 = 2, /* two inputs */
+	SLUICE_VERTEX_SINK = 3       /* one input, no outputs */
+} sluice_vertex_kind;
+
+/* Description of a vertex; strings are copied. */
+typedef struct sluice_vertex_spec {
+	sluice_vertex_kind kind;
+	const char *uid;  /* stable id matching state on restore; unique */
+	const char *name; /* for messages; NULL = uid */
+	int32_t parallelism;
+	int32_t max_parallelism;   /* 0 = Flink's default for parallelism */
+	const sluice_operator *op; /* borrowed; must outlive the job */
+	void *arg;                 /* user pointer, sluice_ctx_arg() */
+} sluice_vertex_spec;
+
+typedef enum sluice_partitioning {
+	SLUICE_EDGE_FORWARD = 0, /* subtask i → subtask i; equal parallelism */
+	SLUICE_EDGE_REBALANCE = 1, /* round robin over all consumers */
+	SLUICE_EDGE_BROADCAST = 2, /* every consumer gets every record */
+	SLUICE_EDGE_KEY_BY = 3     /* by key group of the record key */
+} sluice_partitioning;
+
+typedef enum sluice_checkpointing_mode {
+	SLUICE_JOB_EXACTLY_ONCE = 0, /* aligned barriers */
+	SLUICE_JOB_AT_LEAST_ONCE = 1 /* tracked barriers, nothing blocked */
+} sluice_checkpointing_mode;
+
+/* Runtime options; zero fields take the documented default. */
+typedef struct sluice_job_options {
+	int version;              /* SLUICE_JOB_OPTIONS_VERSION */
+	sluice_clock *clock;      /* borrowed; NULL = system clock */
+	size_t buffer_size;       /* bytes per network buffer; 32 KiB */
+	int32_t channel_credits;  /* buffers in flight per channel; 4 */
+	int32_t snapshot_threads; /* async snapshot pool size; 2 */
+	sluice_checkpointing_mode mode;
+	/* execution.checkpointing.checkpoints-after-tasks-finish:
+	 * 0 = default (enabled), 1 = enabled, -1 = disabled. */
+	int checkpoints_after_tasks_finish;
+} sluice_job_options;
+
+#define SLUICE_JOB_OPTIONS_VERSION 1
+
+/*
+ * Create an empty job named `name` (copied).  `opts` may be NULL.
+ * Returns 0, SLUICE_ENOMEM or SLUICE_EINVALID (bad option value).
+ * Free with sluice_job_free().
+ */
+SLUICE_EXTERN(int)
+sluice_job_new(
+	sluice_job **out, const char *name, const sluice_job_options *opts);
+
+/* Stop (as sluice_job_stop) and free the job.  NULL-safe. */
+SLUICE_EXTERN(void) sluice_job_free(sluice_job *job);
+
+/*
+ * Add a vertex; its id (0, 1, ...) is stored in `*out_id`.  Fails with
+ * SLUICE_EINVALID for a missing or duplicate uid, parallelism outside
+ * (0, 32768], max parallelism smaller than parallelism, a missing poll on
+ * a source or process on a non-source, or when the job was started.
+ */
+SLUICE_EXTERN(int)
+sluice_job_add(sluice_job *job, int *out_id, const sluice_vertex_spec *spec);
+
+/*
+ * Connect vertex `from` to input `input` (0 or 1) of vertex `to`.
+ * SLUICE_EINVALID for unknown vertices, a sink as producer, a source as
+ * consumer, an input index the consumer does not have, or a forward edge
+ * between different parallelisms.
+ */
+SLUICE_EXTERN(int)
+sluice_job_connect(
+	sluice_job *job,
+	int from,
+	int to,
+	int input,
+	sluice_partitioning partitioning);
+
+/*
+ * Check the graph: every non-source input connected, every non-sink
+ * vertex has an output, no cycles.  sluice_job_start validates too.
+ * Returns 0 or SLUICE_EINVALID naming the vertex.
+ */
+SLUICE_EXTERN(int) sluice_job_validate(sluice_job *job);
+
+typedef enum sluice_job_status {
+	SLUICE_JOB_CREATED = 0,
+	SLUICE_JOB_RUNNING = 1,
+	SLUICE_JOB_FINISHED = 2, /* every task finished */
+	SLUICE_JOB_FAILED = 3,   /* a task failed; all tasks stopped */
+	SLUICE_JOB_CANCELED = 4
+} sluice_job_status;
+
+/* Current status; safe from any thread. */
+SLUICE_EXTERN(sluice_job_status) sluice_job_status_get(sluice_job *job);
+
+/*
+ * Wait until every task reached a terminal state or `timeout_ms` of real
+ * time passed (< 0: no limit).  Returns 0 or SLUICE_ETIMEOUT.
+ */
+SLUICE_EXTERN(int) sluice_job_wait(sluice_job *job, int64_t timeout_ms);
+
+/*
+ * Stop a started job: cancel every task still running, join all task
+ * threads and the snapshot pool, free channels and state providers.  The
+ * graph stays, so the job can be started again (a restart).  No-op when
+ * not started.  The message of a task failure (if any) stays readable
+ * through sluice_job_failure() until the next start.
+ */
+SLUICE_EXTERN(void) sluice_job_stop(sluice_job *job);
+
+/* Message of the first task failure of the current run, or NULL. */
+SLUICE_EXTERN(const char *) sluice_job_failure(sluice_job *job);
+
+/* Wake idle sources (SLUICE_SOURCE_IDLE) so they poll again. */
+SLUICE_EXTERN(void) sluice_job_wakeup(sluice_job *job);
+
+/* --- operator context (callbacks only) --------------------------------- */
+
+/*
+ * Emit a record to every outgoing edge of the vertex.  Bytes are copied.
+ * May block while downstream has no credit (backpressure).  Returns 0,
+ * SLUICE_ECANCELED when the job is stopping, SLUICE_ENOMEM.
+ */
+SLUICE_EXTERN(int) sluice_ctx_emit(sluice_ctx *ctx, const sluice_record *rec);
+
+SLUICE_EXTERN(int32_t) sluice_ctx_subtask(const sluice_ctx *ctx);
+SLUICE_EXTERN(int32_t) sluice_ctx_parallelism(const sluice_ctx *ctx);
+SLUICE_EXTERN(int32_t) sluice_ctx_max_parallelism(const sluice_ctx *ctx);
+/* The vertex's uid and user pointer (sluice_vertex_spec.arg). */
+SLUICE_EXTERN(const char *) sluice_ctx_uid(const sluice_ctx *ctx);
+SLUICE_EXTERN(void *) sluice_ctx_arg(const sluice_ctx *ctx);
+/* A per-subtask user pointer (NULL until set). */
+SLUICE_EXTERN(void *) sluice_ctx_local(const sluice_ctx *ctx);
+SLUICE_EXTERN(void) sluice_ctx_set_local(sluice_ctx *ctx, void *local);
+
+/* Processing time: wall milliseconds of the job's clock. */
+SLUICE_EXTERN(int64_t) sluice_ctx_now_ms(sluice_ctx *ctx);
+/*
+ * Register a processing-time timer: on_timer(when_ms) runs on the
+ * subtask's thread once the clock reached `when_ms`.  Timers are not part
+ * of checkpoints.  Returns 0 or SLUICE_ENOMEM.
+ */
+SLUICE_EXTERN(int) sluice_ctx_timer_register(sluice_ctx *ctx, int64_t when_ms);
+
+/*
+ * Keyed value state of the current key (the key of the record being
+ * processed; sluice_ctx_set_key changes it, e.g. in timers).  `state` names
+ * the state.  get: `*out` borrows the value until the next state call of
+ * this subtask; SLUICE_ENOTFOUND when absent.
+ */
+SLUICE_EXTERN(int) sluice_ctx_set_key(sluice_ctx *ctx, sluice_slice key);
+SLUICE_EXTERN(int)
+sluice_ctx_value_get(sluice_ctx *ctx, const char *state, sluice_slice *out);
+SLUICE_EXTERN(int)
+sluice_ctx_value_put(sluice_ctx *ctx, const char *state, sluice_slice value);
+SLUICE_EXTERN(int) sluice_ctx_value_remove(sluice_ctx *ctx, const char *state);
+/* int64 helpers over the above (8 bytes big-endian). */
+SLUICE_EXTERN(int)
+sluice_ctx_value_get_i64(sluice_ctx *ctx, const char *state, int64_t *out);
+SLUICE_EXTERN(int)
+sluice_ctx_value_put_i64(sluice_ctx *ctx, const char *state, int64_t value);
+
+/*
+ * Operator list state (split-distributed on rescale).  get: `*elems`
+ * borrows an array of `*count` slices until the next state call;
+ * count 0 when absent.  set replaces the list (elements copied).
+ */
+SLUICE_EXTERN(int)
+sluice_ctx_opstate_get(
+	sluice_ctx *ctx,
+	const char *name,
+	const sluice_slice **elems,
+	size_t *count);
+SLUICE_EXTERN(int)
+sluice_ctx_opstate_set(
+	sluice_ctx *ctx,
+	const char *name,
+	const sluice_slice *elems,
+	size_t count);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,324 @@
+/*
+ * The runtime's two seams, for people who implement a checkpoint
+ * coordinator or a state backend.
+ *
+ * 1. Toward the coordinator.  The coordinator starts a job with a
+ *    responder (a table of callbacks) and an optional restore set, triggers
+ *    checkpoints on the source subtasks, and notifies completion and
+ *    aborts.  Tasks answer through the responder: ack with the subtask's
+ *    state handles, decline with a sluice_failure_reason (Flink's
+ *    task-side reasons: TASK_NOT_READY, TASK_CLOSING, ASYNC_EXCEPTION,
+ *    DECLINED_SUBSUMED, ON_CANCELLATION_BARRIER, INPUT_END_OF_STREAM),
+ *    report a task failure or a finished task.
+ *
+ * 2. Toward state.  Each subtask owns one sluice_state_provider made by
+ *    the job's provider factory.  Operators read and write keyed value
+ *    state and operator list state through it (via sluice_ctx_*).  A
+ *    checkpoint calls snapshot_sync on the subtask thread (short: freeze a
+ *    consistent view) and snapshot_async on a snapshot-pool thread (write
+ *    the frozen view, produce handles).  Restore hands the provider the
+ *    handles assigned to its subtask.  sluice_mem_state_provider_new is a
+ *    simple in-memory provider; the real keyed backends plug in here.
+ *
+ * Threading: responder callbacks are called from task threads and
+ * snapshot-pool threads, concurrently; they must be thread-safe, return
+ * quickly, and never call sluice_job_stop/start/free (hand such work to
+ * another thread).  Provider methods are called from the subtask thread
+ * except snapshot_async and snapshot_discard, which may run on a pool
+ * thread concurrently with the subtask thread's get/put calls: the
+ * snapshot object must be independent of live state.
+ */
+#ifndef SLUICE_SYS_RUNTIME_H
+#define SLUICE_SYS_RUNTIME_H
+
+#include "../job.h"
+#include "../failure.h"
+#include "stream.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* --- tasks ---------------------------------------------------------------
+ */
+
+typedef enum sluice_task_state {
+	SLUICE_TASK_CREATED = 0,
+	SLUICE_TASK_INITIALIZING = 1, /* restoring state, opening */
+	SLUICE_TASK_RUNNING = 2,
+	SLUICE_TASK_FINISHING = 3, /* end of input reached, closing */
+	SLUICE_TASK_FINISHED = 4,
+	SLUICE_TASK_CANCELED = 5,
+	SLUICE_TASK_FAILED = 6
+} sluice_task_state;
+
+/* Stable name of a task state ("RUNNING"), never NULL. */
+SLUICE_EXTERN(const char *) sluice_task_state_name(sluice_task_state s);
+
+typedef struct sluice_task_info {
+	int index;       /* task index in the job, 0 .. task_count-1 */
+	int vertex;      /* vertex id */
+	const char *uid; /* vertex uid; valid while the job exists */
+	const char *name;
+	int32_t subtask;
+	int32_t parallelism;
+	int32_t max_parallelism;
+	int is_source;
+	sluice_task_state state; /* at the time of the call */
+} sluice_task_info;
+
+/* Number of tasks (subtasks of all vertices) of the job once validated. */
+SLUICE_EXTERN(int) sluice_job_task_count(sluice_job *job);
+
+/* Info of task `index`.  SLUICE_EINVALID when out of range. */
+SLUICE_EXTERN(int)
+sluice_job_task_info(sluice_job *job, int index, sluice_task_info *out);
+
+/* --- snapshots -----------------------------------------------------------
+ */
+
+typedef struct sluice_checkpoint_options {
+	int savepoint;      /* 1 for a savepoint */
+	int sync_savepoint; /* 1 for stop-with-savepoint */
+} sluice_checkpoint_options;
+
+/*
+ * One subtask's part of a checkpoint, as acknowledged.  The coordinator
+ * owns it after ack (free with sluice_task_snapshot_free) and passes
+ * such records back in a sluice_job_restore.
+ */
+typedef struct sluice_task_snapshot {
+	char *uid;
+	int32_t subtask;
+	int32_t parallelism;
+	int32_t max_parallelism;
+	sluice_keyed_handle *keyed;     /* NULL = no keyed state */
+	sluice_opstate_handle *opstate; /* NULL = no operator state */
+	/* statistics (spec §12) */
+	int64_t sync_duration_ms;
+	int64_t async_duration_ms;
+	int64_t alignment_duration_ms;
+	int64_t start_delay_ms; /* first barrier received − trigger time */
+	uint64_t state_size;    /* bytes of all handles */
+} sluice_task_snapshot;
+
+SLUICE_EXTERN(void) sluice_task_snapshot_free(sluice_task_snapshot *s);
+/* Deep copy, NULL on allocation failure. */
+SLUICE_EXTERN(sluice_task_snapshot *)
+sluice_task_snapshot_dup(const sluice_task_snapshot *s);
+
+/*
+ * State to restore a job from: the task snapshots of one checkpoint
+ * (borrowed for the duration of sluice_job_start).  Keyed handles go to
+ * every new subtask whose key-group range intersects theirs; operator
+ * state of old subtask j goes to new subtask j % parallelism.  State
+ * whose uid matches no vertex fails the start with SLUICE_EINVALID.
+ */
+typedef struct sluice_job_restore {
+	int64_t checkpoint_id;
+	const sluice_task_snapshot *const *tasks;
+	size_t num_tasks;
+} sluice_job_restore;
+
+/* --- the coordinator seam ------------------------------------------------
+ */
+
+typedef struct sluice_job_responder {
+	int version; /* SLUICE_RESPONDER_VERSION */
+	void *ctx;
+	/* Task acknowledged checkpoint `id`; takes ownership of `snap`. */
+	void (*ack)(
+		void *ctx,
+		const sluice_task_info *task,
+		int64_t id,
+		sluice_task_snapshot *snap);
+	/* Task declined checkpoint `id`; `message` may be NULL. */
+	void (*decline)(
+		void *ctx,
+		const sluice_task_info *task,
+		int64_t id,
+		sluice_failure_reason reason,
+		const char *message);
+	/* Task failed (the job is stopping all its tasks). */
+	void (*task_failed)(
+		void *ctx, const sluice_task_info *task, const char *message);
+	/* Task finished normally. */
+	void (*task_finished)(void *ctx, const sluice_task_info *task);
+} sluice_job_responder;
+
+#define SLUICE_RESPONDER_VERSION 1
+
+/*
+ * Start (or restart) the job: validate, expand the graph into subtasks,
+ * create channels, restore state from `restore` (NULL: fresh start) and
+ * launch one thread per subtask.  `responder` is copied; NULL means no
+ * one listens.  Returns 0, SLUICE_EINVALID (graph, restore set),
+ * SLUICE_EBUSY (already started: stop first), SLUICE_ENOMEM, or the code
+ * of a failing provider factory or restore.
+ */
+SLUICE_EXTERN(int)
+sluice_job_start(
+	sluice_job *job,
+	const sluice_job_responder *responder,
+	const sluice_job_restore *restore);
+
+/*
+ * Trigger checkpoint `id` with trigger time `timestamp` (wall ms) on every
+ * source subtask.  A task that is not yet running declines with
+ * CHECKPOINT_DECLINED_TASK_NOT_READY, a finishing or finished one with
+ * CHECKPOINT_DECLINED_TASK_CLOSING.  Returns 0, SLUICE_EINVALID (job not
+ * started) or SLUICE_ENOMEM.
+ */
+SLUICE_EXTERN(int)
+sluice_job_trigger_checkpoint(
+	sluice_job *job,
+	int64_t id,
+	int64_t timestamp,
+	const sluice_checkpoint_options *opts);
+
+/* Trigger on a single task (e.g. a non-source whose inputs finished). */
+SLUICE_EXTERN(int)
+sluice_job_trigger_task(
+	sluice_job *job,
+	int task,
+	int64_t id,
+	int64_t timestamp,
+	const sluice_checkpoint_options *opts);
+
+/*
+ * Checkpoint `id` completed; `last_subsumed` is the newest checkpoint
+ * dropped from the store (−1 none).  Delivered to every live task.
+ */
+SLUICE_EXTERN(int)
+sluice_job_notify_complete(sluice_job *job, int64_t id, int64_t last_subsumed);
+
+/*
+ * Checkpoint `id` was aborted.  Tasks that did not see its barrier yet
+ * remember the id (the newest 128) and, when the barrier arrives, skip
+ * the snapshot and forward a cancellation marker instead (spec §2.7).
+ */
+SLUICE_EXTERN(int) sluice_job_notify_aborted(sluice_job *job, int64_t id);
+
+/* --- the state seam ------------------------------------------------------
+ */
+
+typedef struct sluice_state_provider sluice_state_provider;
+
+/* Handles assigned to one subtask on restore (borrowed during restore). */
+typedef struct sluice_subtask_restore {
+	const sluice_keyed_handle *const *keyed;
+	size_t num_keyed;
+	const sluice_opstate_handle *const *opstate;
+	size_t num_opstate;
+} sluice_subtask_restore;
+
+struct sluice_state_provider {
+	int version; /* SLUICE_STATE_PROVIDER_VERSION */
+	/* Keyed value state; get borrows `*out` until the next call;
+	 * SLUICE_ENOTFOUND when absent. */
+	int (*value_get)(
+		sluice_state_provider *p,
+		const char *state,
+		sluice_slice key,
+		sluice_slice *out);
+	int (*value_put)(
+		sluice_state_provider *p,
+		const char *state,
+		sluice_slice key,
+		sluice_slice value);
+	int (*value_remove)(
+		sluice_state_provider *p, const char *state, sluice_slice key);
+	/* Operator list state (see sluice_ctx_opstate_get/set). */
+	int (*opstate_get)(
+		sluice_state_provider *p,
+		const char *name,
+		const sluice_slice **elems,
+		size_t *count);
+	int (*opstate_set)(
+		sluice_state_provider *p,
+		const char *name,
+		const sluice_slice *elems,
+		size_t count);
+	/* Load the given handles (keeping only this subtask's key groups).
+	 * SLUICE_ECORRUPT when a checksum or format check fails. */
+	int (*restore)(
+		sluice_state_provider *p, const sluice_subtask_restore *r);
+	/* Synchronous phase: freeze a consistent view into `*snap`. */
+	int (*snapshot_sync)(
+		sluice_state_provider *p,
+		int64_t id,
+		const sluice_checkpoint_options *opts,
+		void **snap);
+	/* Asynchronous phase (pool thread): write `snap` and free it, also on
+	 * failure; handles may be NULL when there is no state of a kind. */
+	int (*snapshot_async)(
+		sluice_state_provider *p,
+		void *snap,
+		sluice_keyed_handle **keyed,
+		sluice_opstate_handle **opstate);
+	/* Drop a snapshot that will not be written. */
+	void (*snapshot_discard)(sluice_state_provider *p, void *snap);
+	void (*notify_complete)(sluice_state_provider *p, int64_t id);
+	void (*notify_aborted)(sluice_state_provider *p, int64_t id);
+	void (*free)(sluice_state_provider *p);
+};
+
+#define SLUICE_STATE_PROVIDER_VERSION 1
+
+/* What a provider is made for. */
+typedef struct sluice_state_provider_info {
+	const char *uid; /* borrowed for the call */
+	int32_t subtask;
+	int32_t parallelism;
+	int32_t max_parallelism;
+	int32_t key_group_start; /* inclusive, spec §7.1 */
+	int32_t key_group_end;   /* inclusive */
+	sluice_clock *clock;
+} sluice_state_provider_info;
+
+typedef int (*sluice_state_provider_factory)(
+	sluice_state_provider **out,
+	const sluice_state_provider_info *info,
+	void *arg);
+
+/*
+ * Use `factory` (called with `arg`) for every subtask's provider; the
+ * default is sluice_mem_state_provider_new.  Only before start.
+ */
+SLUICE_EXTERN(int)
+sluice_job_set_state_provider(
+	sluice_job *job, sluice_state_provider_factory factory, void *arg);
+
+/*
+ * The in-memory provider: keyed values in a hash map, operator lists in
+ * a small table.  The sync phase copies everything (cost proportional to
+ * state size); the async phase writes INLINE handles through memory
+ * streams: keyed state key group by key group with an offset per group,
+ * operator state one element per offset; both checksummed (xxh3-64) and
+ * verified on restore.  Restore reads INLINE handles only (others:
+ * SLUICE_EUNSUPPORTED).  `arg` is unused.
+ */
+SLUICE_EXTERN(int)
+sluice_mem_state_provider_new(
+	sluice_state_provider **out,
+	const sluice_state_provider_info *info,
+	void *arg);
+
+/* Key-group helpers of spec §7.1 (key group = sluice__hash32 % max_p). */
+SLUICE_EXTERN(int32_t) sluice_key_group(sluice_slice key, int32_t max_p);
+SLUICE_EXTERN(int32_t)
+sluice_key_group_subtask(int32_t key_group, int32_t p, int32_t max_p);
+SLUICE_EXTERN(void)
+sluice_key_group_range(
+	int32_t subtask,
+	int32_t p,
+	int32_t max_p,
+	int32_t *start,
+	int32_t *end);
+/* Flink's default max parallelism for parallelism `p`. */
+SLUICE_EXTERN(int32_t) sluice_default_max_parallelism(int32_t p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,307 @@
+/*
+ * Bounded channels with credit-based backpressure and the per-subtask
+ * inbox that multiplexes them with control mails (see channel.h for the
+ * contract).  Owns the element and mail queues and the wake-up protocol
+ * between producers and consumers.
+ */
+#include <string.h>
+
+#include "runtime/channel.h"
+#include "util/alloc.h"
+#include "util/error.h"
+#include "util/thread.h"
+
+sluice__elem *sluice__elem_new(sluice__elem_kind kind)
+{
+	sluice__elem *e = sluice__calloc(1, sizeof(*e));
+
+	if (e)
+		e->kind = kind;
+	return e;
+}
+
+void sluice__elem_free(sluice__elem *e)
+{
+	if (!e)
+		return;
+	sluice__free(e->data);
+	sluice__free(e);
+}
+
+int sluice__inbox_init(sluice__inbox *in)
+{
+	memset(in, 0, sizeof(*in));
+	if (pthread_mutex_init(&in->lock, NULL) != 0)
+		return sluice__error_set(
+			SLUICE_ERROR, SLUICE_ERRCLS_RUNTIME,
+			"inbox: could not create a mutex");
+	if (sluice__cond_init(&in->cond) != 0) {
+		pthread_mutex_destroy(&in->lock);
+		return sluice__error_set(
+			SLUICE_ERROR, SLUICE_ERRCLS_RUNTIME,
+			"inbox: could not create a condition variable");
+	}
+	return 0;
+}
+
+void sluice__inbox_release(sluice__inbox *in)
+{
+	sluice__mail *m = in->mail_head;
+
+	while (m) {
+		sluice__mail *next = m->next;
+		sluice__free(m);
+		m = next;
+	}
+	sluice__free(in->channels);
+	pthread_cond_destroy(&in->cond);
+	pthread_mutex_destroy(&in->lock);
+	memset(in, 0, sizeof(*in));
+}
+
+void sluice__inbox_close(sluice__inbox *in)
+{
+	int i;
+
+	pthread_mutex_lock(&in->lock);
+	in->closed = 1;
+	pthread_cond_broadcast(&in->cond);
+	for (i = 0; i < in->num_channels; i++)
+		pthread_cond_broadcast(&in->channels[i]->credit);
+	pthread_mutex_unlock(&in->lock);
+}
+
+void sluice__inbox_wakeup(sluice__inbox *in)
+{
+	pthread_mutex_lock(&in->lock);
+	in->woken = 1;
+	pthread_cond_signal(&in->cond);
+	pthread_mutex_unlock(&in->lock);
+}
+
+int sluice__inbox_post(sluice__inbox *in, const sluice__mail *mail)
+{
+	sluice__mail *m = sluice__memdup(mail, sizeof(*mail));
+	int rc = 0;
+
+	if (!m)
+		return sluice__error_oom();
+	m->next = NULL;
+	pthread_mutex_lock(&in->lock);
+	if (in->closed) {
+		rc = SLUICE_ECANCELED;
+	} else {
+		if (in->mail_tail)
+			in->mail_tail->next = m;
+		else
+			in->mail_head = m;
+		in->mail_tail = m;
+		pthread_cond_signal(&in->cond);
+	}
+	pthread_mutex_unlock(&in->lock);
+	if (rc < 0) {
+		sluice__free(m);
+		return sluice__error_set(
+			rc, SLUICE_ERRCLS_RUNTIME, "task inbox is closed");
+	}
+	return 0;
+}
+
+/* Pop the head of `ch` (lock held); returns a credit for data. */
+static sluice__elem *channel_pop(sluice__channel *ch)
+{
+	sluice__elem *e = ch->head;
+
+	ch->head = e->next;
+	if (!ch->head)
+		ch->tail = NULL;
+	e->next = NULL;
+	if (e->kind == SLUICE__ELEM_DATA) {
+		ch->data_queued--;
+		pthread_cond_signal(&ch->credit);
+	}
+	return e;
+}
+
+/* Look for something to hand out (lock held); 1 if found. */
+static int inbox_take(
+	sluice__inbox *in, sluice__mail **mail, sluice__elem **elem, int *chan)
+{
+	int i;
+
+	if (in->mail_head) {
+		*mail = in->mail_head;
+		in->mail_head = (*mail)->next;
+		if (!in->mail_head)
+			in->mail_tail = NULL;
+		(*mail)->next = NULL;
+		return 1;
+	}
+	for (i = 0; i < in->num_channels; i++) {
+		int idx = (in->rr + i) % in->num_channels;
+		sluice__channel *ch = in->channels[idx];
+
+		if (ch->blocked || !ch->head)
+			continue;
+		*elem = channel_pop(ch);
+		*chan = idx;
+		in->rr = (idx + 1) % in->num_channels;
+		return 1;
+	}
+	return 0;
+}
+
+int sluice__inbox_next(
+	sluice__inbox *in,
+	int64_t wait_ms,
+	sluice__mail **mail,
+	sluice__elem **elem,
+	int *channel)
+{
+	int rc = 0;
+
+	*mail = NULL;
+	*elem = NULL;
+	*channel = -1;
+	pthread_mutex_lock(&in->lock);
+	for (;;) {
+		if (in->closed) {
+			rc = SLUICE_ECANCELED;
+			break;
+		}
+		if (inbox_take(in, mail, elem, channel)) {
+			rc = 1;
+			break;
+		}
+		if (in->woken) {
+			in->woken = 0;
+			break;
+		}
+		if (wait_ms == 0)
+			break;
+		if (sluice__cond_wait_ms(&in->cond, &in->lock, wait_ms)) {
+			wait_ms = 0; /* one last look, then report nothing */
+		}
+	}
+	pthread_mutex_unlock(&in->lock);
+	return rc;
+}
+
+int sluice__channel_new(
+	sluice__channel **out, sluice__inbox *in, int input, int32_t credits)
+{
+	sluice__channel *ch;
+	sluice__channel **grown;
+
+	*out = NULL;
+	if (!(ch = sluice__calloc(1, sizeof(*ch))))
+		return sluice__error_oom();
+	if (sluice__cond_init(&ch->credit) != 0) {
+		sluice__free(ch);
+		return sluice__error_set(
+			SLUICE_ERROR, SLUICE_ERRCLS_RUNTIME,
+			"channel: could not create a condition variable");
+	}
+	ch->inbox = in;
+	ch->input = input;
+	ch->credits = credits < 1 ? 1 : credits;
+	pthread_mutex_lock(&in->lock);
+	if (in->num_channels == in->cap_channels) {
+		int cap = in->cap_channels ? in->cap_channels * 2 : 4;
+
+		grown = sluice__reallocarray(
+			in->channels, (size_t)cap, sizeof(*grown));
+		if (!grown) {
+			pthread_mutex_unlock(&in->lock);
+			pthread_cond_destroy(&ch->credit);
+			sluice__free(ch);
+			return sluice__error_oom();
+		}
+		in->channels = grown;
+		in->cap_channels = cap;
+	}
+	ch->index = in->num_channels;
+	in->channels[in->num_channels++] = ch;
+	pthread_mutex_unlock(&in->lock);
+	*out = ch;
+	return 0;
+}
+
+void sluice__channel_free(sluice__channel *ch)
+{
+	sluice__elem *e;
+
+	if (!ch)
+		return;
+	e = ch->head;
+	while (e) {
+		sluice__elem *next = e->next;
+		sluice__elem_free(e);
+		e = next;
+	}
+	pthread_cond_destroy(&ch->credit);
+	sluice__free(ch);
+}
+
+int sluice__channel_push(sluice__channel *ch, sluice__elem *e)
+{
+	sluice__inbox *in = ch->inbox;
+	int waited = 0;
+
+	e->next = NULL;
+	pthread_mutex_lock(&in->lock);
+	while (!in->closed && e->kind == SLUICE__ELEM_DATA &&
+	       ch->data_queued >= ch->credits) {
+		if (!waited) {
+			ch->waits++;
+			waited = 1;
+		}
+		ch->producer_waiting = 1;
+		sluice__cond_wait_ms(&ch->credit, &in->lock, -1);
+		ch->producer_waiting = 0;
+	}
+	if (in->closed) {
+		pthread_mutex_unlock(&in->lock);
+		sluice__elem_free(e);
+		return sluice__error_set(
+			SLUICE_ECANCELED, SLUICE_ERRCLS_RUNTIME,
+			"channel closed: the job is stopping");
+	}
+	if (ch->tail)
+		ch->tail->next = e;
+	else
+		ch->head = e;
+	ch->tail = e;
+	if (e->kind == SLUICE__ELEM_DATA)
+		ch->data_queued++;
+	pthread_cond_signal(&in->cond);
+	pthread_mutex_unlock(&in->lock);
+	return 0;
+}
+
+void sluice__channel_set_blocked(sluice__channel *ch, int blocked)
+{
+	pthread_mutex_lock(&ch->inbox->lock);
+	ch->blocked = blocked;
+	pthread_mutex_unlock(&ch->inbox->lock);
+}
+
+int sluice__channel_producer_waiting(sluice__channel *ch)
+{
+	int w;
+
+	pthread_mutex_lock(&ch->inbox->lock);
+	w = ch->producer_waiting;
+	pthread_mutex_unlock(&ch->inbox->lock);
+	return w;
+}
+
+int32_t sluice__channel_queued(sluice__channel *ch)
+{
+	int32_t n;
+
+	pthread_mutex_lock(&ch->inbox->lock);
+	n = ch->data_queued;
+	pthread_mutex_unlock(&ch->inbox->lock);
+	return n;
+}

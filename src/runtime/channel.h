@@ -1,0 +1,142 @@
+/*
+ * Channels and inboxes: how records, barriers and control mails reach a
+ * subtask.
+ *
+ * Every consumer subtask owns one inbox: a lock, a condition variable, a
+ * queue of control mails (trigger, notify, wake-up) and the list of its
+ * input channels.  A channel is a FIFO of elements from one producer
+ * subtask: data buffers (serialized records), barriers, cancellation
+ * markers and end-of-partition, strictly in the order the producer sent
+ * them.  A channel is guarded by its consumer's inbox lock.
+ *
+ * Credit-based backpressure: a channel grants `credits` data buffers.  A
+ * producer pushing a data buffer while all credits are taken waits on the
+ * channel's credit condition (no spinning) until the consumer takes a
+ * buffer, which returns one credit and wakes it.  Events (barriers,
+ * markers, end-of-partition) need no credit, so control never deadlocks
+ * behind data.  Closing an inbox (job stop) wakes every waiting producer
+ * and consumer; their calls then fail with SLUICE_ECANCELED.
+ *
+ * Alignment blocking: the consumer may block a channel; next() then skips
+ * it until unblocked, leaving its elements queued (and its producer
+ * eventually out of credit).
+ *
+ * Mails take priority over channel elements.  Channels are served round
+ * robin among those that are unblocked and non-empty.
+ */
+#ifndef SLUICE_RUNTIME_CHANNEL_H
+#define SLUICE_RUNTIME_CHANNEL_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "sluice/sys/runtime.h"
+
+typedef enum sluice__elem_kind {
+	SLUICE__ELEM_DATA = 0,
+	SLUICE__ELEM_BARRIER = 1,
+	SLUICE__ELEM_CANCEL = 2, /* cancellation marker */
+	SLUICE__ELEM_END = 3     /* end of partition */
+} sluice__elem_kind;
+
+typedef struct sluice__barrier {
+	int64_t id;
+	int64_t timestamp; /* trigger time, wall ms */
+	sluice_checkpoint_options opts;
+} sluice__barrier;
+
+typedef struct sluice__elem {
+	struct sluice__elem *next;
+	sluice__elem_kind kind;
+	sluice__barrier barrier; /* BARRIER; CANCEL uses barrier.id */
+	size_t len;              /* DATA: bytes in data */
+	uint8_t *data;           /* DATA: owned */
+} sluice__elem;
+
+/* New element; DATA takes ownership of `data`.  NULL on OOM. */
+sluice__elem *sluice__elem_new(sluice__elem_kind kind);
+void sluice__elem_free(sluice__elem *e);
+
+typedef enum sluice__mail_kind {
+	SLUICE__MAIL_TRIGGER = 0,
+	SLUICE__MAIL_COMPLETE = 1,
+	SLUICE__MAIL_ABORTED = 2
+} sluice__mail_kind;
+
+typedef struct sluice__mail {
+	struct sluice__mail *next;
+	sluice__mail_kind kind;
+	int64_t id;
+	int64_t arg; /* trigger: timestamp; complete: last subsumed */
+	sluice_checkpoint_options opts;
+} sluice__mail;
+
+typedef struct sluice__channel sluice__channel;
+
+typedef struct sluice__inbox {
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* consumer waits here */
+	sluice__mail *mail_head, *mail_tail;
+	sluice__channel **channels; /* borrowed; owned by the job */
+	int num_channels;
+	int cap_channels;
+	int rr; /* next channel to look at */
+	int closed;
+	int woken;
+} sluice__inbox;
+
+struct sluice__channel {
+	sluice__inbox *inbox;  /* consumer side; its lock guards us */
+	pthread_cond_t credit; /* producer waits here */
+	sluice__elem *head, *tail;
+	int32_t credits;     /* data buffers allowed in the queue */
+	int32_t data_queued; /* data buffers in the queue */
+	int blocked;         /* consumer skips us (alignment) */
+	int index;           /* position in the consumer's inbox */
+	int input;           /* consumer input number (0 or 1) */
+	int producer_waiting;
+	uint64_t waits; /* times a producer had to wait for credit */
+};
+
+int sluice__inbox_init(sluice__inbox *in);
+/* Frees queued mails; channels are not freed. */
+void sluice__inbox_release(sluice__inbox *in);
+/* Close: wake everyone; later push/next return SLUICE_ECANCELED. */
+void sluice__inbox_close(sluice__inbox *in);
+/* Wake the consumer once (next() returns 0 if nothing is queued). */
+void sluice__inbox_wakeup(sluice__inbox *in);
+/* Queue a mail (copied).  0 or SLUICE_ENOMEM / SLUICE_ECANCELED. */
+int sluice__inbox_post(sluice__inbox *in, const sluice__mail *mail);
+
+/*
+ * Next thing for the consumer: a mail (priority) or an element of an
+ * unblocked channel.  Waits up to `wait_ms` of real time (< 0 forever,
+ * 0 not at all).  Returns 1 with `*mail` or `*elem` (and `*channel`) set
+ * (caller frees), 0 when nothing arrived (timeout or wake-up),
+ * SLUICE_ECANCELED when closed.
+ */
+int sluice__inbox_next(
+	sluice__inbox *in,
+	int64_t wait_ms,
+	sluice__mail **mail,
+	sluice__elem **elem,
+	int *channel);
+
+/* New channel into `in` for consumer input `input`, `credits` >= 1. */
+int sluice__channel_new(
+	sluice__channel **out, sluice__inbox *in, int input, int32_t credits);
+/* Free with queued elements.  Call only when no thread uses it. */
+void sluice__channel_free(sluice__channel *ch);
+/*
+ * Append `e` (ownership passes, also on failure).  A DATA element waits
+ * for a credit.  Returns 0 or SLUICE_ECANCELED (inbox closed).
+ */
+int sluice__channel_push(sluice__channel *ch, sluice__elem *e);
+/* Block or unblock consumption (consumer thread). */
+void sluice__channel_set_blocked(sluice__channel *ch, int blocked);
+/* Whether a producer is waiting for credit right now (tests, stats). */
+int sluice__channel_producer_waiting(sluice__channel *ch);
+/* Number of queued data buffers. */
+int32_t sluice__channel_queued(sluice__channel *ch);
+
+#endif

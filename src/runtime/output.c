@@ -1,0 +1,136 @@
+/*
+ * The producer side of a subtask: serializes emitted records into one
+ * pending buffer per output channel, routes them by the edge's
+ * partitioning (forward, rebalance, broadcast, key-by key group), pushes a
+ * buffer when it reaches the configured size, and flushes pending buffers
+ * before every event so barriers and markers stay in order with records.
+ *
+ * Record wire format inside a buffer (records never span buffers; a
+ * record bigger than the buffer size travels alone in an oversized
+ * buffer): varint key length, key, varint value length, value, u64
+ * timestamp.  Buffers live only in memory between two threads of one
+ * process and are never persisted.
+ */
+#include <string.h>
+
+#include "runtime/runtime.h"
+#include "util/alloc.h"
+#include "util/error.h"
+
+static int push_buffer(sluice__task *t, sluice__out_edge *e, int ci)
+{
+	sluice_buf *b = &e->bufs[ci];
+	sluice__elem *el;
+	size_t len;
+
+	if (b->len == 0)
+		return 0;
+	if (!(el = sluice__elem_new(SLUICE__ELEM_DATA)))
+		return sluice__error_oom();
+	el->data = sluice_buf_detach(b, &len);
+	el->len = len;
+	(void)t;
+	return sluice__channel_push(e->channels[ci], el);
+}
+
+static int write_record(
+	sluice__task *t, sluice__out_edge *e, int ci, const sluice_record *rec)
+{
+	sluice_buf *b = &e->bufs[ci];
+	int rc;
+
+	if ((rc = sluice_buf_put_varint(b, rec->key.len)) < 0 ||
+	    (rc = sluice_buf_put(b, rec->key.data, rec->key.len)) < 0 ||
+	    (rc = sluice_buf_put_varint(b, rec->value.len)) < 0 ||
+	    (rc = sluice_buf_put(b, rec->value.data, rec->value.len)) < 0 ||
+	    (rc = sluice_buf_put_u64(b, (uint64_t)rec->timestamp)) < 0)
+		return rc;
+	if (b->len >= t->job->opts.buffer_size)
+		return push_buffer(t, e, ci);
+	return 0;
+}
+
+int sluice__output_emit(sluice__task *t, const sluice_record *rec)
+{
+	int i, ci, rc = 0;
+
+	for (i = 0; i < t->num_outs && rc >= 0; i++) {
+		sluice__out_edge *e = &t->outs[i];
+
+		switch (e->part) {
+		case SLUICE_EDGE_FORWARD:
+			rc = write_record(t, e, 0, rec);
+			break;
+		case SLUICE_EDGE_REBALANCE:
+			ci = e->rr;
+			e->rr = (e->rr + 1) % e->num_channels;
+			rc = write_record(t, e, ci, rec);
+			break;
+		case SLUICE_EDGE_BROADCAST:
+			for (ci = 0; ci < e->num_channels && rc >= 0; ci++)
+				rc = write_record(t, e, ci, rec);
+			break;
+		case SLUICE_EDGE_KEY_BY:
+			ci = sluice_key_group_subtask(
+				sluice_key_group(rec->key, e->target_maxp),
+				e->target_p, e->target_maxp);
+			rc = write_record(t, e, ci, rec);
+			break;
+		}
+	}
+	return rc;
+}
+
+int sluice__output_flush(sluice__task *t)
+{
+	int i, ci, rc;
+
+	for (i = 0; i < t->num_outs; i++)
+		for (ci = 0; ci < t->outs[i].num_channels; ci++)
+			if ((rc = push_buffer(t, &t->outs[i], ci)) < 0)
+				return rc;
+	return 0;
+}
+
+int sluice__output_event(
+	sluice__task *t, sluice__elem_kind kind, const sluice__barrier *b)
+{
+	int i, ci, rc;
+
+	if ((rc = sluice__output_flush(t)) < 0)
+		return rc;
+	for (i = 0; i < t->num_outs; i++) {
+		for (ci = 0; ci < t->outs[i].num_channels; ci++) {
+			sluice__elem *el = sluice__elem_new(kind);
+
+			if (!el)
+				return sluice__error_oom();
+			if (b)
+				el->barrier = *b;
+			rc = sluice__channel_push(t->outs[i].channels[ci], el);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+int sluice__record_read(sluice_reader *r, sluice_record *rec)
+{
+	uint64_t n;
+
+	if (sluice_reader_left(r) == 0)
+		return 0;
+	n = sluice_reader_varint(r);
+	rec->key.len = (size_t)n;
+	rec->key.data = n ? sluice_reader_take(r, (size_t)n) : "";
+	n = sluice_reader_varint(r);
+	rec->value.len = (size_t)n;
+	rec->value.data = n ? sluice_reader_take(r, (size_t)n) : "";
+	rec->timestamp = (int64_t)sluice_reader_u64(r);
+	if (r->failed || !rec->key.data || !rec->value.data)
+		return sluice__error_set(
+			SLUICE_ECORRUPT, SLUICE_ERRCLS_RUNTIME,
+			"network buffer: truncated record");
+	return 1;
+}

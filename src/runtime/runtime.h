@@ -1,0 +1,167 @@
+/*
+ * Internal structures of the dataflow runtime, shared by job.c (graph,
+ * lifecycle, restore assignment), task.c (the per-subtask mailbox loop and
+ * task-side checkpoints), output.c (record serialization and
+ * partitioning), ctx.c (the operator context) and pool.c (snapshot
+ * threads).
+ *
+ * Ownership: the job owns vertices, edges, tasks, channels and the pool.
+ * A task owns its inbox, output buffers, barrier handler, timers and state
+ * provider.  Channels are owned by the job and referenced by the producer
+ * task (output edge) and the consumer task (inbox).
+ */
+#ifndef SLUICE_RUNTIME_RUNTIME_H
+#define SLUICE_RUNTIME_RUNTIME_H
+
+#include <pthread.h>
+
+#include "sluice/job.h"
+#include "sluice/sys/runtime.h"
+#include "runtime/barrier.h"
+#include "runtime/channel.h"
+#include "util/buf.h"
+
+#define SLUICE__ABORTED_MAX 128
+
+typedef struct sluice__vertex {
+	sluice_vertex_kind kind;
+	char *uid;
+	char *name;
+	int32_t parallelism;
+	int32_t max_parallelism;
+	const sluice_operator *op;
+	void *arg;
+	int num_inputs;   /* 0, 1 or 2 */
+	int connected[2]; /* edges into input 0 / 1 */
+	int num_outputs;  /* outgoing edges */
+	int first_task;   /* task index of subtask 0 */
+} sluice__vertex;
+
+typedef struct sluice__edge {
+	int from;
+	int to;
+	int input;
+	sluice_partitioning part;
+} sluice__edge;
+
+/* One outgoing edge of a producer subtask. */
+typedef struct sluice__out_edge {
+	sluice_partitioning part;
+	int32_t target_p;
+	int32_t target_maxp;
+	int num_channels;
+	sluice__channel **channels; /* by consumer subtask; forward: 1 */
+	sluice_buf *bufs;           /* pending buffer per channel */
+	int rr;
+} sluice__out_edge;
+
+/* Snapshot-pool work item. */
+typedef struct sluice__work {
+	struct sluice__work *next;
+	void (*run)(struct sluice__work *w);
+	void (*discard)(struct sluice__work *w);
+} sluice__work;
+
+typedef struct sluice__pool {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	sluice__work *head, *tail;
+	pthread_t *threads;
+	int num_threads;
+	int stop;
+	int inited;
+} sluice__pool;
+
+int sluice__pool_init(sluice__pool *pool, int threads);
+/* Queue `w`; it runs once (or is discarded at shutdown). */
+int sluice__pool_submit(sluice__pool *pool, sluice__work *w);
+/* Run what is queued, join the threads.  Safe on a zeroed pool. */
+void sluice__pool_shutdown(sluice__pool *pool);
+
+typedef struct sluice__task sluice__task;
+
+struct sluice__task {
+	sluice_job *job;
+	int index;
+	sluice__vertex *v;
+	int32_t subtask;
+	int32_t kg_start, kg_end;
+	int state; /* sluice_task_state, atomic */
+	pthread_t thread;
+	int thread_started;
+	sluice__inbox inbox;
+	sluice__out_edge *outs;
+	int num_outs;
+	sluice__barrier_handler handler;
+	int handler_inited;
+	sluice_state_provider *provider;
+	int restored;
+	int inputs_open[2];
+	int all_ended;
+	/* operator context */
+	sluice_slice key;
+	sluice_buf key_buf;
+	void *local;
+	int64_t *timers; /* sorted ascending */
+	size_t num_timers, cap_timers;
+	/* checkpoints */
+	int64_t last_checkpoint; /* newest barrier taken or declined */
+	int64_t aborted[SLUICE__ABORTED_MAX];
+	int num_aborted;
+	int aborted_next;
+};
+
+struct sluice_job {
+	char *name;
+	sluice_job_options opts;
+	sluice_clock *clock;
+	sluice__vertex *vertices;
+	int num_vertices;
+	sluice__edge *edges;
+	int num_edges;
+	sluice_state_provider_factory factory;
+	void *factory_arg;
+	int num_tasks; /* after validation */
+	/* one run */
+	int started;
+	sluice__task *tasks;
+	sluice__channel **channels;
+	int num_channels;
+	sluice__pool pool;
+	sluice_job_responder resp;
+	pthread_mutex_t lock; /* guards the fields below */
+	pthread_cond_t cond;
+	int live_tasks;
+	int status;    /* sluice_job_status */
+	int stopping;  /* atomic: tasks must stop */
+	char *failure; /* first task failure message */
+};
+
+/* task.c */
+void *sluice__task_main(void *arg);
+/* Set up the barrier handler once the task's channels exist. */
+int sluice__task_prepare(sluice__task *t);
+void sluice__task_fill_info(sluice__task *t, sluice_task_info *out);
+int sluice__task_state(sluice__task *t);
+void sluice__task_decline(
+	sluice__task *t,
+	int64_t id,
+	sluice_failure_reason reason,
+	const char *message);
+void sluice__task_release(sluice__task *t);
+
+/* output.c */
+int sluice__output_emit(sluice__task *t, const sluice_record *rec);
+int sluice__output_flush(sluice__task *t);
+int sluice__output_event(
+	sluice__task *t, sluice__elem_kind kind, const sluice__barrier *b);
+/* Decode one record from `r`; 1 ok, 0 at end, SLUICE_ECORRUPT. */
+int sluice__record_read(sluice_reader *r, sluice_record *rec);
+
+/* job.c */
+/* First failure of the run: record it and stop every task. */
+void sluice__job_fail(sluice_job *job, const char *message);
+int sluice__job_stopping(sluice_job *job);
+void sluice__job_task_done(sluice_job *job);
+
+#endif
