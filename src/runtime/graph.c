@@ -248,6 +248,10 @@ int sluice_job_validate(sluice_job *job)
 					"vertex '%s': input %d is not "
 					"connected",
 					v->uid, k);
+	}
+	for (i = 0; i < job->num_vertices; i++) {
+		sluice__vertex *v = &job->vertices[i];
+
 		if (v->kind != SLUICE_VERTEX_SINK && v->num_outputs == 0)
 			return invalid("vertex '%s' has no output", v->uid);
 	}
