@@ -544,9 +544,10 @@ void *sluice__task_main(void *arg)
 	int opened = 0;
 	int rc = task_run(t, &opened);
 
-	close_inbox(t);
-	if (rc < 0)
+	if (rc < 0) /* before closing our inbox: producers must see the
+		       job stopping, not a closed channel */
 		task_failed(t, rc);
+	close_inbox(t);
 	if (opened && t->v->op->close)
 		t->v->op->close((sluice_ctx *)t, rc < 0);
 	if (rc >= 0) {
