@@ -103,7 +103,8 @@ void sluice__job_fail(sluice_job *job, const char *message)
 	int first = 0;
 
 	pthread_mutex_lock(&job->lock);
-	if (!job->failure) {
+	if (!job->failed) {
+		job->failed = 1;
 		job->failure = sluice__strdup(message);
 		first = 1;
 	}
@@ -116,7 +117,7 @@ void sluice__job_task_done(sluice_job *job)
 {
 	pthread_mutex_lock(&job->lock);
 	if (--job->live_tasks == 0) {
-		if (job->failure)
+		if (job->failed)
 			job->status = SLUICE_JOB_FAILED;
 		else if (sluice__job_stopping(job))
 			job->status = SLUICE_JOB_CANCELED;
@@ -142,7 +143,9 @@ const char *sluice_job_failure(sluice_job *job)
 	const char *f;
 
 	pthread_mutex_lock(&job->lock);
-	f = job->failure;
+	f = job->failure  ? job->failure
+	    : job->failed ? "out of memory while recording a task failure"
+			  : NULL;
 	pthread_mutex_unlock(&job->lock);
 	return f;
 }
@@ -481,6 +484,7 @@ int sluice_job_start(
 		job->resp = *responder;
 	sluice__free(job->failure);
 	job->failure = NULL;
+	job->failed = 0;
 	job->stopping = 0;
 	job->started = 1;
 	if ((rc = make_tasks(job)) < 0 || (rc = make_channels(job)) < 0 ||

@@ -134,7 +134,8 @@ struct sluice_job {
 	int live_tasks;
 	int status;    /* sluice_job_status */
 	int stopping;  /* atomic: tasks must stop */
-	char *failure; /* first task failure message */
+	int failed;    /* a task failed in this run */
+	char *failure; /* first task failure message (NULL if OOM) */
 };
 
 /* task.c */

@@ -28,6 +28,7 @@
 
 #include "runtime_test_util.h"
 #include "sluice/sys/runtime.h"
+#include "util/alloc.h"
 #include "util/buf.h"
 #include "util/error.h"
 
@@ -144,9 +145,37 @@ static int pass_process(sluice_ctx *ctx, int input, const sluice_record *rec)
 	return sluice_ctx_emit(ctx, rec);
 }
 
+/* What the map's notification hooks saw (all subtasks). */
+typedef struct notes {
+	int64_t last_complete; /* atomic */
+	int complete_calls;    /* atomic */
+	int64_t last_aborted;  /* atomic */
+	int aborted_calls;     /* atomic */
+} notes;
+
+static int map_complete(sluice_ctx *ctx, int64_t id)
+{
+	notes *n = sluice_ctx_arg(ctx);
+
+	STORE(&n->last_complete, id);
+	ADD(&n->complete_calls, 1);
+	return 0;
+}
+
+static int map_aborted(sluice_ctx *ctx, int64_t id)
+{
+	notes *n = sluice_ctx_arg(ctx);
+
+	STORE(&n->last_aborted, id);
+	ADD(&n->aborted_calls, 1);
+	return 0;
+}
+
 static const sluice_operator map_op = {
 	.version = SLUICE_OPERATOR_VERSION,
 	.process = pass_process,
+	.notify_complete = map_complete,
+	.notify_aborted = map_aborted,
 };
 
 typedef struct count_cfg {
@@ -626,6 +655,7 @@ typedef struct pipeline {
 	src_cfg src;
 	count_cfg count;
 	sink_out sink;
+	notes notes;
 	int sp;
 } pipeline;
 
@@ -656,8 +686,13 @@ static void pipeline_build(
 		SLUICE_VERTEX_SOURCE, "src",   "source", sp, 0,
 		&source_op,           &pl->src};
 	assert_int_equal(sluice_job_add(pl->job, &s, &spec), 0);
-	spec = (sluice_vertex_spec){
-		SLUICE_VERTEX_OPERATOR, "map", NULL, mp, 0, &map_op, NULL};
+	spec = (sluice_vertex_spec){SLUICE_VERTEX_OPERATOR,
+				    "map",
+				    NULL,
+				    mp,
+				    0,
+				    &map_op,
+				    &pl->notes};
 	assert_int_equal(sluice_job_add(pl->job, &m, &spec), 0);
 	spec = (sluice_vertex_spec){SLUICE_VERTEX_OPERATOR,
 				    "count",
@@ -1190,11 +1225,99 @@ test_runtime__checkpoint_aborted_before_its_barrier_is_skipped(void **state)
 			SLUICE_CFR_CHECKPOINT_DECLINED_ON_CANCELLATION_BARRIER),
 		c.num_tasks - 2);
 	assert_int_equal(declines_of(&c, 2, -1), c.num_tasks - 2);
+	/* operators heard of the abort and of both completions */
+	assert_int_equal(LOAD(&pl.notes.last_aborted), 2);
+	assert_int_equal(LOAD(&pl.notes.aborted_calls), 2);
 	STORE(&pl.src.gate, pl.src.n);
 	sluice_job_wakeup(pl.job);
 	assert_int_equal(sluice_job_wait(pl.job, RT_WAIT_MS), 0);
 	sluice_job_stop(pl.job);
+	assert_int_equal(LOAD(&pl.notes.last_complete), 3);
 	coord_release(&c);
+	pipeline_free(&pl);
+}
+
+static void
+test_runtime__corrupt_checkpoint_is_reported_not_restored(void **state)
+{
+	pipeline pl;
+	coord c;
+	sluice_job_responder r;
+	sluice_job_restore rs;
+	sluice_task_snapshot *victim = NULL;
+	wait_id w;
+	int i;
+
+	(void)state;
+	pipeline_build(&pl, 2, 2, 2, 300, SLUICE_JOB_EXACTLY_ONCE);
+	coord_init(&c, pl.job);
+	r = responder_of(&c);
+	STORE(&pl.src.gate, 150);
+	start_running(pl.job, &r, NULL);
+	w = (wait_id){&c, coord_trigger(&c)};
+	assert_true(rt_wait_for(completed_reached, &w));
+	sluice_job_stop(pl.job);
+	for (i = 0; i < c.num_tasks; i++)
+		if (c.completed[i]->keyed && c.completed[i]->subtask == 1)
+			victim = c.completed[i];
+	assert_non_null(victim);
+	assert_string_equal(victim->uid, "count");
+	assert_int_equal(victim->keyed->stream->kind, SLUICE_HANDLE_INLINE);
+	assert_true(victim->state_size >= victim->keyed->stream->size);
+	victim->keyed->stream->data[victim->keyed->stream->size / 2] ^= 0x20;
+	restore_of(&c, &rs);
+	assert_int_equal(sluice_job_start(pl.job, &r, &rs), SLUICE_ECORRUPT);
+	assert_non_null(
+		strstr(sluice_error_last()->message,
+		       "keyed state of 'count' subtask 1: checksum mismatch"));
+	assert_int_equal(sluice_job_status_get(pl.job), SLUICE_JOB_CREATED);
+	/* repaired, the same checkpoint restores */
+	victim->keyed->stream->data[victim->keyed->stream->size / 2] ^= 0x20;
+	STORE(&pl.src.gate, pl.src.n);
+	assert_int_equal(sluice_job_start(pl.job, &r, &rs), 0);
+	assert_int_equal(sluice_job_wait(pl.job, RT_WAIT_MS), 0);
+	assert_int_equal(sluice_job_status_get(pl.job), SLUICE_JOB_FINISHED);
+	sluice_job_stop(pl.job);
+	sink_expect_exact(&pl.sink, &pl.src, 2);
+	coord_release(&c);
+	pipeline_free(&pl);
+}
+
+/* Every allocation of start and run may fail: errors, never crashes or
+ * leaks (ASan checks the leaks). */
+static void test_runtime__allocation_failures_fail_cleanly(void **state)
+{
+	pipeline pl;
+	long k;
+	int finished = 0;
+
+	(void)state;
+	pipeline_build(&pl, 2, 1, 2, 40, SLUICE_JOB_EXACTLY_ONCE);
+	for (k = 0; k < 4000 && finished < 3; k++) {
+		int rc;
+
+		sluice__alloc_fail_after(k);
+		rc = sluice_job_start(pl.job, NULL, NULL);
+		if (rc == 0)
+			assert_int_equal(
+				sluice_job_wait(pl.job, RT_WAIT_MS), 0);
+		sluice__alloc_fail_after(-1);
+		if (rc < 0) {
+			assert_int_equal(rc, SLUICE_ENOMEM);
+			assert_int_equal(
+				sluice_job_status_get(pl.job),
+				SLUICE_JOB_CREATED);
+			continue;
+		}
+		if (sluice_job_status_get(pl.job) == SLUICE_JOB_FINISHED)
+			finished++;
+		else
+			assert_int_equal(
+				sluice_job_status_get(pl.job),
+				SLUICE_JOB_FAILED);
+		sluice_job_stop(pl.job);
+	}
+	assert_int_equal(finished, 3);
 	pipeline_free(&pl);
 }
 
@@ -1535,6 +1658,10 @@ int main(void)
 			test_runtime__sync_failure_fails_the_task_and_stops_the_job),
 		cmocka_unit_test(
 			test_runtime__checkpoint_aborted_before_its_barrier_is_skipped),
+		cmocka_unit_test(
+			test_runtime__corrupt_checkpoint_is_reported_not_restored),
+		cmocka_unit_test(
+			test_runtime__allocation_failures_fail_cleanly),
 		cmocka_unit_test(
 			test_runtime__processing_time_timer_fires_on_the_clock),
 		cmocka_unit_test(
