@@ -131,6 +131,16 @@ typedef struct sluice_job_options {
 	/* execution.checkpointing.checkpoints-after-tasks-finish:
 	 * 0 = default (enabled), 1 = enabled, -1 = disabled. */
 	int checkpoints_after_tasks_finish;
+	/*
+	 * 1: wait for a final checkpoint (spec §2.8).  A task whose input
+	 * ended (a source returning SLUICE_SOURCE_END, or every input
+	 * delivering end of data) calls end_input, tells downstream, keeps
+	 * running and finishes only after a checkpoint it took after the end
+	 * completed, so two-phase-commit sinks commit everything.  The
+	 * coordinator must keep triggering checkpoints.  Ignored when
+	 * checkpoints after tasks finish are disabled.  0 = finish at once.
+	 */
+	int final_checkpoint;
 } sluice_job_options;
 
 #define SLUICE_JOB_OPTIONS_VERSION 1

@@ -35,8 +35,9 @@
 typedef enum sluice__elem_kind {
 	SLUICE__ELEM_DATA = 0,
 	SLUICE__ELEM_BARRIER = 1,
-	SLUICE__ELEM_CANCEL = 2, /* cancellation marker */
-	SLUICE__ELEM_END = 3     /* end of partition */
+	SLUICE__ELEM_CANCEL = 2,  /* cancellation marker */
+	SLUICE__ELEM_END = 3,     /* end of partition */
+	SLUICE__ELEM_END_DATA = 4 /* no more records; events may follow */
 } sluice__elem_kind;
 
 typedef struct sluice__barrier {

@@ -247,6 +247,10 @@ static int make_tasks(sluice_job *job)
 			t->v = v;
 			t->subtask = s;
 			t->last_checkpoint = -1;
+			t->final_id = -1;
+			t->final_wait =
+				job->opts.final_checkpoint > 0 &&
+				job->opts.checkpoints_after_tasks_finish >= 0;
 			sluice_key_group_range(
 				s, v->parallelism, v->max_parallelism,
 				&t->kg_start, &t->kg_end);
@@ -297,6 +301,7 @@ make_out_edge(sluice_job *job, sluice__task *t, const sluice__edge *e)
 		if (rc < 0 || (rc = add_channel(job, o->channels[c])) < 0)
 			return rc;
 		consumer->inputs_open[e->input]++;
+		consumer->data_open[e->input]++;
 	}
 	return 0;
 }

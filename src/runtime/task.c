@@ -256,6 +256,8 @@ static int checkpoint_perform(
 	w->sync_ms = (sluice_clock_mono_ns(t->job->clock) - t0) / 1000000;
 	w->align_ms = align_ms;
 	w->delay_ms = delay_ms;
+	if (t->data_done && t->final_id < 0)
+		t->final_id = b->id; /* the final checkpoint candidate */
 	if ((rc = sluice__pool_submit(&t->job->pool, &w->base)) < 0)
 		snapshot_discard(&w->base);
 	return rc;
@@ -307,6 +309,8 @@ static int handle_mail(sluice__task *t, const sluice__mail *m)
 		b.opts = m->opts;
 		return checkpoint_perform(t, &b, 0, 0);
 	case SLUICE__MAIL_COMPLETE:
+		if (t->final_id >= 0 && m->id >= t->final_id)
+			t->final_done = 1;
 		t->provider->notify_complete(t->provider, m->id);
 		if (op->notify_complete)
 			return op->notify_complete((sluice_ctx *)t, m->id);
@@ -368,17 +372,38 @@ static int handle_data(sluice__task *t, int channel, const sluice__elem *e)
 	return rc;
 }
 
+/* No more records on `channel`: end_input when an input is done; at the
+ * end of all inputs, end of data travels on when waiting for a final
+ * checkpoint. */
+static int handle_end_data(sluice__task *t, int channel)
+{
+	sluice__channel *ch = t->inbox.channels[channel];
+	int rc;
+
+	if (t->data_ended[channel])
+		return 0;
+	t->data_ended[channel] = 1;
+	if (--t->data_open[ch->input] == 0 && t->v->op->end_input &&
+	    (rc = t->v->op->end_input((sluice_ctx *)t, ch->input)) < 0)
+		return rc;
+	if (t->data_open[0] > 0 || t->data_open[1] > 0)
+		return 0;
+	t->data_done = 1;
+	if (t->final_wait)
+		return sluice__output_event(t, SLUICE__ELEM_END_DATA, NULL);
+	return 0;
+}
+
 static int handle_end(sluice__task *t, int channel)
 {
 	sluice__channel *ch = t->inbox.channels[channel];
 	int rc;
 
-	if ((rc = sluice__barrier_on_end(&t->handler, channel)) < 0)
+	if ((rc = handle_end_data(t, channel)) < 0 ||
+	    (rc = sluice__barrier_on_end(&t->handler, channel)) < 0)
 		return rc;
-	if (--t->inputs_open[ch->input] == 0 && t->v->op->end_input &&
-	    (rc = t->v->op->end_input((sluice_ctx *)t, ch->input)) < 0)
-		return rc;
-	if (t->inputs_open[0] <= 0 && t->inputs_open[1] <= 0)
+	if (--t->inputs_open[ch->input] <= 0 && t->inputs_open[0] <= 0 &&
+	    t->inputs_open[1] <= 0)
 		t->all_ended = 1;
 	return 0;
 }
@@ -396,6 +421,8 @@ static int handle_elem(sluice__task *t, int channel, const sluice__elem *e)
 			&t->handler, channel, e->barrier.id);
 	case SLUICE__ELEM_END:
 		return handle_end(t, channel);
+	case SLUICE__ELEM_END_DATA:
+		return handle_end_data(t, channel);
 	}
 	return 0;
 }
@@ -424,6 +451,25 @@ static int inbox_step(sluice__task *t, int64_t wait_ms)
 	return rc < 0 ? rc : 1;
 }
 
+/* A source at its end: with a final checkpoint, tell downstream and keep
+ * serving mails until a checkpoint taken after the end completed. */
+static int source_final(sluice__task *t)
+{
+	int rc;
+
+	t->data_done = 1;
+	if (!t->final_wait)
+		return 0;
+	if ((rc = sluice__output_event(t, SLUICE__ELEM_END_DATA, NULL)) < 0)
+		return rc;
+	while (!t->final_done) {
+		if ((rc = fire_timers(t)) < 0 ||
+		    (rc = inbox_step(t, idle_wait_ms(t))) < 0)
+			return rc;
+	}
+	return 0;
+}
+
 static int source_loop(sluice__task *t)
 {
 	sluice_source_status status = SLUICE_SOURCE_MORE;
@@ -435,7 +481,7 @@ static int source_loop(sluice__task *t)
 		if (rc < 0 || (rc = fire_timers(t)) < 0)
 			return rc;
 		if (status == SLUICE_SOURCE_END)
-			return 0;
+			return source_final(t);
 		if ((rc = t->v->op->poll((sluice_ctx *)t, &status)) < 0)
 			return rc;
 		if (status == SLUICE_SOURCE_IDLE) {
@@ -451,7 +497,7 @@ static int input_loop(sluice__task *t)
 {
 	int rc;
 
-	while (!t->all_ended) {
+	while (!t->all_ended || (t->final_wait && !t->final_done)) {
 		if ((rc = fire_timers(t)) < 0)
 			return rc;
 		if ((rc = inbox_step(t, 0)) < 0)
@@ -570,6 +616,12 @@ int sluice__task_prepare(sluice__task *t)
 		return sluice__error_oom();
 	*act = task_actions;
 	act->ctx = t;
+	t->data_ended = sluice__calloc(
+		t->inbox.num_channels ? (size_t)t->inbox.num_channels : 1, 1);
+	if (!t->data_ended) {
+		sluice__free(act);
+		return sluice__error_oom();
+	}
 	rc = sluice__barrier_handler_init(
 		&t->handler, t->job->opts.mode == SLUICE_JOB_EXACTLY_ONCE,
 		t->job->opts.checkpoints_after_tasks_finish >= 0,
@@ -606,6 +658,8 @@ void sluice__task_release(sluice__task *t)
 	t->outs = NULL;
 	t->num_outs = 0;
 	sluice_buf_release(&t->key_buf);
+	sluice__free(t->data_ended);
+	t->data_ended = NULL;
 	sluice__free(t->timers);
 	t->timers = NULL;
 	t->num_timers = t->cap_timers = 0;

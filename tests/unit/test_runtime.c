@@ -1321,6 +1321,163 @@ static void test_runtime__allocation_failures_fail_cleanly(void **state)
 	pipeline_free(&pl);
 }
 
+/* A two-phase-commit sink: records are staged per checkpoint and
+ * committed (counted) on notify_complete. */
+typedef struct tpc_out {
+	int64_t committed; /* atomic */
+	int ended;         /* atomic: end_input calls */
+} tpc_out;
+
+typedef struct tpc_local {
+	int64_t pending;
+	int64_t staged_id[64];
+	int64_t staged_n[64];
+	int num_staged;
+} tpc_local;
+
+static int tpc_open(sluice_ctx *ctx)
+{
+	tpc_local *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return sluice__error_oom();
+	sluice_ctx_set_local(ctx, l);
+	return 0;
+}
+
+static int tpc_process(sluice_ctx *ctx, int input, const sluice_record *rec)
+{
+	tpc_local *l = sluice_ctx_local(ctx);
+
+	(void)input;
+	(void)rec;
+	l->pending++;
+	return 0;
+}
+
+static int tpc_snapshot(sluice_ctx *ctx, int64_t id)
+{
+	tpc_local *l = sluice_ctx_local(ctx);
+
+	if (l->num_staged == 64)
+		return sluice__error_set(
+			SLUICE_ERROR, SLUICE_ERRCLS_RUNTIME, "too many staged");
+	l->staged_id[l->num_staged] = id;
+	l->staged_n[l->num_staged++] = l->pending;
+	l->pending = 0;
+	return 0;
+}
+
+static int tpc_complete(sluice_ctx *ctx, int64_t id)
+{
+	tpc_out *out = sluice_ctx_arg(ctx);
+	tpc_local *l = sluice_ctx_local(ctx);
+	int i, kept = 0;
+
+	for (i = 0; i < l->num_staged; i++) {
+		if (l->staged_id[i] <= id) {
+			ADD(&out->committed, l->staged_n[i]);
+			continue;
+		}
+		l->staged_id[kept] = l->staged_id[i];
+		l->staged_n[kept++] = l->staged_n[i];
+	}
+	l->num_staged = kept;
+	return 0;
+}
+
+static int tpc_end(sluice_ctx *ctx, int input)
+{
+	tpc_out *out = sluice_ctx_arg(ctx);
+
+	(void)input;
+	ADD(&out->ended, 1);
+	return 0;
+}
+
+static const sluice_operator tpc_op = {
+	.version = SLUICE_OPERATOR_VERSION,
+	.open = tpc_open,
+	.process = tpc_process,
+	.snapshot_state = tpc_snapshot,
+	.notify_complete = tpc_complete,
+	.end_input = tpc_end,
+	.close = free_local,
+};
+
+static int first_task_running(void *arg)
+{
+	sluice_job *job = arg;
+	sluice_task_info info;
+
+	return sluice_job_task_info(job, 0, &info) == 0 &&
+	       info.state == SLUICE_TASK_RUNNING;
+}
+
+static void
+test_runtime__final_checkpoint_commits_everything_before_finish(void **state)
+{
+	src_cfg src = {0};
+	count_cfg count = {0, 0, 0};
+	notes nt;
+	tpc_out out = {0, 0};
+	sluice_job_options opts = {0};
+	sluice_vertex_spec spec;
+	sluice_job *job;
+	coord c;
+	sluice_job_responder r;
+	int s, m, k, o;
+
+	(void)state;
+	memset(&nt, 0, sizeof(nt));
+	src.n = 500;
+	src.keys = 5;
+	src.gate = 500;
+	opts.version = SLUICE_JOB_OPTIONS_VERSION;
+	opts.buffer_size = 128;
+	opts.final_checkpoint = 1;
+	assert_int_equal(sluice_job_new(&job, "final", &opts), 0);
+	spec = (sluice_vertex_spec){SLUICE_VERTEX_SOURCE, "src", NULL, 2, 0,
+				    &source_op,           &src};
+	assert_int_equal(sluice_job_add(job, &s, &spec), 0);
+	spec = (sluice_vertex_spec){
+		SLUICE_VERTEX_OPERATOR, "map", NULL, 2, 0, &map_op, &nt};
+	assert_int_equal(sluice_job_add(job, &m, &spec), 0);
+	spec = (sluice_vertex_spec){
+		SLUICE_VERTEX_OPERATOR, "count", NULL, 3, 0, &count_op, &count};
+	assert_int_equal(sluice_job_add(job, &k, &spec), 0);
+	spec = (sluice_vertex_spec){
+		SLUICE_VERTEX_SINK, "sink", NULL, 3, 0, &tpc_op, &out};
+	assert_int_equal(sluice_job_add(job, &o, &spec), 0);
+	assert_int_equal(
+		sluice_job_connect(job, s, m, 0, SLUICE_EDGE_FORWARD), 0);
+	assert_int_equal(
+		sluice_job_connect(job, m, k, 0, SLUICE_EDGE_KEY_BY), 0);
+	assert_int_equal(
+		sluice_job_connect(job, k, o, 0, SLUICE_EDGE_FORWARD), 0);
+	assert_int_equal(sluice_job_validate(job), 0);
+	coord_init(&c, job);
+	r = responder_of(&c);
+	assert_int_equal(sluice_job_start(job, &r, NULL), 0);
+	/* all input consumed, but nobody finishes without a checkpoint */
+	count.target = 2 * src.n;
+	assert_true(rt_wait_for(counted_target, &count));
+	assert_int_equal(sluice_job_wait(job, 30), SLUICE_ETIMEOUT);
+	assert_true(first_task_running(job));
+	assert_int_equal(LOAD(&out.committed), 0);
+	/* the final checkpoint completes; tasks finish after committing */
+	coord_trigger(&c);
+	assert_int_equal(sluice_job_wait(job, RT_WAIT_MS), 0);
+	assert_int_equal(sluice_job_status_get(job), SLUICE_JOB_FINISHED);
+	assert_int_equal(LOAD(&out.ended), 3);
+	assert_int_equal(LOAD(&out.committed), 2 * src.n);
+	assert_int_equal(c.completed_id, 1);
+	sluice_job_stop(job);
+	assert_int_equal(c.finished, c.num_tasks);
+	coord_release(&c);
+	sluice_job_free(job);
+}
+
 /* ---- graph, timers, two inputs ---------------------------------------- */
 
 static void test_runtime__graph_validation_rejects_bad_jobs(void **state)
@@ -1662,6 +1819,8 @@ int main(void)
 			test_runtime__corrupt_checkpoint_is_reported_not_restored),
 		cmocka_unit_test(
 			test_runtime__allocation_failures_fail_cleanly),
+		cmocka_unit_test(
+			test_runtime__final_checkpoint_commits_everything_before_finish),
 		cmocka_unit_test(
 			test_runtime__processing_time_timer_fires_on_the_clock),
 		cmocka_unit_test(
