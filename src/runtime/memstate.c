@@ -571,7 +571,7 @@ check_inline(mem_provider *m, const sluice_stream_handle *h, const char *what)
 static int restore_group(mem_provider *m, sluice_reader *r, int32_t g)
 {
 	uint32_t n = sluice_reader_u32(r), i;
-	char name[65536];
+	char *name;
 	int rc;
 
 	for (i = 0; i < n && !r->failed; i++) {
@@ -588,9 +588,11 @@ static int restore_group(mem_provider *m, sluice_reader *r, int32_t g)
 				"holds a key of group %d",
 				m->uid, (int)m->subtask, (int)g,
 				(int)sluice_key_group(key, m->maxp));
-		memcpy(name, st.data, st.len);
-		name[st.len] = '\0';
-		if ((rc = kv_insert(m, name, key, val, g)) < 0)
+		if (!(name = sluice__strndup(st.len ? st.data : "", st.len)))
+			return sluice__error_oom();
+		rc = kv_insert(m, name, key, val, g);
+		sluice__free(name);
+		if (rc < 0)
 			return rc;
 	}
 	if (r->failed)

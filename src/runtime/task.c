@@ -300,6 +300,7 @@ static int handle_mail(sluice__task *t, const sluice__mail *m)
 {
 	const sluice_operator *op = t->v->op;
 	sluice__barrier b;
+	int64_t delay;
 
 	switch (m->kind) {
 	case SLUICE__MAIL_TRIGGER:
@@ -307,7 +308,8 @@ static int handle_mail(sluice__task *t, const sluice__mail *m)
 		b.id = m->id;
 		b.timestamp = m->arg;
 		b.opts = m->opts;
-		return checkpoint_perform(t, &b, 0, 0);
+		delay = sluice_clock_wall_ms(t->job->clock) - m->arg;
+		return checkpoint_perform(t, &b, 0, delay > 0 ? delay : 0);
 	case SLUICE__MAIL_COMPLETE:
 		if (t->final_id >= 0 && m->id >= t->final_id)
 			t->final_done = 1;
@@ -367,8 +369,9 @@ static int handle_data(sluice__task *t, int channel, const sluice__elem *e)
 		t->key = rec.key;
 		rc = t->v->op->process((sluice_ctx *)t, ch->input, &rec);
 		if (rc < 0)
-			return rc;
+			break;
 	}
+	t->key = SLUICE_SLICE("", 0); /* the buffer is about to be freed */
 	return rc;
 }
 
