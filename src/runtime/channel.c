@@ -296,6 +296,16 @@ int sluice__channel_producer_waiting(sluice__channel *ch)
 	return w;
 }
 
+uint64_t sluice__channel_waits(sluice__channel *ch)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&ch->inbox->lock);
+	n = ch->waits;
+	pthread_mutex_unlock(&ch->inbox->lock);
+	return n;
+}
+
 int32_t sluice__channel_queued(sluice__channel *ch)
 {
 	int32_t n;

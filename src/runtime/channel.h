@@ -137,6 +137,8 @@ int sluice__channel_push(sluice__channel *ch, sluice__elem *e);
 void sluice__channel_set_blocked(sluice__channel *ch, int blocked);
 /* Whether a producer is waiting for credit right now (tests, stats). */
 int sluice__channel_producer_waiting(sluice__channel *ch);
+/* Times a producer had to wait for credit on this channel. */
+uint64_t sluice__channel_waits(sluice__channel *ch);
 /* Number of queued data buffers. */
 int32_t sluice__channel_queued(sluice__channel *ch);
 

@@ -53,6 +53,8 @@ static void set_state(sluice__task *t, sluice_task_state s)
 
 void sluice__task_fill_info(sluice__task *t, sluice_task_info *out)
 {
+	int i, c;
+
 	out->index = t->index;
 	out->vertex = (int)(t->v - t->job->vertices);
 	out->uid = t->v->uid;
@@ -62,6 +64,11 @@ void sluice__task_fill_info(sluice__task *t, sluice_task_info *out)
 	out->max_parallelism = t->v->max_parallelism;
 	out->is_source = t->v->kind == SLUICE_VERTEX_SOURCE;
 	out->state = (sluice_task_state)sluice__task_state(t);
+	out->output_waits = 0;
+	for (i = 0; i < t->num_outs; i++)
+		for (c = 0; c < t->outs[i].num_channels; c++)
+			out->output_waits +=
+				sluice__channel_waits(t->outs[i].channels[c]);
 }
 
 void sluice__task_decline(

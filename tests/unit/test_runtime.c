@@ -498,6 +498,7 @@ static void coord_init(coord *c, sluice_job *job)
 	pthread_mutex_init(&c->lock, NULL);
 	c->job = job;
 	c->num_tasks = sluice_job_task_count(job);
+	assert_true(c->num_tasks > 0); /* validate first */
 	c->next_id = 1;
 }
 
@@ -1478,6 +1479,90 @@ test_runtime__final_checkpoint_commits_everything_before_finish(void **state)
 	sluice_job_free(job);
 }
 
+/* A sink that holds its thread while `hold` is set. */
+typedef struct held_out {
+	int hold;        /* atomic */
+	int64_t records; /* atomic */
+} held_out;
+
+static int held_process(sluice_ctx *ctx, int input, const sluice_record *rec)
+{
+	held_out *out = sluice_ctx_arg(ctx);
+
+	(void)input;
+	(void)rec;
+	while (LOAD(&out->hold))
+		rt_pause_1ms();
+	ADD(&out->records, 1);
+	return 0;
+}
+
+static const sluice_operator held_op = {
+	.version = SLUICE_OPERATOR_VERSION,
+	.process = held_process,
+};
+
+static int source_backpressured(void *arg)
+{
+	sluice_job *job = arg;
+	sluice_task_info info;
+
+	return sluice_job_task_info(job, 0, &info) == 0 &&
+	       info.output_waits > 0;
+}
+
+static void
+test_runtime__backpressure_blocks_source_and_delays_barrier(void **state)
+{
+	src_cfg src = {0};
+	held_out out = {1, 0};
+	sluice_job_options opts = {0};
+	sluice_vertex_spec spec;
+	sluice_job *job;
+	coord c;
+	sluice_job_responder r;
+	sluice_task_info info;
+	wait_id w;
+	int s, o;
+
+	(void)state;
+	src.n = 5000;
+	src.keys = 3;
+	src.gate = 5000;
+	opts.version = SLUICE_JOB_OPTIONS_VERSION;
+	opts.buffer_size = 64;
+	opts.channel_credits = 1;
+	assert_int_equal(sluice_job_new(&job, "slow", &opts), 0);
+	spec = (sluice_vertex_spec){SLUICE_VERTEX_SOURCE, "src", NULL, 1, 0,
+				    &source_op,           &src};
+	assert_int_equal(sluice_job_add(job, &s, &spec), 0);
+	spec = (sluice_vertex_spec){SLUICE_VERTEX_SINK, "sink", NULL, 1, 0,
+				    &held_op,           &out};
+	assert_int_equal(sluice_job_add(job, &o, &spec), 0);
+	assert_int_equal(
+		sluice_job_connect(job, s, o, 0, SLUICE_EDGE_FORWARD), 0);
+	assert_int_equal(sluice_job_validate(job), 0);
+	coord_init(&c, job);
+	r = responder_of(&c);
+	start_running(job, &r, NULL);
+	/* the sink holds: one buffer in flight, the source must wait */
+	assert_true(rt_wait_for(source_backpressured, job));
+	w = (wait_id){&c, coord_trigger(&c)};
+	/* the barrier queues behind data the sink has not taken */
+	assert_int_equal(sluice_job_wait(job, 20), SLUICE_ETIMEOUT);
+	assert_false(completed_reached(&w));
+	assert_true(LOAD(&out.records) <= 1);
+	STORE(&out.hold, 0);
+	assert_true(rt_wait_for(completed_reached, &w));
+	assert_int_equal(sluice_job_wait(job, RT_WAIT_MS), 0);
+	assert_int_equal(LOAD(&out.records), src.n);
+	assert_int_equal(sluice_job_task_info(job, 0, &info), 0);
+	assert_true(info.output_waits > 0);
+	sluice_job_stop(job);
+	coord_release(&c);
+	sluice_job_free(job);
+}
+
 /* ---- graph, timers, two inputs ---------------------------------------- */
 
 static void test_runtime__graph_validation_rejects_bad_jobs(void **state)
@@ -1819,6 +1904,8 @@ int main(void)
 			test_runtime__corrupt_checkpoint_is_reported_not_restored),
 		cmocka_unit_test(
 			test_runtime__allocation_failures_fail_cleanly),
+		cmocka_unit_test(
+			test_runtime__backpressure_blocks_source_and_delays_barrier),
 		cmocka_unit_test(
 			test_runtime__final_checkpoint_commits_everything_before_finish),
 		cmocka_unit_test(

@@ -65,6 +65,9 @@ typedef struct sluice_task_info {
 	int32_t max_parallelism;
 	int is_source;
 	sluice_task_state state; /* at the time of the call */
+	/* backpressure: times this task waited for credit to send a
+	 * buffer downstream (0 when the job is not started) */
+	uint64_t output_waits;
 } sluice_task_info;
 
 /* Number of tasks (subtasks of all vertices) of the job once validated. */
