@@ -802,6 +802,88 @@ test_runtime__exactly_once_after_failure_at_parallelism_4(void **state)
 	run_fail_and_restart(4, 3, 4);
 }
 
+static int flaky_new(
+	sluice_state_provider **out,
+	const sluice_state_provider_info *info,
+	void *arg);
+
+static uint64_t chaos_rand(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/*
+ * Several failures at seeded random record counts while checkpoints are
+ * triggered every millisecond and some uploads fail; each restart uses
+ * the newest completed checkpoint (or starts fresh when there is none).
+ */
+static void run_chaos(int sp, int mp, int cp, uint64_t seed)
+{
+	pipeline pl;
+	coord c;
+	sluice_job_responder r;
+	sluice_job_restore rs;
+	int64_t fail_upload = 3;
+	int attempt;
+
+	pipeline_build(&pl, sp, mp, cp, 4000, SLUICE_JOB_EXACTLY_ONCE);
+	assert_int_equal(
+		sluice_job_set_state_provider(pl.job, flaky_new, &fail_upload),
+		0);
+	coord_init(&c, pl.job);
+	r = responder_of(&c);
+	for (attempt = 0; attempt < 5; attempt++) {
+		int last = attempt == 4;
+		int64_t at =
+			LOAD(&pl.count.processed) + 1 +
+			(int64_t)(chaos_rand(&seed) % (uint64_t)(1500 * sp));
+
+		STORE(&pl.count.fail_at, last ? 0 : at);
+		STORE(&fail_upload, c.completed_id + 2);
+		coord_reset_run(&c);
+		restore_of(&c, &rs);
+		assert_int_equal(
+			sluice_job_start(pl.job, &r, c.completed ? &rs : NULL),
+			0);
+		coord_start_periodic(&c, 1);
+		assert_int_equal(sluice_job_wait(pl.job, RT_WAIT_MS), 0);
+		coord_stop_periodic(&c);
+		if (getenv("RT_DEBUG"))
+			fprintf(stderr,
+				"chaos attempt %d: status %d, completed %d "
+				"(newest %lld), processed %lld\n",
+				attempt, (int)sluice_job_status_get(pl.job),
+				c.num_completed, (long long)c.completed_id,
+				(long long)LOAD(&pl.count.processed));
+		if (last ||
+		    sluice_job_status_get(pl.job) == SLUICE_JOB_FINISHED) {
+			assert_int_equal(
+				sluice_job_status_get(pl.job),
+				SLUICE_JOB_FINISHED);
+			sluice_job_stop(pl.job);
+			break;
+		}
+		assert_int_equal(
+			sluice_job_status_get(pl.job), SLUICE_JOB_FAILED);
+		sluice_job_stop(pl.job);
+	}
+	sink_expect_exact(&pl.sink, &pl.src, sp);
+	coord_release(&c);
+	pipeline_free(&pl);
+}
+
+static void
+test_runtime__exactly_once_under_repeated_random_failures(void **state)
+{
+	(void)state;
+	run_chaos(2, 2, 3, 0x9e3779b97f4a7c15ULL);
+	run_chaos(4, 3, 2, 12345);
+	run_chaos(1, 4, 4, 777);
+}
+
 static void test_runtime__at_least_once_loses_nothing(void **state)
 {
 	pipeline pl;
@@ -1887,6 +1969,8 @@ int main(void)
 			test_runtime__exactly_once_after_failure_at_parallelism_3),
 		cmocka_unit_test(
 			test_runtime__exactly_once_after_failure_at_parallelism_4),
+		cmocka_unit_test(
+			test_runtime__exactly_once_under_repeated_random_failures),
 		cmocka_unit_test(test_runtime__at_least_once_loses_nothing),
 		cmocka_unit_test(
 			test_runtime__rescaled_restore_moves_keyed_state_by_key_group),
