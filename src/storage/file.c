@@ -257,14 +257,39 @@ static int list_dir(const char *dir, sluice_storage_list_cb cb, void *ctx)
 	return error;
 }
 
+typedef struct uri_ctx {
+	sluice_storage_list_cb cb;
+	void *ctx;
+} uri_ctx;
+
+/* Report paths as file:// URIs when the caller listed a file:// URI. */
+static int as_uri(const char *path, uint64_t size, void *p)
+{
+	uri_ctx *u = p;
+	size_t n = strlen(path) + 8;
+	char *uri = sluice__malloc(n);
+	int rc;
+
+	if (!uri)
+		return sluice__error_oom();
+	snprintf(uri, n, "file://%s", path);
+	rc = u->cb(uri, size, u->ctx);
+	sluice__free(uri);
+	return rc;
+}
+
 static int
 f_list(sluice_storage *st,
        const char *dir,
        sluice_storage_list_cb cb,
        void *ctx)
 {
+	uri_ctx u = {cb, ctx};
+
 	(void)st;
-	return list_dir(local(dir), cb, ctx);
+	if (local(dir) != dir)
+		return list_dir(local(dir), as_uri, &u);
+	return list_dir(dir, cb, ctx);
 }
 
 static int f_mkdirs(sluice_storage *st, const char *dir)

@@ -6,6 +6,7 @@
  * fault wrapper (fault.c) see every operation.
  */
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sluice/sys/storage.h"
@@ -272,6 +273,22 @@ static void rmdirs_up(sluice_storage *st, const char *path, const char *top)
 	sluice__free(p);
 }
 
+static size_t depth(const char *p)
+{
+	size_t n = 0;
+
+	for (; *p; p++)
+		n += *p == '/';
+	return n;
+}
+
+static int deeper_first(const void *a, const void *b)
+{
+	size_t x = depth(*(char *const *)a), y = depth(*(char *const *)b);
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
 int sluice_storage_remove_tree(sluice_storage *st, const char *dir)
 {
 	pathlist l = {NULL, 0, 0};
@@ -284,6 +301,8 @@ int sluice_storage_remove_tree(sluice_storage *st, const char *dir)
 		if (error == SLUICE_ENOTFOUND)
 			error = 0;
 	}
+	/* Deepest first, so each directory is empty when its turn comes. */
+	qsort(l.p, l.n, sizeof(*l.p), deeper_first);
 	for (i = 0; !error && i < l.n; i++)
 		rmdirs_up(st, l.p[i], dir);
 	if (!error && sluice_storage_rmdir(st, dir) < 0)
