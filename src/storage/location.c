@@ -105,6 +105,7 @@ int sluice__random_uuid(char out[37])
 
 	if (error < 0)
 		return error;
+	hex[16] = "89ab"[(unsigned char)hex[16] & 3]; /* RFC 4122 variant */
 	snprintf(
 		out, 37, "%.8s-%.4s-4%.3s-%.4s-%.12s", hex, hex + 8, hex + 13,
 		hex + 16, hex + 20);
