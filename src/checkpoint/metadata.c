@@ -364,10 +364,14 @@ static int get_subtask(dec *d, sluice_subtask_state *s)
 	sluice_keyed_handle *k;
 	sluice_opstate_handle *o;
 	uint32_t n, i;
+	uint8_t flags;
 	int error;
 
 	s->index = (int32_t)sluice_reader_u32(&d->r);
-	s->finished = sluice_reader_u8(&d->r) & 1;
+	flags = sluice_reader_u8(&d->r);
+	if (!d->r.failed && flags > 1)
+		return bad(d, d->r.pos - 1, "unknown subtask flags", flags);
+	s->finished = flags;
 	if ((error = get_count(d, &n, 9, "keyed handle count")) < 0)
 		return error;
 	for (i = 0; i < n; i++)
@@ -429,6 +433,7 @@ done:
 
 static int get_header(dec *d, sluice_checkpoint_meta *m, uint32_t *nops)
 {
+	uint8_t reserved;
 	char *job = NULL;
 	int error;
 
@@ -442,19 +447,20 @@ static int get_header(dec *d, sluice_checkpoint_meta *m, uint32_t *nops)
 	if ((error = get_str(d, &job)) < 0)
 		return error;
 	if (strlen(job) >= sizeof(m->job_id)) {
+		size_t n = strlen(job);
 		sluice__free(job);
-		return bad(d, 32, "job id of length", (long long)strlen(job));
+		return bad(d, 40, "job id of length", (long long)n);
 	}
 	strcpy(m->job_id, job);
 	sluice__free(job);
 	m->props.kind = (sluice_snapshot_kind)sluice_reader_u8(&d->r);
 	m->props.format = (sluice_snapshot_format)sluice_reader_u8(&d->r);
 	m->props.retention = (sluice_retention)sluice_reader_u8(&d->r);
-	(void)sluice_reader_u8(&d->r);
+	reserved = sluice_reader_u8(&d->r);
 	if (!d->r.failed &&
 	    (m->props.kind > SLUICE_SNAPSHOT_FULL_CHECKPOINT ||
 	     m->props.format > SLUICE_FORMAT_NATIVE ||
-	     m->props.retention > SLUICE_RETAIN_ON_CANCELLATION))
+	     m->props.retention > SLUICE_RETAIN_ON_CANCELLATION || reserved))
 		return bad(
 			d, d->r.pos - 4, "unknown property value",
 			(long long)m->props.kind);
