@@ -259,7 +259,8 @@ int sluice_checkpoint_discover(
 		*dirp = NULL;
 	if ((error = sluice_storage_list(st, job_dir, collect_id, &l)) < 0)
 		goto done;
-	qsort(l.v, l.n, sizeof(*l.v), cmp_desc);
+	if (l.n)
+		qsort(l.v, l.n, sizeof(*l.v), cmp_desc);
 	for (i = 0; i < l.n; i++) {
 		error = try_candidate(out, &dir, st, job_dir, l.v[i]);
 		if (!error)

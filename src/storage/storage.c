@@ -302,7 +302,8 @@ int sluice_storage_remove_tree(sluice_storage *st, const char *dir)
 			error = 0;
 	}
 	/* Deepest first, so each directory is empty when its turn comes. */
-	qsort(l.p, l.n, sizeof(*l.p), deeper_first);
+	if (l.n)
+		qsort(l.p, l.n, sizeof(*l.p), deeper_first);
 	for (i = 0; !error && i < l.n; i++)
 		rmdirs_up(st, l.p[i], dir);
 	if (!error && sluice_storage_rmdir(st, dir) < 0)
