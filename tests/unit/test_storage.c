@@ -12,6 +12,9 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <pthread.h>
+
+#include "sluice/config.h"
 
 #include "sluice/sys/metadata.h"
 #include "sluice/sys/storage.h"
@@ -570,6 +573,100 @@ static void test_storage__registry_resolves_schemes(void **state)
 		SLUICE_EUNSUPPORTED);
 }
 
+static void test_storage__options_follow_checkpoint_settings(void **state)
+{
+	sluice_checkpoint_settings s;
+	sluice_storage_options o;
+
+	(void)state;
+	memset(&s, 0, sizeof(s));
+	s.dir = "/ck";
+	s.savepoint_dir = "/sp";
+	s.inline_threshold = 1000;
+	s.write_buffer_size = 8192;
+	s.create_subdir = 0;
+	assert_int_equal(sluice_storage_options_from_settings(&o, &s), 0);
+	assert_string_equal(o.checkpoint_dir, "/ck");
+	assert_string_equal(o.savepoint_dir, "/sp");
+	assert_int_equal(o.inline_threshold, 1000);
+	assert_int_equal(o.write_buffer_size, 8192);
+	assert_int_equal(o.create_subdir, 0);
+	assert_null(o.storage);
+	s.storage = "jobmanager";
+	assert_int_equal(sluice_storage_options_from_settings(&o, &s), 0);
+	assert_null(o.checkpoint_dir);
+	s.storage = "filesystem";
+	s.dir = NULL;
+	assert_int_equal(
+		sluice_storage_options_from_settings(&o, &s), SLUICE_EINVALID);
+	assert_non_null(
+		strstr(sluice_error_last()->message,
+		       "needs execution.checkpointing.dir"));
+	s.storage = "rocks";
+	assert_int_equal(
+		sluice_storage_options_from_settings(&o, &s), SLUICE_EINVALID);
+	assert_non_null(strstr(sluice_error_last()->message, "'rocks'"));
+}
+
+typedef struct worker {
+	sluice_location *loc;
+	sluice_storage *st;
+	int ok;
+} worker;
+
+static void *write_many(void *p)
+{
+	worker *w = p;
+	int i;
+
+	for (i = 0; i < 20; i++) {
+		sluice_ostream *os;
+		sluice_stream_handle *h = NULL;
+		uint8_t buf[5000];
+		int k;
+
+		memset(buf, i, sizeof(buf));
+		if (sluice_location_open_stream(
+			    &os, w->loc,
+			    i % 2 ? SLUICE_SCOPE_SHARED
+				  : SLUICE_SCOPE_EXCLUSIVE) < 0)
+			return NULL;
+		for (k = 0; k < 6; k++)
+			if (sluice_ostream_write(os, buf, sizeof(buf)) < 0)
+				return NULL;
+		if (sluice_ostream_close(os, &h) < 0 || !h ||
+		    h->kind != SLUICE_HANDLE_FILE ||
+		    sluice_handle_verify(w->st, NULL, h) < 0)
+			return NULL;
+		sluice_stream_handle_free(h);
+	}
+	w->ok = 1;
+	return NULL;
+}
+
+static void test_storage__streams_of_one_location_run_in_parallel(void **state)
+{
+	fx *f = *state;
+	pthread_t t[4];
+	worker w[4];
+	int i;
+
+	assert_int_equal(
+		sluice_checkpoint_location_new(&w[0].loc, f->cs, 1), 0);
+	for (i = 0; i < 4; i++) {
+		w[i].loc = w[0].loc;
+		w[i].st = f->mem;
+		w[i].ok = 0;
+		assert_int_equal(
+			pthread_create(&t[i], NULL, write_many, &w[i]), 0);
+	}
+	for (i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		assert_true(w[i].ok);
+	}
+	sluice_location_free(w[0].loc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -594,6 +691,8 @@ int main(void)
 		T(test_fault__short_writes_still_write_everything),
 		T(test_fault__power_cut_drops_unsynced_bytes_and_renames),
 		T(test_storage__registry_resolves_schemes),
+		T(test_storage__options_follow_checkpoint_settings),
+		T(test_storage__streams_of_one_location_run_in_parallel),
 #undef T
 	};
 

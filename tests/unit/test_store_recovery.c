@@ -16,6 +16,7 @@
 
 #include "sluice/sys/metadata.h"
 #include "sluice/sys/storage.h"
+#include "util/alloc.h"
 
 #define JOB "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf"
 
@@ -405,6 +406,46 @@ static void test_recovery__load_accepts_directory_or_metadata_file(void **state)
 	world_free(&w);
 }
 
+/* Write, commit, retain and rediscover with the k-th allocation failing. */
+static void
+test_recovery__allocation_failure_anywhere_is_an_error_not_a_crash(void **state)
+{
+	sluice_shared_registry *reg;
+	sluice_completed_store *store;
+	sluice_checkpoint_meta *m;
+	int committed, rc;
+	long k;
+	world w;
+
+	(void)state;
+	for (k = 0;; k++) {
+		world_init(&w, 0);
+		assert_int_equal(sluice_shared_registry_new(&reg, w.inner), 0);
+		assert_int_equal(
+			sluice_completed_store_new(&store, w.inner, reg, 1), 0);
+		assert_int_equal(
+			run_checkpoint(w.inner, &w, store, 1, &committed), 0);
+		sluice__alloc_fail_after(k);
+		rc = run_checkpoint(w.inner, &w, store, 2, &committed);
+		if (rc == 0)
+			rc = sluice_checkpoint_discover(
+				&m, NULL, w.inner, w.job_dir, NULL, NULL);
+		sluice__alloc_fail_after(-1);
+		if (rc == 0) {
+			assert_int_equal(m->checkpoint_id, 2);
+			sluice_checkpoint_meta_free(m);
+		} else {
+			assert_int_equal(rc, SLUICE_ENOMEM);
+		}
+		sluice_completed_store_free(store);
+		sluice_shared_registry_free(reg);
+		world_free(&w);
+		if (rc == 0)
+			break;
+	}
+	assert_true(k > 20);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -422,6 +463,8 @@ int main(void)
 			test_recovery__nothing_to_restore_is_not_found),
 		cmocka_unit_test(
 			test_recovery__load_accepts_directory_or_metadata_file),
+		cmocka_unit_test(
+			test_recovery__allocation_failure_anywhere_is_an_error_not_a_crash),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

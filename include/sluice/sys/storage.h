@@ -261,6 +261,19 @@ typedef struct sluice_storage_options {
 /* Defaults: no dirs, threshold 20480, buffer 4096, create_subdir 1. */
 SLUICE_EXTERN(void) sluice_storage_options_init(sluice_storage_options *o);
 
+struct sluice_checkpoint_settings;
+/*
+ * Options from the configuration (include/sluice/config.h): checkpoint and
+ * savepoint dir, inline threshold, write buffer, create-subdir; storage
+ * "jobmanager" drops the dir (everything inline in memory).  Borrows the
+ * settings' strings.  SLUICE_EINVALID for "filesystem" without a dir or an
+ * unknown storage name.  num-retained and retention are for the
+ * completed-checkpoint store and the metadata properties (metadata.h).
+ */
+SLUICE_EXTERN(int)
+sluice_storage_options_from_settings(
+	sluice_storage_options *o, const struct sluice_checkpoint_settings *s);
+
 typedef struct sluice_checkpoint_storage sluice_checkpoint_storage;
 typedef struct sluice_location sluice_location;
 
