@@ -225,7 +225,10 @@ SLUICE_EXTERN(void) sluice_shared_registry_free(sluice_shared_registry *r);
  * confirmed or `h` is a placeholder, `h`'s file is a duplicate and is
  * deleted (unless a placeholder); else the entry takes `h` and the old
  * file is deleted.  `*kept` (may be NULL) is a borrowed pointer to the
- * handle to keep in the checkpoint.  `h` is borrowed (copied).
+ * handle to keep in the checkpoint (valid until the next registry call):
+ * the coordinator records a copy of it in the checkpoint's metadata in
+ * place of a placeholder, so `_metadata` names real files that
+ * verification and `sluice checkpoint gc` can see.  `h` is borrowed.
  */
 SLUICE_EXTERN(int)
 sluice_shared_registry_register(
