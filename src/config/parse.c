@@ -64,49 +64,26 @@ static const unit memory_units[] = {
 #define NDUR (sizeof(duration_units) / sizeof(duration_units[0]))
 #define NMEM (sizeof(memory_units) / sizeof(memory_units[0]))
 
-static void
-describe_units(const unit *u, size_t n, int named, char *buf, size_t len)
-{
-	size_t i, j, off = 0;
-	int w;
-
-	buf[0] = '\0';
-	for (i = 0; i < n && off < len; i++) {
-		w = snprintf(
-			buf + off, len - off, "%s%s%s(", i ? ", " : "",
-			named ? u[i].name : "", named ? ": " : "");
-		if (w < 0)
-			return;
-		off += (size_t)w;
-		for (j = 0; u[i].labels[j] && off < len; j++) {
-			w = snprintf(
-				buf + off, len - off, "%s%s", j ? " | " : "",
-				u[i].labels[j]);
-			if (w < 0)
-				return;
-			off += (size_t)w;
-		}
-		if (off < len)
-			off += (size_t)snprintf(buf + off, len - off, ")");
-	}
-}
+/* The unit lists of messages, written out so they need no shared state. */
+static const char duration_labels[] =
+	"DAYS: (d | day | days), HOURS: (h | hour | hours), MINUTES: (min | "
+	"m | minute | minutes), SECONDS: (s | sec | secs | second | seconds), "
+	"MILLISECONDS: (ms | milli | millis | millisecond | milliseconds), "
+	"MICROSECONDS: (\xc2\xb5s | micro | micros | microsecond | "
+	"microseconds), NANOSECONDS: (ns | nano | nanos | nanosecond | "
+	"nanoseconds)";
+static const char memory_labels[] =
+	"(b | bytes), (k | kb | kibibytes), (m | mb | mebibytes), (g | gb | "
+	"gibibytes), (t | tb | tebibytes)";
 
 const char *sluice__duration_units(void)
 {
-	static char text[400];
-
-	if (!text[0])
-		describe_units(duration_units, NDUR, 1, text, sizeof(text));
-	return text;
+	return duration_labels;
 }
 
 const char *sluice__memory_units(void)
 {
-	static char text[200];
-
-	if (!text[0])
-		describe_units(memory_units, NMEM, 0, text, sizeof(text));
-	return text;
+	return memory_labels;
 }
 
 static int ci_equal(const char *a, const char *b, size_t n)
@@ -211,6 +188,18 @@ static const unit *find_unit(const unit *u, size_t n, const char *label)
 	return NULL;
 }
 
+/* "1.5s": Flink reads ".5s" as the label; say what is really wrong. */
+static int is_fraction(const char *label, char *why, size_t whylen)
+{
+	if (label[0] != '.' || !isdigit((unsigned char)label[1]))
+		return 0;
+	why_set(why, whylen,
+		"fractions are not supported (unit label '%s'): write a whole "
+		"number of a smaller unit",
+		label);
+	return 1;
+}
+
 int sluice__parse_duration(
 	const char *text, int64_t *out_ms, char *why, size_t whylen)
 {
@@ -226,6 +215,8 @@ int sluice__parse_duration(
 		*out_ms = n;
 		return 0;
 	}
+	if (is_fraction(label, why, whylen))
+		return SLUICE_EINVALID;
 	u = find_unit(duration_units, NDUR, label);
 	if (!u) {
 		why_set(why, whylen,
@@ -260,6 +251,8 @@ int sluice__parse_memory(
 		*out = (uint64_t)n;
 		return 0;
 	}
+	if (is_fraction(label, why, whylen))
+		return SLUICE_EINVALID;
 	u = find_unit(memory_units, NMEM, label);
 	if (!u) {
 		why_set(why, whylen,
