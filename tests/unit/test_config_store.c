@@ -3,6 +3,7 @@
  * order and its warnings, unknown keys with suggestions, -D parsing,
  * lookup, getters' error cases, deep copy, and allocation failures.
  */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -283,6 +284,45 @@ static void test_store__allocation_failures_clean_up(void **state)
 	assert_true(n > 5 && n < 400);
 }
 
+static void *reader(void *arg)
+{
+	const sluice_config *c = arg;
+	sluice_checkpoint_settings s;
+	int64_t ms;
+	int i, ok = 1;
+
+	for (i = 0; i < 200; i++) {
+		ok &= sluice_config_checkpoint_settings(c, &s) == 0 &&
+		      s.interval_ms == 10000;
+		ok &= sluice_config_get_duration(
+			      c, "execution.checkpointing.timeout", &ms) == 0 &&
+		      ms == 1800000;
+		ok &= sluice_config_get_int(c, "no.such.key", NULL) ==
+		      SLUICE_ENOTFOUND;
+	}
+	return ok ? arg : NULL;
+}
+
+static void test_store__concurrent_reads_are_safe(void **state)
+{
+	pthread_t t[4];
+	sluice_config *c;
+	void *ret;
+	int i;
+
+	(void)state;
+	assert_int_equal(sluice_config_new(&c), 0);
+	sluice_config_set_arg(c, "execution.checkpointing.interval=10s");
+	sluice_config_set_arg(c, "execution.checkpointing.timeout=30min");
+	for (i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, reader, c), 0);
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(t[i], &ret), 0);
+		assert_ptr_equal(ret, c);
+	}
+	sluice_config_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -298,6 +338,7 @@ int main(void)
 		cmocka_unit_test(test_store__getters_report_errors),
 		cmocka_unit_test(test_store__dup_is_deep),
 		cmocka_unit_test(test_store__allocation_failures_clean_up),
+		cmocka_unit_test(test_store__concurrent_reads_are_safe),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
