@@ -51,6 +51,9 @@ typedef struct sluice_option {
 	unsigned flags;
 	const char *description; /* one paragraph */
 	const char *advice;      /* the seed's advice, or NULL */
+	/* ENUM only: NULL-terminated pairs {synonym, value in enum_values},
+	 * e.g. {"off", "none"}: a synonym parses to its value's index. */
+	const char *const *enum_synonyms;
 } sluice_option;
 
 typedef enum sluice_config_source {

@@ -419,10 +419,25 @@ static const sluice_option options[] = {
 	 .description = "Restore this checkpoint without its channel state "
 			"(-1 = off)."},
 	{.key = "restart-strategy.type",
+	 .aliases = A("restart-strategy"),
 	 .type = SLUICE_OPT_ENUM,
-	 .enum_values = E("none", "fixed-delay", "exponential-delay"),
+	 .enum_values =
+		 E("none", "fixed-delay", "failure-rate", "exponential-delay"),
+	 .enum_synonyms =
+		 E("disable",
+		   "none",
+		   "off",
+		   "none",
+		   "fixeddelay",
+		   "fixed-delay",
+		   "failurerate",
+		   "failure-rate",
+		   "exponentialdelay",
+		   "exponential-delay"),
 	 NB,
-	 .description = "How a failed job restarts. Unset: none without "
+	 .description = "How a failed job restarts: none (also off, "
+			"disable), fixed-delay, failure-rate or "
+			"exponential-delay. Unset: none without "
 			"checkpointing, exponential-delay with it."},
 	{.key = "restart-strategy.fixed-delay.attempts",
 	 .type = SLUICE_OPT_INT,
@@ -434,6 +449,23 @@ static const sluice_option options[] = {
 	 .default_value = "1 s",
 	 B(0, INT64_MAX),
 	 .description = "fixed-delay: wait between two restarts."},
+	{.key = "restart-strategy.failure-rate.max-failures-per-interval",
+	 .type = SLUICE_OPT_INT,
+	 .default_value = "1",
+	 B(1, INT32_MAX),
+	 .description = "failure-rate: restarts allowed within one "
+			"failure-rate-interval before the job fails."},
+	{.key = "restart-strategy.failure-rate.failure-rate-interval",
+	 .type = SLUICE_OPT_DURATION,
+	 .default_value = "1 min",
+	 B(1, INT64_MAX),
+	 .description = "failure-rate: the window in which failures are "
+			"counted."},
+	{.key = "restart-strategy.failure-rate.delay",
+	 .type = SLUICE_OPT_DURATION,
+	 .default_value = "1 s",
+	 B(0, INT64_MAX),
+	 .description = "failure-rate: wait between two restarts."},
 	{.key = "restart-strategy.exponential-delay.initial-backoff",
 	 .type = SLUICE_OPT_DURATION,
 	 .default_value = "1 s",

@@ -73,8 +73,8 @@ static const char duration_labels[] =
 	"microseconds), NANOSECONDS: (ns | nano | nanos | nanosecond | "
 	"nanoseconds)";
 static const char memory_labels[] =
-	"(b | bytes), (k | kb | kibibytes), (m | mb | mebibytes), (g | gb | "
-	"gibibytes), (t | tb | tebibytes)";
+	"(b | bytes) / (k | kb | kibibytes) / (m | mb | mebibytes) / (g | gb | "
+	"gibibytes) / (t | tb | tebibytes)";
 
 const char *sluice__duration_units(void)
 {
@@ -262,10 +262,13 @@ int sluice__parse_memory(
 		return SLUICE_EINVALID;
 	}
 	if (n > INT64_MAX / u->num) {
+		const char *b, *e;
+
+		trim(text, &b, &e);
 		why_set(why, whylen,
-			"The value '%lld %s' cannot be re represented as 64bit "
+			"The value '%.*s' cannot be re represented as 64bit "
 			"number of bytes (numeric overflow).",
-			(long long)n, label);
+			(int)(e - b), b);
 		return SLUICE_EINVALID;
 	}
 	*out = (uint64_t)(n * u->num);
@@ -387,7 +390,7 @@ static int parse_enum(
 	size_t len)
 {
 	const char *b, *e;
-	size_t i, off = 0;
+	size_t i, j, off = 0;
 
 	trim(raw, &b, &e);
 	for (i = 0; opt->enum_values && opt->enum_values[i]; i++) {
@@ -395,6 +398,18 @@ static int parse_enum(
 		    ci_equal(opt->enum_values[i], b, (size_t)(e - b))) {
 			*out = (int64_t)i;
 			return 0;
+		}
+	}
+	for (i = 0; opt->enum_synonyms && opt->enum_synonyms[i]; i += 2) {
+		if (strlen(opt->enum_synonyms[i]) != (size_t)(e - b) ||
+		    !ci_equal(opt->enum_synonyms[i], b, (size_t)(e - b)))
+			continue;
+		for (j = 0; opt->enum_values[j]; j++) {
+			if (!strcmp(opt->enum_values[j],
+				    opt->enum_synonyms[i + 1])) {
+				*out = (int64_t)j;
+				return 0;
+			}
 		}
 	}
 	off = (size_t)snprintf(why, len, "expected one of ");
@@ -481,6 +496,16 @@ void sluice_option_expected(const sluice_option *opt, char *buf, size_t len)
 			off += (size_t)snprintf(
 				buf + off, len - off, "%s%s", i ? ", " : "",
 				opt->enum_values[i]);
+		for (i = 0;
+		     opt->enum_synonyms && opt->enum_synonyms[i] && off < len;
+		     i += 2)
+			off += (size_t)snprintf(
+				buf + off, len - off, "%s%s = %s",
+				i ? ", " : " (synonyms: ",
+				opt->enum_synonyms[i],
+				opt->enum_synonyms[i + 1]);
+		if (i && off < len)
+			snprintf(buf + off, len - off, ")");
 		return;
 	case SLUICE_OPT_STRING:
 		snprintf(buf, len, "a string");

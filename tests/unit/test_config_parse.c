@@ -184,14 +184,15 @@ static void test_memory__errors_say_what_is_wrong(void **state)
 	expect_memory_error("1.5mb", "fractions are not supported");
 	expect_memory_error(
 		"4 * 1024", "Memory size unit '* 1024' does not match any of "
-			    "the recognized units: (b | bytes), (k | kb");
+			    "the recognized units: (b | bytes) / (k | kb");
 	expect_memory_error("10 pb", "Memory size unit 'pb'");
 	expect_memory_error(
 		"99999999999999999999", "cannot be re represented as 64bit "
 					"number (numeric overflow)");
 	expect_memory_error(
-		"9999999 tb", "cannot be re represented as 64bit number of "
-			      "bytes (numeric overflow)");
+		" 9999999 tb ", "The value '9999999 tb' cannot be re "
+				"represented as 64bit number of bytes (numeric "
+				"overflow).");
 }
 
 /* A config with `key` set to `value`, read back through `get`. */
@@ -315,6 +316,16 @@ static void test_enum_and_double__parse(void **state)
 	assert_contains(
 		sluice_error_last()->message,
 		"expected one of EXACTLY_ONCE, AT_LEAST_ONCE");
+	sluice_config_set(c, "restart-strategy", "OFF", SLUICE_CONFIG_FILE);
+	assert_int_equal(
+		sluice_config_get_enum(c, "restart-strategy.type", &e), 0);
+	assert_int_equal(e, 0);
+	sluice_config_set(
+		c, "restart-strategy.type", "exponentialdelay",
+		SLUICE_CONFIG_FILE);
+	assert_int_equal(
+		sluice_config_get_enum(c, "restart-strategy.type", &e), 0);
+	assert_int_equal(e, 3);
 	assert_int_equal(
 		sluice_config_get_double(
 			c, "restart-strategy.exponential-delay.jitter-factor",

@@ -76,7 +76,7 @@ static void test_registry__keys_and_aliases_are_unique(void **state)
 static void test_registry__every_option_is_documented(void **state)
 {
 	const sluice_option *o;
-	size_t i;
+	size_t i, j, k;
 
 	(void)state;
 	for (i = 0; i < sluice_option_count(); i++) {
@@ -89,6 +89,16 @@ static void test_registry__every_option_is_documented(void **state)
 		if (o->type == SLUICE_OPT_ENUM) {
 			assert_non_null(o->enum_values);
 			assert_non_null(o->enum_values[0]);
+		} else {
+			assert_null(o->enum_values);
+		}
+		for (j = 0; o->enum_synonyms && o->enum_synonyms[j]; j += 2) {
+			assert_non_null(o->enum_synonyms[j + 1]);
+			for (k = 0; o->enum_values[k]; k++)
+				if (!strcmp(o->enum_values[k],
+					    o->enum_synonyms[j + 1]))
+					break;
+			assert_non_null(o->enum_values[k]);
 		}
 	}
 }
