@@ -221,15 +221,16 @@ static int check_storage(sluice_config *conf)
 			&conf->warnings,
 			"Ignoring invalid file size threshold value (%s): %llu "
 			"- using default value %u instead.",
-			k, (unsigned long long)v.u, 20u * 1024u));
+			"execution.checkpointing.data-inline-threshold",
+			(unsigned long long)v.u, 20u * 1024u));
 	if (eff(conf, "execution.checkpointing.num-retained", &v, &r, &k) &&
 	    v.i <= 0)
 		SLUICE_ERRCHECK(sluice__strlist_addf(
 			&conf->warnings,
-			"Invalid value '%s' for key '%s': the number of "
-			"retained checkpoints must be at least 1 - using 1 "
-			"instead.",
-			r, k));
+			"The setting for '%s : %lld' is invalid. Using default "
+			"value of 1",
+			"execution.checkpointing.num-retained",
+			(long long)v.i));
 	if (eff(conf, "execution.checkpointing.incremental", &v, &r, &k) &&
 	    v.i) {
 		eff(conf, "state.backend.type", &b, &br, &bk);

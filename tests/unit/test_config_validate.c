@@ -121,8 +121,8 @@ static void test_rules__inline_threshold_above_1mib_warns(void **state)
 	assert_true(
 		find_warning(
 			c, "Ignoring invalid file size threshold "
-			   "value (state.storage.fs.memory-"
-			   "threshold): 2097152 - using default "
+			   "value (execution.checkpointing.data-"
+			   "inline-threshold): 2097152 - using default "
 			   "value 20480 instead.") >= 0);
 	assert_int_equal(sluice_config_checkpoint_settings(c, &s), 0);
 	assert_int_equal(s.inline_threshold, 20480);
@@ -152,8 +152,9 @@ static void test_rules__num_retained_nonpositive_warns_and_uses_1(void **s_)
 	assert_int_equal(MAKE(c, "state.checkpoints.num-retained=0"), 0);
 	assert_true(
 		find_warning(
-			c, "retained checkpoints must be at least "
-			   "1") >= 0);
+			c, "The setting for 'execution.checkpointing."
+			   "num-retained : 0' is invalid. Using default "
+			   "value of 1") >= 0);
 	assert_int_equal(sluice_config_checkpoint_settings(c, &s), 0);
 	assert_int_equal(s.num_retained, 1);
 	sluice_config_free(c);
