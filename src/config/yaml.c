@@ -231,39 +231,59 @@ int sluice_config_load_string(
 	return rc;
 }
 
+/* Read all of `f` into a new buffer (*buf, *len); at most MAX_FILE_SZ. */
+static int read_all(FILE *f, const char *path, char **buf, size_t *len)
+{
+	size_t cap = 4096, n = 0, got;
+	char *b = sluice__malloc(cap), *nb;
+
+	if (!b)
+		return sluice__error_oom();
+	while ((got = fread(b + n, 1, cap - n, f)) > 0) {
+		n += got;
+		if (n > MAX_FILE_SZ) {
+			sluice__free(b);
+			return sluice__error_set(
+				SLUICE_EINVALID, SLUICE_ERRCLS_CONFIG,
+				"configuration file '%s': larger than %u bytes",
+				path, MAX_FILE_SZ);
+		}
+		if (n < cap)
+			continue;
+		nb = sluice__realloc(b, cap * 2);
+		if (!nb) {
+			sluice__free(b);
+			return sluice__error_oom();
+		}
+		b = nb;
+		cap *= 2;
+	}
+	if (ferror(f)) {
+		sluice__free(b);
+		return sluice__error_os(
+			SLUICE_ERRCLS_CONFIG, "configuration file '%s'", path);
+	}
+	*buf = b;
+	*len = n;
+	return 0;
+}
+
 int sluice_config_load_file(
 	sluice_config *conf, const char *path, sluice_config_source source)
 {
 	FILE *f = fopen(path, "rb");
 	char *buf = NULL;
-	size_t len = 0, n;
-	int rc = 0;
+	size_t len = 0;
+	int rc;
 
 	if (!f)
 		return sluice__error_os(
 			SLUICE_ERRCLS_CONFIG, "configuration file '%s'", path);
-	buf = sluice__malloc(MAX_FILE_SZ + 1);
-	if (!buf) {
-		rc = sluice__error_oom();
-		goto done;
-	}
-	while ((n = fread(buf + len, 1, MAX_FILE_SZ + 1 - len, f)) > 0)
-		len += n;
-	if (ferror(f)) {
-		rc = sluice__error_os(
-			SLUICE_ERRCLS_CONFIG, "configuration file '%s'", path);
-		goto done;
-	}
-	if (len > MAX_FILE_SZ) {
-		rc = sluice__error_set(
-			SLUICE_EINVALID, SLUICE_ERRCLS_CONFIG,
-			"configuration file '%s': larger than %u bytes", path,
-			MAX_FILE_SZ);
-		goto done;
-	}
-	rc = sluice_config_load_string(conf, buf, len, path, source);
-done:
-	sluice__free(buf);
+	rc = read_all(f, path, &buf, &len);
 	fclose(f);
+	if (rc < 0)
+		return rc;
+	rc = sluice_config_load_string(conf, buf, len, path, source);
+	sluice__free(buf);
 	return rc;
 }

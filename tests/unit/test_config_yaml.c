@@ -231,6 +231,32 @@ static void test_yaml__file_is_read_and_missing_file_named(void **state)
 	sluice_config_free(c);
 }
 
+static void test_yaml__oversized_file_is_refused(void **state)
+{
+	char path[] = "/tmp/sluice-config-big-XXXXXX";
+	static char chunk[1 << 16];
+	sluice_config *c;
+	int fd, i;
+
+	(void)state;
+	memset(chunk, '#', sizeof(chunk));
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	for (i = 0; i < 257; i++) /* 16 MiB + 64 KiB of comment */
+		assert_int_equal(
+			write(fd, chunk, sizeof(chunk)),
+			(ssize_t)sizeof(chunk));
+	close(fd);
+	assert_int_equal(sluice_config_new(&c), 0);
+	assert_int_equal(
+		sluice_config_load_file(c, path, SLUICE_CONFIG_FILE),
+		SLUICE_EINVALID);
+	assert_contains(sluice_error_last()->message, "larger than 16777216");
+	assert_contains(sluice_error_last()->message, path);
+	unlink(path);
+	sluice_config_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -242,6 +268,7 @@ int main(void)
 		cmocka_unit_test(test_yaml__quoted_values_kept_verbatim),
 		cmocka_unit_test(
 			test_yaml__file_is_read_and_missing_file_named),
+		cmocka_unit_test(test_yaml__oversized_file_is_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
