@@ -8,8 +8,9 @@
  * Errors name file:line:column (1-based): malformed YAML (libyaml's
  * problem), a top level that is not a map, non-scalar keys, sequences,
  * aliases (*ref), more than one document, nesting deeper than 32 levels.
- * Loading is all or nothing: values are parsed into a scratch config and
- * only copied into the target when the whole file is valid.
+ * A key given twice (flat and nested spellings count) warns; the last
+ * value wins.  Loading is all or nothing: values are parsed into a scratch
+ * config and only copied into the target when the whole file is valid.
  */
 #include <stdio.h>
 #include <string.h>
@@ -27,6 +28,7 @@ typedef struct loader {
 	yaml_parser_t parser;
 	const char *name;
 	sluice_config *scratch;
+	sluice__strlist dups; /* warnings for keys given twice */
 } loader;
 
 static int
@@ -85,6 +87,13 @@ static int load_value(loader *ld, yaml_event_t *ev, const char *full, int depth)
 	case YAML_SCALAR_EVENT:
 		if (is_null(ev))
 			return 0;
+		if (sluice__cfg_entry_find(ld->scratch, full))
+			SLUICE_ERRCHECK(sluice__strlist_addf(
+				&ld->dups,
+				"%s:%zu:%zu: key '%s' is given more than once; "
+				"the last value wins",
+				ld->name, ev->start_mark.line + 1,
+				ev->start_mark.column + 1, full));
 		rc = sluice_config_set(
 			ld->scratch, full, (const char *)ev->data.scalar.value,
 			SLUICE_CONFIG_API);
@@ -186,18 +195,20 @@ static int load_stream(loader *ld)
 	}
 }
 
-/* Copy the scratch entries into `conf` from `source`. */
+/* Copy the scratch entries and warnings into `conf` from `source`. */
 static int
-merge(sluice_config *conf,
-      const sluice_config *scratch,
-      sluice_config_source source)
+merge(sluice_config *conf, const loader *ld, sluice_config_source source)
 {
+	const sluice_config *scratch = ld->scratch;
 	size_t i;
 
 	for (i = 0; i < scratch->n; i++)
 		SLUICE_ERRCHECK(sluice_config_set(
 			conf, scratch->entries[i].key,
 			scratch->entries[i].value, source));
+	for (i = 0; i < ld->dups.n; i++)
+		SLUICE_ERRCHECK(sluice__strlist_addf(
+			&conf->warnings, "%s", ld->dups.items[i]));
 	return 0;
 }
 
@@ -226,8 +237,9 @@ int sluice_config_load_string(
 	rc = load_stream(&ld);
 	yaml_parser_delete(&ld.parser);
 	if (rc == 0)
-		rc = merge(conf, ld.scratch, source);
+		rc = merge(conf, &ld, source);
 	sluice_config_free(ld.scratch);
+	sluice__strlist_clear(&ld.dups);
 	return rc;
 }
 

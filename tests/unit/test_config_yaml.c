@@ -150,6 +150,26 @@ static void test_yaml__deep_nesting_is_refused(void **state)
 	expect_error(yaml, "maps nested too deeply");
 }
 
+static void test_yaml__duplicate_key_warns_last_wins(void **state)
+{
+	sluice_config *c;
+	const char *s;
+
+	(void)state;
+	assert_int_equal(sluice_config_new(&c), 0);
+	assert_int_equal(
+		load(c, "s3.endpoint: http://a\n"
+			"s3:\n  endpoint: http://b\n"),
+		0);
+	assert_int_equal(sluice_config_get_string(c, "s3.endpoint", &s), 0);
+	assert_string_equal(s, "http://b");
+	assert_true(
+		find_warning(
+			c, "t.yaml:3:13: key 's3.endpoint' is given "
+			   "more than once; the last value wins") >= 0);
+	sluice_config_free(c);
+}
+
 static void test_yaml__failed_load_changes_nothing(void **state)
 {
 	sluice_config *c;
@@ -269,6 +289,7 @@ int main(void)
 		cmocka_unit_test(
 			test_yaml__file_is_read_and_missing_file_named),
 		cmocka_unit_test(test_yaml__oversized_file_is_refused),
+		cmocka_unit_test(test_yaml__duplicate_key_warns_last_wins),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
