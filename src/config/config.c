@@ -198,7 +198,7 @@ static int key_warnings(sluice_config *conf, const char *key)
 	return 0;
 }
 
-int sluice_config_set(
+int sluice__config_put(
 	sluice_config *conf,
 	const char *key,
 	const char *value,
@@ -217,18 +217,28 @@ int sluice_config_set(
 	if (!*key)
 		return sluice__error_set(
 			SLUICE_EINVALID, SLUICE_ERRCLS_CONFIG,
-			"empty configuration key (value '%s')", value);
+			"empty configuration key");
 	e = (sluice__cfg_entry *)sluice__cfg_entry_find(conf, key);
-	if (!e) {
-		SLUICE_ERRCHECK(entry_add(conf, key, value, source));
-	} else if (source >= e->source) {
-		v = sluice__strdup(value);
-		if (!v)
-			return sluice__error_oom();
-		sluice__free(e->value);
-		e->value = v;
-		e->source = source;
-	}
+	if (!e)
+		return entry_add(conf, key, value, source);
+	if (source < e->source)
+		return 0;
+	v = sluice__strdup(value);
+	if (!v)
+		return sluice__error_oom();
+	sluice__free(e->value);
+	e->value = v;
+	e->source = source;
+	return 0;
+}
+
+int sluice_config_set(
+	sluice_config *conf,
+	const char *key,
+	const char *value,
+	sluice_config_source source)
+{
+	SLUICE_ERRCHECK(sluice__config_put(conf, key, value, source));
 	return key_warnings(conf, key);
 }
 

@@ -69,12 +69,21 @@ void sluice__strlist_clear(sluice__strlist *l);
  */
 const sluice__cfg_entry *
 sluice__cfg_resolve(const sluice_config *conf, const sluice_option *opt);
+/* sluice_config_set without the warnings (scratch configs). */
+int sluice__config_put(
+	sluice_config *conf,
+	const char *key,
+	const char *value,
+	sluice_config_source source);
 /* The entry set under exactly `key`, or NULL. */
 const sluice__cfg_entry *
 sluice__cfg_entry_find(const sluice_config *conf, const char *key);
 
-/* Edit distance (Levenshtein) between two strings, case-insensitive. */
-size_t sluice__edit_distance(const char *a, const char *b);
+/*
+ * Edit distance (Levenshtein) between two strings, ASCII case-insensitive.
+ * Stops early once it exceeds `max`, returning some value > max.
+ */
+size_t sluice__edit_distance(const char *a, const char *b, size_t max);
 
 /* The Flink duration unit table, for messages and docs. */
 const char *sluice__duration_units(void);

@@ -642,30 +642,54 @@ const char *sluice_option_type_name(sluice_option_type type)
 	return "?";
 }
 
-size_t sluice__edit_distance(const char *a, const char *b)
+static int lower(int c)
 {
-	size_t la = strlen(a), lb = strlen(b), i, j;
-	size_t row[256];
-	size_t prev, cur;
+	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
 
-	if (lb >= sizeof(row) / sizeof(row[0]) || la >= 256)
-		return la > lb ? la : lb;
+static size_t min3(size_t x, size_t y, size_t z)
+{
+	size_t m = x < y ? x : y;
+
+	return m < z ? m : z;
+}
+
+/*
+ * Levenshtein distance restricted to the diagonal band |i - j| <= max
+ * (Ukkonen): cells outside it are "more than max", so the cost is
+ * O(len * max) instead of O(len^2).
+ */
+size_t sluice__edit_distance(const char *a, const char *b, size_t max)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j, jlo, jhi;
+	size_t row[256], inf = max + 1, prev, cur, low;
+
+	if ((la > lb ? la - lb : lb - la) > max)
+		return inf;
+	if (la >= 256 || lb >= 256)
+		return inf;
 	for (j = 0; j <= lb; j++)
-		row[j] = j;
+		row[j] = j <= max ? j : inf;
 	for (i = 1; i <= la; i++) {
-		prev = row[0];
-		row[0] = i;
-		for (j = 1; j <= lb; j++) {
-			size_t cost = tolower((unsigned char)a[i - 1]) !=
-				      tolower((unsigned char)b[j - 1]);
+		jlo = i > max ? i - max : 1;
+		jhi = i + max < lb ? i + max : lb;
+		prev = row[jlo - 1];
+		row[jlo - 1] = jlo == 1 && i <= max ? i : inf;
+		low = row[jlo - 1];
+		for (j = jlo; j <= jhi; j++) {
 			cur = row[j];
-			row[j] = prev + cost;
-			if (row[j - 1] + 1 < row[j])
-				row[j] = row[j - 1] + 1;
-			if (cur + 1 < row[j])
-				row[j] = cur + 1;
+			row[j] =
+				min3(prev + (lower((unsigned char)a[i - 1]) !=
+					     lower((unsigned char)b[j - 1])),
+				     row[j - 1] + 1, cur + 1);
+			if (row[j] > inf)
+				row[j] = inf;
+			if (row[j] < low)
+				low = row[j];
 			prev = cur;
 		}
+		if (low > max)
+			return inf;
 	}
 	return row[lb];
 }
@@ -673,8 +697,12 @@ size_t sluice__edit_distance(const char *a, const char *b)
 static void
 consider(const char *cand, const char *key, const char **best, size_t *bestd)
 {
-	size_t d = sluice__edit_distance(key, cand);
+	size_t lc = strlen(cand), lk = strlen(key), d;
 
+	/* the length difference bounds the distance from below */
+	if ((lc > lk ? lc - lk : lk - lc) >= *bestd)
+		return;
+	d = sluice__edit_distance(key, cand, *bestd);
 	if (d < *bestd) {
 		*bestd = d;
 		*best = cand;
@@ -684,20 +712,23 @@ consider(const char *cand, const char *key, const char **best, size_t *bestd)
 const char *sluice_option_closest(const char *key)
 {
 	const char *best = NULL;
-	size_t bestd = (size_t)-1, i, j, limit;
+	size_t bestd, i, j, limit;
 
 	if (!key || !*key)
 		return NULL;
+	/* Close enough to be a typo: a third of the key, from 3 to 8. */
+	limit = strlen(key) / 3;
+	if (limit < 3)
+		limit = 3;
+	if (limit > 8)
+		limit = 8;
+	bestd = limit + 1;
 	for (i = 0; i < NOPTIONS; i++) {
 		consider(options[i].key, key, &best, &bestd);
 		for (j = 0; options[i].aliases && options[i].aliases[j]; j++)
 			consider(options[i].aliases[j], key, &best, &bestd);
 	}
-	/* Close enough to be a typo: a third of the key, at least 3. */
-	limit = strlen(key) / 3;
-	if (limit < 3)
-		limit = 3;
-	return bestd <= limit ? best : NULL;
+	return best;
 }
 
 static int contains_ci(const char *hay, const char *needle)

@@ -94,7 +94,7 @@ static int load_value(loader *ld, yaml_event_t *ev, const char *full, int depth)
 				"the last value wins",
 				ld->name, ev->start_mark.line + 1,
 				ev->start_mark.column + 1, full));
-		rc = sluice_config_set(
+		rc = sluice__config_put(
 			ld->scratch, full, (const char *)ev->data.scalar.value,
 			SLUICE_CONFIG_API);
 		if (rc < 0)

@@ -11,6 +11,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Every option through the getter of its type. */
 static void read_all(const sluice_config *c)
 {
 	sluice_checkpoint_settings s;
@@ -24,13 +25,31 @@ static void read_all(const sluice_config *c)
 
 	(void)sluice_config_checkpoint_settings(c, &s);
 	for (i = 0; (o = sluice_option_at(i)) != NULL; i++) {
-		(void)sluice_config_get_bool(c, o->key, &b);
-		(void)sluice_config_get_long(c, o->key, &l);
-		(void)sluice_config_get_duration(c, o->key, &l);
-		(void)sluice_config_get_memory(c, o->key, &u);
-		(void)sluice_config_get_double(c, o->key, &d);
-		(void)sluice_config_get_enum(c, o->key, &b);
-		(void)sluice_config_get_string(c, o->key, &str);
+		switch (o->type) {
+		case SLUICE_OPT_BOOL:
+			(void)sluice_config_get_bool(c, o->key, &b);
+			break;
+		case SLUICE_OPT_INT:
+		case SLUICE_OPT_LONG:
+			(void)sluice_config_get_long(c, o->key, &l);
+			break;
+		case SLUICE_OPT_DURATION:
+			(void)sluice_config_get_duration(c, o->key, &l);
+			break;
+		case SLUICE_OPT_MEMORY:
+			(void)sluice_config_get_memory(c, o->key, &u);
+			break;
+		case SLUICE_OPT_DOUBLE:
+			(void)sluice_config_get_double(c, o->key, &d);
+			break;
+		case SLUICE_OPT_ENUM:
+			(void)sluice_config_get_enum(c, o->key, &b);
+			break;
+		case SLUICE_OPT_STRING:
+		case SLUICE_OPT_URI:
+			(void)sluice_config_get_string(c, o->key, &str);
+			break;
+		}
 	}
 }
 

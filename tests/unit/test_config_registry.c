@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "helper_config.h"
+#include "config/internal.h"
 #include "sluice/common.h"
 
 /* Read `key` through the getter of its type; returns the getter's code. */
@@ -340,6 +341,16 @@ static void test_registry__closest_key_suggests_typos(void **state)
 	assert_null(sluice_option_closest(""));
 }
 
+static void test_registry__edit_distance(void **state)
+{
+	(void)state;
+	assert_int_equal(sluice__edit_distance("kitten", "sitting", 10), 3);
+	assert_int_equal(
+		sluice__edit_distance("State.Backend", "state.backend", 10), 0);
+	assert_int_equal(sluice__edit_distance("", "abc", 10), 3);
+	assert_true(sluice__edit_distance("aaaaaaaa", "bbbbbbbb", 2) > 2);
+}
+
 static void test_registry__sensitive_keys(void **state)
 {
 	(void)state;
@@ -365,6 +376,7 @@ int main(void)
 		cmocka_unit_test(test_registry__seed_keys_present),
 		cmocka_unit_test(test_registry__seed_defaults_and_advice),
 		cmocka_unit_test(test_registry__closest_key_suggests_typos),
+		cmocka_unit_test(test_registry__edit_distance),
 		cmocka_unit_test(test_registry__sensitive_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
