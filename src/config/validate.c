@@ -121,11 +121,16 @@ static int check_values(sluice_config *conf)
 		if (sluice__cfg_parse(opt, e->value, &v, why, sizeof(why)) <
 		    0) {
 			sluice_option_expected(opt, exp, sizeof(exp));
+			/* say what is expected unless the reason already does
+			 */
 			SLUICE_ERRCHECK(sluice__strlist_addf(
 				&conf->problems,
-				"Could not parse value '%s' for key '%s'. %s "
-				"(expected %s)",
-				shown(e->key, e->value), e->key, why, exp));
+				"Could not parse value '%s' for key '%s'. "
+				"%s%s%s%s",
+				shown(e->key, e->value), e->key, why,
+				strstr(why, exp) ? "" : " (expected ",
+				strstr(why, exp) ? "" : exp,
+				strstr(why, exp) ? "" : ")"));
 			continue;
 		}
 		SLUICE_ERRCHECK(check_bounds(conf, opt, e, &v));
