@@ -667,6 +667,51 @@ static void test_storage__streams_of_one_location_run_in_parallel(void **state)
 	sluice_location_free(w[0].loc);
 }
 
+static void
+test_storage__configuration_keys_reach_the_stream_factory(void **state)
+{
+	sluice_checkpoint_settings s;
+	sluice_storage_options o;
+	sluice_checkpoint_storage *cs;
+	sluice_location *loc;
+	sluice_stream_handle *h;
+	sluice_config *conf;
+	fx *f = *state;
+
+	assert_int_equal(sluice_config_new(&conf), 0);
+	assert_int_equal(
+		sluice_config_set(
+			conf, "state.checkpoints.dir", "memory://cfg",
+			SLUICE_CONFIG_API),
+		0);
+	assert_int_equal(
+		sluice_config_set(
+			conf, "state.storage.fs.memory-threshold", "1kb",
+			SLUICE_CONFIG_API),
+		0);
+	assert_int_equal(
+		sluice_config_set(
+			conf, "execution.checkpointing.create-subdir", "false",
+			SLUICE_CONFIG_API),
+		0);
+	assert_int_equal(sluice_config_checkpoint_settings(conf, &s), 0);
+	assert_int_equal(sluice_storage_options_from_settings(&o, &s), 0);
+	o.storage = f->mem;
+	assert_int_equal(sluice_checkpoint_storage_new(&cs, &o, JOB), 0);
+	assert_string_equal(
+		sluice_checkpoint_storage_job_dir(cs), "memory://cfg");
+	assert_int_equal(sluice_checkpoint_location_new(&loc, cs, 1), 0);
+	h = write_stream(loc, SLUICE_SCOPE_EXCLUSIVE, 1024, 100);
+	assert_int_equal(h->kind, SLUICE_HANDLE_INLINE);
+	sluice_stream_handle_free(h);
+	h = write_stream(loc, SLUICE_SCOPE_EXCLUSIVE, 1025, 100);
+	assert_int_equal(h->kind, SLUICE_HANDLE_FILE);
+	sluice_stream_handle_free(h);
+	sluice_location_free(loc);
+	sluice_checkpoint_storage_free(cs);
+	sluice_config_free(conf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -693,6 +738,7 @@ int main(void)
 		T(test_storage__registry_resolves_schemes),
 		T(test_storage__options_follow_checkpoint_settings),
 		T(test_storage__streams_of_one_location_run_in_parallel),
+		T(test_storage__configuration_keys_reach_the_stream_factory),
 #undef T
 	};
 
