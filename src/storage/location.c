@@ -37,10 +37,12 @@ struct sluice_checkpoint_storage {
 	int all_inline;
 	pthread_mutex_t lock;
 	int dirs_created;
+	int st_given; /* opts->storage overrides every scheme */
 };
 
 struct sluice_location {
 	sluice_checkpoint_storage *cs;
+	sluice_storage *st; /* savepoints may live on another storage */
 	char *dir;
 	int savepoint;
 };
@@ -179,6 +181,7 @@ int sluice_checkpoint_storage_new(
 	if ((error = cs_paths(cs, base, opts->create_subdir)) < 0)
 		goto fail;
 	cs->st = opts->storage;
+	cs->st_given = cs->st != NULL;
 	if (!cs->st && (error = sluice_storage_for_uri(&cs->st, base)) < 0)
 		goto fail;
 	*out = cs;
@@ -201,7 +204,11 @@ sluice_checkpoint_storage_job_dir(const sluice_checkpoint_storage *cs)
 }
 
 static int location_alloc(
-	sluice_location **out, sluice_checkpoint_storage *cs, char *dir, int sp)
+	sluice_location **out,
+	sluice_checkpoint_storage *cs,
+	sluice_storage *st,
+	char *dir,
+	int sp)
 {
 	sluice_location *loc;
 
@@ -212,6 +219,7 @@ static int location_alloc(
 		return sluice__error_oom();
 	}
 	loc->cs = cs;
+	loc->st = st;
 	loc->dir = dir;
 	loc->savepoint = sp;
 	*out = loc;
@@ -250,7 +258,8 @@ int sluice_checkpoint_location_new(
 		return error;
 	snprintf(name, sizeof(name), "chk-%lld", (long long)id);
 	if ((error = location_alloc(
-		     &loc, cs, sluice__path_join(cs->job_dir, name), 0)) < 0)
+		     &loc, cs, cs->st, sluice__path_join(cs->job_dir, name),
+		     0)) < 0)
 		return error;
 	if ((error = sluice_storage_mkdirs(cs->st, loc->dir)) < 0) {
 		sluice_location_free(loc);
@@ -265,6 +274,7 @@ int sluice_savepoint_location_new(
 	sluice_checkpoint_storage *cs,
 	const char *target)
 {
+	sluice_storage *st = cs->st;
 	char name[64], rnd[13];
 	char *dir = NULL;
 	int attempt, error;
@@ -277,6 +287,8 @@ int sluice_savepoint_location_new(
 			SLUICE_EINVALID, E,
 			"No savepoint location given and no default location "
 			"configured.");
+	if (!cs->st_given && (error = sluice_storage_for_uri(&st, target)) < 0)
+		return error;
 	for (attempt = 0; attempt < 10; attempt++) {
 		if ((error = random_hex(rnd, 12)) < 0)
 			return error;
@@ -285,9 +297,9 @@ int sluice_savepoint_location_new(
 			rnd);
 		if (!(dir = sluice__path_join(target, name)))
 			return sluice__error_oom();
-		if ((error = sluice_storage_exists(cs->st, dir)) == 0 &&
-		    (error = sluice_storage_mkdirs(cs->st, dir)) == 0)
-			return location_alloc(out, cs, dir, 1);
+		if ((error = sluice_storage_exists(st, dir)) == 0 &&
+		    (error = sluice_storage_mkdirs(st, dir)) == 0)
+			return location_alloc(out, cs, st, dir, 1);
 		sluice__free(dir);
 	}
 	return sluice__error_set(
@@ -319,14 +331,14 @@ int sluice_location_discard(sluice_location *loc)
 
 	if (!loc)
 		return 0;
-	error = sluice_storage_remove_tree(loc->cs->st, loc->dir);
+	error = sluice_storage_remove_tree(loc->st, loc->dir);
 	sluice_location_free(loc);
 	return error;
 }
 
 sluice_storage *sluice__location_storage(const sluice_location *loc)
 {
-	return loc->cs->st;
+	return loc->st;
 }
 
 int sluice__location_sync_parents(const sluice_location *loc)
@@ -356,7 +368,7 @@ int sluice_location_open_stream(
 		dir = loc->dir; /* savepoints share nothing (NO_SHARING) */
 	if (!cs->all_inline)
 		return sluice__location_stream(
-			out, cs->st, dir, loc->savepoint && dir == loc->dir,
+			out, loc->st, dir, loc->savepoint && dir == loc->dir,
 			cs->threshold, cs->buffer);
 	if ((error = sluice__random_uuid(uuid)) < 0)
 		return error;

@@ -712,6 +712,35 @@ test_storage__configuration_keys_reach_the_stream_factory(void **state)
 	sluice_config_free(conf);
 }
 
+static void test_storage__savepoint_target_may_use_another_storage(void **state)
+{
+	char tmpl[] = "/tmp/sluice-sp2-XXXXXX";
+	sluice_storage_options o;
+	sluice_checkpoint_storage *cs;
+	sluice_location *loc;
+	sluice_stream_handle *h;
+	char dir[600];
+
+	(void)state;
+	assert_non_null(mkdtemp(tmpl));
+	sluice_storage_options_init(&o);
+	o.checkpoint_dir = "memory://ck-elsewhere";
+	assert_int_equal(sluice_checkpoint_storage_new(&cs, &o, JOB), 0);
+	assert_int_equal(sluice_savepoint_location_new(&loc, cs, tmpl), 0);
+	snprintf(dir, sizeof(dir), "%s", sluice_location_dir(loc));
+	h = write_stream(loc, SLUICE_SCOPE_EXCLUSIVE, 30000, 30000);
+	assert_int_equal(h->kind, SLUICE_HANDLE_RELATIVE);
+	assert_int_equal(
+		sluice_handle_verify(sluice_storage_file_get(), dir, h), 0);
+	sluice_stream_handle_free(h);
+	assert_int_equal(sluice_location_discard(loc), 0);
+	assert_int_equal(
+		sluice_storage_exists(sluice_storage_file_get(), dir), 0);
+	sluice_checkpoint_storage_free(cs);
+	assert_int_equal(
+		sluice_storage_rmdir(sluice_storage_file_get(), tmpl), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -739,6 +768,7 @@ int main(void)
 		T(test_storage__options_follow_checkpoint_settings),
 		T(test_storage__streams_of_one_location_run_in_parallel),
 		T(test_storage__configuration_keys_reach_the_stream_factory),
+		T(test_storage__savepoint_target_may_use_another_storage),
 #undef T
 	};
 
