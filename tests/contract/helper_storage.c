@@ -7,6 +7,9 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <pthread.h>
+
+#include "sluice/sys/metadata.h"
 
 #include "helper_storage.h"
 
@@ -174,6 +177,18 @@ static void test_storage__mkdirs_is_recursive_and_idempotent(void **state)
 		sluice_storage_sync_dir(f->st, path(f, "d1/d2/d3")), 0);
 }
 
+typedef struct cnt {
+	int n;
+} cnt;
+
+static int count_cb(const char *p, uint64_t size, void *ctx)
+{
+	(void)p;
+	(void)size;
+	((cnt *)ctx)->n++;
+	return 0;
+}
+
 typedef struct seen {
 	char names[16][256];
 	uint64_t sizes[16];
@@ -283,6 +298,119 @@ static void test_storage__remove_tree_removes_everything_below(void **state)
 	assert_int_equal(sluice_storage_remove_tree(f->st, path(f, "t")), 0);
 }
 
+typedef struct writer {
+	storage_fixture *f;
+	int id, ok;
+} writer;
+
+static void *write_files(void *p)
+{
+	writer *w = p;
+	char name[1024], body[64];
+	int i;
+
+	for (i = 0; i < 40; i++) {
+		/* path() is not thread-safe: build the name here */
+		snprintf(
+			name, sizeof(name), "%s/par/w%d-%d", w->f->root, w->id,
+			i);
+		snprintf(body, sizeof(body), "writer %d file %d", w->id, i);
+		if (sluice_storage_write_file(
+			    w->f->st, name, body, strlen(body)) < 0)
+			return NULL;
+	}
+	w->ok = 1;
+	return NULL;
+}
+
+static void test_storage__concurrent_writers_of_different_files(void **state)
+{
+	storage_fixture *f = *state;
+	pthread_t t[4];
+	writer w[4];
+	cnt c = {0};
+	int i;
+
+	assert_int_equal(sluice_storage_mkdirs(f->st, path(f, "par")), 0);
+	for (i = 0; i < 4; i++) {
+		w[i].f = f;
+		w[i].id = i;
+		w[i].ok = 0;
+		assert_int_equal(
+			pthread_create(&t[i], NULL, write_files, &w[i]), 0);
+	}
+	for (i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		assert_true(w[i].ok);
+	}
+	assert_int_equal(
+		sluice_storage_list(f->st, path(f, "par"), count_cb, &c), 0);
+	assert_int_equal(c.n, 160);
+	expect(f, "par/w3-39", "writer 3 file 39");
+}
+
+/* The checkpoint commit protocol on this storage: write, commit, find. */
+static void test_storage__checkpoint_commits_and_is_discovered(void **state)
+{
+	storage_fixture *f = *state;
+	sluice_storage_options o;
+	sluice_checkpoint_storage *cs;
+	sluice_checkpoint_meta *m, *back;
+	sluice_operator_state *op;
+	sluice_location *loc;
+	sluice_keyed_handle k = {0, 0, NULL, NULL};
+	sluice_ostream *os;
+	static char big[50000];
+	char *dir;
+	int64_t id;
+
+	sluice_storage_options_init(&o);
+	o.checkpoint_dir = f->root;
+	o.storage = f->st;
+	assert_int_equal(
+		sluice_checkpoint_storage_new(
+			&cs, &o, "0123456789abcdef0123456789abcdef"),
+		0);
+	for (id = 1; id <= 2; id++) {
+		assert_int_equal(
+			sluice_checkpoint_location_new(&loc, cs, id), 0);
+		assert_int_equal(sluice_checkpoint_meta_new(&m, id), 0);
+		assert_int_equal(
+			sluice_checkpoint_meta_add_operator(
+				&op, m, "op", "", 1, 1),
+			0);
+		assert_int_equal(
+			sluice_location_open_stream(
+				&os, loc, SLUICE_SCOPE_EXCLUSIVE),
+			0);
+		memset(big, (int)id, sizeof(big));
+		assert_int_equal(sluice_ostream_write(os, big, sizeof(big)), 0);
+		assert_int_equal(sluice_ostream_close(os, &k.stream), 0);
+		assert_int_equal(
+			sluice_subtask_add_keyed(
+				&op->subtasks[0], sluice_keyed_handle_dup(&k)),
+			0);
+		sluice_stream_handle_free(k.stream);
+		assert_int_equal(sluice_location_finalize(loc, m), 0);
+		sluice_checkpoint_meta_free(m);
+		sluice_location_free(loc);
+	}
+	assert_int_equal(
+		sluice_checkpoint_discover(
+			&back, &dir, f->st,
+			sluice_checkpoint_storage_job_dir(cs), NULL, NULL),
+		0);
+	assert_int_equal(back->checkpoint_id, 2);
+	assert_int_equal(
+		back->operators[0].subtasks[0].keyed[0]->stream->size,
+		sizeof(big));
+	assert_int_equal(
+		sluice_checkpoint_verify(f->st, dir, back, NULL, NULL), 0);
+	sluice_checkpoint_meta_free(back);
+	sluice_free_bytes(dir);
+	sluice_checkpoint_storage_free(cs);
+}
+
 int storage_contract_run(const storage_impl *which)
 {
 	const struct CMUnitTest tests[] = {
@@ -298,6 +426,8 @@ int storage_contract_run(const storage_impl *which)
 		T(test_storage__list_stops_when_callback_says_so),
 		T(test_storage__rename_replaces_the_target),
 		T(test_storage__remove_tree_removes_everything_below),
+		T(test_storage__concurrent_writers_of_different_files),
+		T(test_storage__checkpoint_commits_and_is_discovered),
 #undef T
 	};
 
