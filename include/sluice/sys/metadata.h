@@ -12,6 +12,12 @@
  * channel state is added this way by a later format version, and readers
  * keep sections they do not understand).  See docs/format/metadata.md.
  *
+ * Exclusive vs shared: the stream handles of keyed and operator state
+ * belong to this checkpoint alone and are deleted with it.  A file that
+ * several checkpoints use (an incremental SST in shared/) must appear as a
+ * shared reference instead; the shared-state registry decides when it
+ * goes.
+ *
  * Ownership: a sluice_checkpoint_meta owns everything reachable from it;
  * free with sluice_checkpoint_meta_free().  Handles added with the
  * *_add_* functions are taken over (also on failure).
@@ -290,7 +296,8 @@ SLUICE_EXTERN(void) sluice_completed_store_free(sluice_completed_store *s);
  * savepoint, discarded: `_metadata` first, then its exclusive files, then
  * its directory.  Finally shared state no retained checkpoint uses is
  * released.  Discard failures are logged, not returned (Flink leaves the
- * files for manual cleanup).
+ * files for manual cleanup).  `m` is taken over also on failure (then the
+ * committed checkpoint stays on storage but is not retained here).
  */
 SLUICE_EXTERN(int)
 sluice_completed_store_add(
