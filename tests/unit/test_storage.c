@@ -573,6 +573,30 @@ static void test_storage__registry_resolves_schemes(void **state)
 		SLUICE_EUNSUPPORTED);
 }
 
+static void
+test_storage__registered_scheme_is_found_and_replaceable(void **state)
+{
+	/* Registered storages must outlive their use: static copies. */
+	static sluice_storage first, second;
+	sluice_storage *st;
+
+	(void)state;
+	first = *sluice_storage_file_get();
+	second = first;
+	first.scheme = second.scheme = "alias";
+	assert_int_equal(sluice_storage_register(&first), 0);
+	assert_int_equal(sluice_storage_for_uri(&st, "alias:///tmp/x"), 0);
+	assert_ptr_equal(st, &first);
+	assert_int_equal(sluice_storage_register(&second), 0);
+	assert_int_equal(sluice_storage_for_uri(&st, "alias:///tmp/x"), 0);
+	assert_ptr_equal(st, &second);
+	/* a prefix of a scheme does not match it */
+	assert_int_equal(
+		sluice_storage_for_uri(&st, "alia://x"), SLUICE_EUNSUPPORTED);
+	first.scheme = NULL;
+	assert_int_equal(sluice_storage_register(&first), SLUICE_EINVALID);
+}
+
 static void test_storage__options_follow_checkpoint_settings(void **state)
 {
 	sluice_checkpoint_settings s;
@@ -765,6 +789,7 @@ int main(void)
 		T(test_fault__short_writes_still_write_everything),
 		T(test_fault__power_cut_drops_unsynced_bytes_and_renames),
 		T(test_storage__registry_resolves_schemes),
+		T(test_storage__registered_scheme_is_found_and_replaceable),
 		T(test_storage__options_follow_checkpoint_settings),
 		T(test_storage__streams_of_one_location_run_in_parallel),
 		T(test_storage__configuration_keys_reach_the_stream_factory),

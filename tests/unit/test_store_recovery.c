@@ -446,6 +446,41 @@ test_recovery__allocation_failure_anywhere_is_an_error_not_a_crash(void **state)
 	assert_true(k > 20);
 }
 
+static void
+test_recovery__discovery_ignores_names_that_are_not_checkpoints(void **state)
+{
+	sluice_completed_store *store;
+	sluice_shared_registry *reg;
+	sluice_checkpoint_meta *m;
+	char path[512];
+	const char *junk[] = {
+		"chk-x/_metadata",
+		"chk-/f",
+		"chk-99x/f",
+		"chk--5/f",
+		"savepoint-0a0a0a-000000000000/_metadata",
+		"chk-1000"};
+	size_t i;
+	world w;
+
+	(void)state;
+	two_checkpoints(&w, &store, &reg);
+	for (i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", w.job_dir, junk[i]);
+		assert_int_equal(
+			sluice_storage_write_file(w.inner, path, "junk", 4), 0);
+	}
+	assert_int_equal(
+		sluice_checkpoint_discover(
+			&m, NULL, w.inner, w.job_dir, NULL, NULL),
+		0);
+	assert_int_equal(m->checkpoint_id, 2);
+	sluice_checkpoint_meta_free(m);
+	sluice_completed_store_free(store);
+	sluice_shared_registry_free(reg);
+	world_free(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -465,6 +500,8 @@ int main(void)
 			test_recovery__load_accepts_directory_or_metadata_file),
 		cmocka_unit_test(
 			test_recovery__allocation_failure_anywhere_is_an_error_not_a_crash),
+		cmocka_unit_test(
+			test_recovery__discovery_ignores_names_that_are_not_checkpoints),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
