@@ -28,6 +28,8 @@ typedef struct fsout {
 	uint64_t total;
 	sluice_xxh3_state *hash;
 	sluice_storage_file *f;
+	int opened; /* a file was created (abort deletes it) */
+	int failed; /* an earlier call failed: the stream is unusable */
 } fsout;
 
 static void fsout_free(fsout *o)
@@ -43,9 +45,12 @@ static int flush_buf(fsout *o)
 {
 	int error;
 
-	if (!o->f &&
-	    (error = sluice_storage_open_write(&o->f, o->st, o->path)) < 0)
-		return error;
+	if (!o->f) {
+		if ((error = sluice_storage_open_write(&o->f, o->st, o->path)) <
+		    0)
+			return error;
+		o->opened = 1;
+	}
 	/* Hash whole buffers, not every small write: far fewer calls. */
 	sluice__xxh3_update(o->hash, o->buf, o->blen);
 	if (o->blen &&
@@ -55,12 +60,20 @@ static int flush_buf(fsout *o)
 	return 0;
 }
 
+static int broken(fsout *o)
+{
+	return sluice__error_set(
+		SLUICE_EIO, E, "state stream '%s' failed earlier", o->path);
+}
+
 static int fsout_write(sluice_ostream *s, const void *data, size_t len)
 {
 	fsout *o = (fsout *)s;
 	const uint8_t *p = data;
 	int error;
 
+	if (o->failed)
+		return broken(o);
 	o->total += len;
 	if (o->blen + len <= o->bcap) {
 		if (len)
@@ -68,11 +81,15 @@ static int fsout_write(sluice_ostream *s, const void *data, size_t len)
 		o->blen += len;
 		return 0;
 	}
-	if ((error = flush_buf(o)) < 0)
+	if ((error = flush_buf(o)) < 0) {
+		o->failed = 1;
 		return error;
+	}
 	if (len >= o->bcap) {
 		sluice__xxh3_update(o->hash, p, len);
-		return sluice_storage_write_all(o->f, p, len);
+		if ((error = sluice_storage_write_all(o->f, p, len)) < 0)
+			o->failed = 1;
+		return error;
 	}
 	memcpy(o->buf, p, len);
 	o->blen = len;
@@ -89,23 +106,25 @@ static int fsout_sync(sluice_ostream *s)
 	fsout *o = (fsout *)s;
 	int error;
 
+	if (o->failed)
+		return broken(o);
 	/* Like Flink's flush(): only once a file exists or must exist. */
 	if (!o->f && o->blen <= o->threshold)
 		return 0;
-	if ((error = flush_buf(o)) < 0)
-		return error;
-	return sluice_storage_file_sync(o->f);
+	if ((error = flush_buf(o)) < 0 ||
+	    (error = sluice_storage_file_sync(o->f)) < 0)
+		o->failed = 1;
+	return error;
 }
 
 static void fsout_abort(sluice_ostream *s)
 {
 	fsout *o = (fsout *)s;
 
-	if (o->f) {
+	if (o->f)
 		sluice_storage_file_close(o->f);
-		if (sluice_storage_remove(o->st, o->path) < 0)
-			sluice_error_clear();
-	}
+	if (o->opened && sluice_storage_remove(o->st, o->path) < 0)
+		sluice_error_clear();
 	fsout_free(o);
 }
 
@@ -129,12 +148,26 @@ static int fsout_finish_file(fsout *o, sluice_stream_handle **out)
 	return *out ? 0 : sluice__error_oom();
 }
 
+/* Abort after a failure without losing that failure's message. */
+static int abort_keeping_error(fsout *o, int error)
+{
+	const sluice_error *e = sluice_error_last();
+	sluice_error_class klass = e->klass;
+	char msg[512];
+
+	snprintf(msg, sizeof(msg), "%s", e->message);
+	fsout_abort(&o->base);
+	return sluice__error_set(error, klass, "%s", msg);
+}
+
 static int fsout_close(sluice_ostream *s, sluice_stream_handle **out)
 {
 	fsout *o = (fsout *)s;
 	int error = 0;
 
 	*out = NULL;
+	if (o->failed)
+		return abort_keeping_error(o, broken(o));
 	if (!o->f && o->total == 0) {
 		fsout_free(o);
 		return 0;
@@ -147,10 +180,8 @@ static int fsout_close(sluice_ostream *s, sluice_stream_handle **out)
 		fsout_free(o);
 		return error;
 	}
-	if ((error = fsout_finish_file(o, out)) < 0) {
-		fsout_abort(&o->base);
-		return error;
-	}
+	if ((error = fsout_finish_file(o, out)) < 0)
+		return abort_keeping_error(o, error);
 	fsout_free(o);
 	return 0;
 }

@@ -765,6 +765,60 @@ static void test_storage__savepoint_target_may_use_another_storage(void **state)
 		sluice_storage_rmdir(sluice_storage_file_get(), tmpl), 0);
 }
 
+static void
+test_storage__failed_stream_reports_the_fault_and_leaves_no_file(void **state)
+{
+	fx *f = *state;
+	sluice_fault_options fo = {SLUICE_FAULT_SYNC, 1, 0, 0};
+	sluice_storage *fs;
+	sluice_storage_options o = f->o;
+	sluice_checkpoint_storage *cs;
+	sluice_location *loc;
+	sluice_ostream *os;
+	sluice_stream_handle *h;
+	uint8_t *p = pattern(50000);
+	counter c = {0};
+
+	assert_int_equal(sluice_fault_storage_new(&fs, f->mem, &fo), 0);
+	o.storage = fs;
+	assert_int_equal(sluice_checkpoint_storage_new(&cs, &o, JOB), 0);
+	assert_int_equal(sluice_checkpoint_location_new(&loc, cs, 1), 0);
+	assert_int_equal(
+		sluice_location_open_stream(&os, loc, SLUICE_SCOPE_EXCLUSIVE),
+		0);
+	assert_int_equal(sluice_ostream_write(os, p, 50000), 0);
+	assert_int_equal(sluice_ostream_close(os, &h), SLUICE_EIO);
+	assert_null(h);
+	assert_non_null(
+		strstr(sluice_error_last()->message, "injected fault: sync"));
+	assert_int_equal(
+		sluice_storage_list(
+			f->mem, sluice_location_dir(loc), count_files, &c),
+		0);
+	assert_int_equal(c.n, 0);
+	/* a write failure poisons the stream */
+	fo.ops = SLUICE_FAULT_WRITE;
+	sluice_storage_free(fs);
+	assert_int_equal(sluice_fault_storage_new(&fs, f->mem, &fo), 0);
+	sluice_checkpoint_storage_free(cs);
+	o.storage = fs;
+	assert_int_equal(sluice_checkpoint_storage_new(&cs, &o, JOB), 0);
+	sluice_location_free(loc);
+	assert_int_equal(sluice_checkpoint_location_new(&loc, cs, 2), 0);
+	assert_int_equal(
+		sluice_location_open_stream(&os, loc, SLUICE_SCOPE_EXCLUSIVE),
+		0);
+	assert_int_equal(sluice_ostream_write(os, p, 50000), SLUICE_EIO);
+	assert_int_equal(sluice_ostream_write(os, p, 10), SLUICE_EIO);
+	assert_non_null(strstr(sluice_error_last()->message, "failed earlier"));
+	assert_int_equal(sluice_ostream_close(os, &h), SLUICE_EIO);
+	assert_null(h);
+	free(p);
+	sluice_location_free(loc);
+	sluice_checkpoint_storage_free(cs);
+	sluice_storage_free(fs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -778,6 +832,7 @@ int main(void)
 		T(test_storage__shared_streams_go_to_shared_dir),
 		T(test_storage__sync_before_threshold_keeps_stream_inline),
 		T(test_storage__aborted_stream_leaves_no_file),
+		T(test_storage__failed_stream_reports_the_fault_and_leaves_no_file),
 		T(test_storage__discard_deletes_the_location),
 		T(test_storage__invalid_options_are_rejected),
 		T(test_storage__savepoint_dirs_are_named_and_relative),
