@@ -25,6 +25,13 @@ static int put_handle(sluice_buf *b, const sluice_stream_handle *h)
 
 	if (!h)
 		return sluice_buf_put_u8(b, 0);
+	if (h->kind < SLUICE_HANDLE_INLINE ||
+	    h->kind > SLUICE_HANDLE_PLACEHOLDER ||
+	    (h->kind == SLUICE_HANDLE_INLINE && h->size && !h->data))
+		return sluice__error_set(
+			SLUICE_EINVALID, E,
+			"state handle '%s': invalid kind %d",
+			h->path ? h->path : "", (int)h->kind);
 	if ((error = sluice_buf_put_u8(b, (uint8_t)h->kind)) < 0 ||
 	    (error = sluice_buf_put_str16(b, h->path ? h->path : "")) < 0 ||
 	    (error = sluice_buf_put_u64(b, h->size)) < 0 ||
@@ -40,6 +47,11 @@ static int put_keyed(sluice_buf *b, const sluice_keyed_handle *k)
 	int32_t i;
 	int error;
 
+	if (k->start_key_group < 0 || k->num_key_groups < 0)
+		return sluice__error_set(
+			SLUICE_EINVALID, E,
+			"keyed handle: invalid key groups %d+%d",
+			(int)k->start_key_group, (int)k->num_key_groups);
 	if ((error = sluice_buf_put_u32(b, (uint32_t)k->start_key_group)) < 0 ||
 	    (error = sluice_buf_put_u32(b, (uint32_t)k->num_key_groups)) < 0)
 		return error;

@@ -457,6 +457,39 @@ test_metadata__allocation_failures_are_reported_not_crashes(void **state)
 	sluice_checkpoint_meta_free(m);
 }
 
+static void test_metadata__writer_refuses_invalid_handles(void **state)
+{
+	sluice_checkpoint_meta *m;
+	sluice_operator_state *op;
+	uint8_t *data;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(sluice_checkpoint_meta_new(&m, 1), 0);
+	assert_int_equal(
+		sluice_checkpoint_meta_add_operator(&op, m, "u", "", 1, 8), 0);
+	assert_int_equal(
+		sluice_subtask_add_keyed(
+			&op->subtasks[0],
+			keyed(0, 2,
+			      sluice_stream_handle_new(
+				      SLUICE_HANDLE_FILE, "/f", 1, 1, NULL))),
+		0);
+	op->subtasks[0].keyed[0]->num_key_groups = -1;
+	assert_int_equal(
+		sluice_metadata_encode(&data, &len, m), SLUICE_EINVALID);
+	assert_null(data);
+	op->subtasks[0].keyed[0]->num_key_groups = 2;
+	op->subtasks[0].keyed[0]->stream->kind = (sluice_handle_kind)9;
+	assert_int_equal(
+		sluice_metadata_encode(&data, &len, m), SLUICE_EINVALID);
+	assert_non_null(strstr(sluice_error_last()->message, "'/f'"));
+	op->subtasks[0].keyed[0]->stream->kind = SLUICE_HANDLE_FILE;
+	assert_int_equal(sluice_metadata_encode(&data, &len, m), 0);
+	sluice_free_bytes(data);
+	sluice_checkpoint_meta_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -471,6 +504,7 @@ int main(void)
 			test_metadata__sealed_garbage_is_rejected_with_offset),
 		cmocka_unit_test(
 			test_metadata__allocation_failures_are_reported_not_crashes),
+		cmocka_unit_test(test_metadata__writer_refuses_invalid_handles),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
