@@ -27,12 +27,16 @@
  *   sluice_location_open_stream()         exclusive or shared state stream
  *   sluice_location_finalize()            (metadata.h) write `_metadata`
  *   sluice_location_discard()             abort: delete what was written
+ *   sluice_completed_store_add()          (metadata.h) retain + subsume
+ *   sluice_completed_store_shutdown()     (metadata.h) externalized retention
  *   sluice_checkpoint_discover()          (metadata.h) restart
  *
  * Threading: storages must be safe for concurrent calls on different
- * files (the built-in ones are).  A sluice_storage_file, a stream and a
- * location are used by one thread at a time; a sluice_checkpoint_storage
- * may be shared by threads opening streams concurrently.
+ * files (the built-in ones are).  A sluice_storage_file and a stream are
+ * used by one thread at a time.  sluice_location_open_stream() may be
+ * called concurrently on one location (tasks snapshot in parallel);
+ * finalize, discard and free must not overlap anything else on it.  A
+ * sluice_checkpoint_storage may be shared by threads creating locations.
  */
 #ifndef SLUICE_SYS_STORAGE_H
 #define SLUICE_SYS_STORAGE_H
