@@ -76,6 +76,8 @@ grep -q "taskowned" "$tmp/out" && fail "gc must not touch taskowned"
 set +e
 "$SLUICE" checkpoint bogus >/dev/null 2>&1; [ $? -eq 2 ] || fail "unknown subcommand"
 "$SLUICE" checkpoint inspect >/dev/null 2>&1; [ $? -eq 2 ] || fail "inspect without path"
+"$SLUICE" checkpoint list "$tmp/nope" >/dev/null 2>&1; [ $? -eq 1 ] || fail "list of a missing dir"
+"$SLUICE" checkpoint gc "$tmp/nope" >/dev/null 2>&1; [ $? -eq 1 ] || fail "gc of a missing dir"
 "$SLUICE" checkpoint inspect "$tmp/nope" 2>"$tmp/err"; rc=$?
 set -e
 [ $rc -eq 1 ] || fail "missing path should exit 1"

@@ -105,6 +105,20 @@ static int open_storage(sluice_storage **st, const char *path)
 	return 0;
 }
 
+/* A directory argument must exist (listing a missing one finds nothing). */
+static int open_dir(sluice_storage **st, const char *dir)
+{
+	int rc = open_storage(st, dir), is_dir = 0;
+
+	if (rc)
+		return rc;
+	if (sluice_storage_stat(*st, dir, NULL, &is_dir) < 0 || !is_dir) {
+		cli_error("%s: not a directory", dir);
+		return EXIT_FAIL;
+	}
+	return 0;
+}
+
 /* ---- list ---- */
 
 typedef struct found {
@@ -214,7 +228,7 @@ static int do_list(int argc, char **argv)
 		cli_error("usage: sluice checkpoint list DIR");
 		return EXIT_USAGE;
 	}
-	if ((rc = open_storage(&st, argv[1])) ||
+	if ((rc = open_dir(&st, argv[1])) ||
 	    (rc = load_all(st, argv[1], &rows, &n, 0)))
 		return rc;
 	printf("%-8s %-24s %-15s %12s %6s %12s  %s\n", "ID", "COMPLETED",
@@ -616,8 +630,7 @@ static int do_gc(int argc, char **argv)
 		cli_error("usage: sluice checkpoint gc DIR [--dry-run]");
 		return EXIT_USAGE;
 	}
-	if ((rc = open_storage(&st, dir)) ||
-	    (rc = load_all(st, dir, &rows, &n, 0)))
+	if ((rc = open_dir(&st, dir)) || (rc = load_all(st, dir, &rows, &n, 0)))
 		return rc;
 	r.st = st;
 	for (i = 0; i < n && !rc; i++) {
