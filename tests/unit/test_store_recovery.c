@@ -27,8 +27,12 @@ typedef struct world {
 	int is_file;
 } world;
 
-static void world_init(world *w, int file)
+/* kind: 0 memory, 1 file, 2 memory behaving like an object store (no
+ * rename: `_metadata` is written last, directly). */
+static void world_init(world *w, int kind)
 {
+	int file = kind == 1;
+
 	memset(w, 0, sizeof(*w));
 	w->is_file = file;
 	if (file) {
@@ -39,6 +43,10 @@ static void world_init(world *w, int file)
 	} else {
 		assert_int_equal(sluice_storage_memory_new(&w->inner), 0);
 		snprintf(w->base, sizeof(w->base), "memory://crash");
+		if (kind == 2) {
+			w->inner->caps = 0;
+			w->inner->rename = NULL;
+		}
 	}
 	snprintf(w->job_dir, sizeof(w->job_dir), "%s/%s", w->base, JOB);
 }
@@ -211,7 +219,10 @@ static void crash_everywhere(int file)
 	}
 	print_message(
 		"%s: %ld steps, %ld kept chk-1, %ld reached chk-2\n",
-		file ? "file" : "memory", n, saw_old, saw_new);
+		file == 1 ? "file"
+		: file    ? "object store"
+			  : "memory",
+		n, saw_old, saw_new);
 	/* both outcomes happen: early crashes keep 1, late ones have 2 */
 	assert_true(saw_old > 0 && saw_new > 0);
 }
@@ -226,6 +237,12 @@ static void test_recovery__crash_at_every_step_file(void **state)
 {
 	(void)state;
 	crash_everywhere(1);
+}
+
+static void test_recovery__crash_at_every_step_object_store(void **state)
+{
+	(void)state;
+	crash_everywhere(2);
 }
 
 /* Two retained checkpoints on memory storage; returns chk-2's meta. */
@@ -486,6 +503,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_recovery__crash_at_every_step_memory),
 		cmocka_unit_test(test_recovery__crash_at_every_step_file),
+		cmocka_unit_test(
+			test_recovery__crash_at_every_step_object_store),
 		cmocka_unit_test(
 			test_recovery__falls_back_past_a_deleted_state_file),
 		cmocka_unit_test(
