@@ -6,10 +6,12 @@
  * sluice_fault_power_cut() can undo it on the inner storage.
  *
  * Durability model: a file's durable length is its length at its last
- * sync (a file never synced is not durable at all); a rename is durable
- * once the target's directory is synced; deletes and mkdirs are durable
- * at once.  A rename that replaced an existing file is reverted by moving
- * the file back (the replaced file is not restored; the commit protocol
+ * sync (a file never synced is not durable at all); on storages with
+ * rename (file systems) a newly created file also needs its directory
+ * synced after creation, or it vanishes whatever its data; a rename is
+ * durable once the target's directory is synced; deletes and mkdirs are
+ * durable at once.  A rename that replaced an existing file is reverted by
+ * moving the file back (the replaced file is not restored; the commit protocol
  * never renames over an existing file).
  */
 #include <pthread.h>
@@ -26,6 +28,7 @@ typedef struct frec {
 	char *path;
 	uint64_t len;
 	int64_t synced; /* -1 never */
+	int entry;      /* its directory entry is durable */
 } frec;
 
 typedef struct rrec {
@@ -181,6 +184,9 @@ fs_open_write(sluice_storage *st, const char *path, sluice_storage_file **out)
 		error = sluice__error_oom();
 		goto fail;
 	}
+	/* A new name needs a directory sync (file systems only). */
+	r->entry = !(fs->inner->caps & SLUICE_STORAGE_ATOMIC_RENAME) ||
+		   sluice_storage_exists(fs->inner, path) == 1;
 	if ((error = fs->inner->open_write(fs->inner, path, &w->inner)) < 0)
 		goto fail;
 	r->synced = -1;
@@ -326,6 +332,7 @@ static int fs_sync_dir(sluice_storage *st, const char *dir)
 {
 	faultstore *fs = (faultstore *)st;
 	rrec **pp, *rr;
+	frec *r;
 	int error;
 
 	if ((error = check(fs, SLUICE_FAULT_MKDIR, dir)) < 0)
@@ -333,6 +340,9 @@ static int fs_sync_dir(sluice_storage *st, const char *dir)
 	if ((error = sluice_storage_sync_dir(fs->inner, dir)) < 0)
 		return error;
 	pthread_mutex_lock(&fs->lock);
+	for (r = fs->files; r; r = r->next)
+		if (parent_is(r->path, dir))
+			r->entry = 1;
 	pp = &fs->renames;
 	while ((rr = *pp) != NULL) {
 		if (parent_is(rr->to, dir)) {
@@ -465,7 +475,7 @@ int sluice_fault_power_cut(sluice_storage *st)
 			}
 	}
 	for (r = fs->files; r && !error; r = r->next) {
-		if (r->synced < 0)
+		if (r->synced < 0 || !r->entry)
 			error = sluice_storage_remove(in, r->path);
 		else if ((uint64_t)r->synced < r->len)
 			error = truncate_inner(

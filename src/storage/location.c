@@ -341,16 +341,36 @@ sluice_storage *sluice__location_storage(const sluice_location *loc)
 	return loc->st;
 }
 
+/* Sync the directory that holds `path` (its parent). */
+static int sync_parent(sluice_storage *st, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *parent;
+	int error;
+
+	/* no parent, "/x", or "scheme:///x" / "scheme://x": nothing to do */
+	if (!slash || slash == path || slash[-1] == '/')
+		return 0;
+	if (!(parent = sluice__strndup(path, (size_t)(slash - path))))
+		return sluice__error_oom();
+	error = sluice_storage_sync_dir(st, parent);
+	sluice__free(parent);
+	return error;
+}
+
 int sluice__location_sync_parents(const sluice_location *loc)
 {
 	sluice_checkpoint_storage *cs = loc->cs;
 	int error;
 
-	if (loc->savepoint)
-		return 0;
+	if (loc->savepoint) /* the savepoint-... entry in its target dir */
+		return sync_parent(loc->st, loc->dir);
 	if ((error = sluice_storage_sync_dir(cs->st, cs->shared_dir)) < 0)
 		return error;
-	return sluice_storage_sync_dir(cs->st, cs->job_dir);
+	/* chk-<n>, shared/ and taskowned/ entries; the job dir's own. */
+	if ((error = sluice_storage_sync_dir(cs->st, cs->job_dir)) < 0)
+		return error;
+	return sync_parent(cs->st, cs->job_dir);
 }
 
 int sluice_location_open_stream(
