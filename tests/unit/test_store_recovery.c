@@ -498,6 +498,89 @@ test_recovery__discovery_ignores_names_that_are_not_checkpoints(void **state)
 	world_free(&w);
 }
 
+/* Write a savepoint through `st`; `dir` gets its directory (if created). */
+static int
+run_savepoint(sluice_storage *st, world *w, char *dir, int *committed)
+{
+	sluice_storage_options o;
+	sluice_checkpoint_storage *cs = NULL;
+	sluice_location *loc = NULL;
+	sluice_checkpoint_meta *m = NULL;
+	sluice_operator_state *op;
+	sluice_keyed_handle k = {0, 0, NULL, NULL};
+	char target[300];
+	int error;
+
+	*committed = 0;
+	snprintf(target, sizeof(target), "%s/savepoints", w->base);
+	sluice_storage_options_init(&o);
+	o.checkpoint_dir = w->base;
+	o.savepoint_dir = target;
+	o.storage = st;
+	if ((error = sluice_checkpoint_storage_new(&cs, &o, JOB)) < 0 ||
+	    (error = sluice_savepoint_location_new(&loc, cs, NULL)) < 0)
+		goto done;
+	snprintf(dir, 512, "%s", sluice_location_dir(loc));
+	if ((error = sluice_checkpoint_meta_new(&m, 7)) < 0 ||
+	    (error = sluice_checkpoint_meta_add_operator(
+		     &op, m, "op", "op", 1, 128)) < 0)
+		goto done;
+	m->props.kind = SLUICE_SNAPSHOT_SAVEPOINT;
+	k.stream = stream(loc, SLUICE_SCOPE_EXCLUSIVE, 40000, 9, &error);
+	if (error < 0 ||
+	    (error = sluice_subtask_add_keyed(
+		     &op->subtasks[0], sluice_keyed_handle_dup(&k))) < 0)
+		goto done;
+	if ((error = sluice_location_finalize(loc, m)) == 0)
+		*committed = 1;
+done:
+	sluice_stream_handle_free(k.stream);
+	sluice_checkpoint_meta_free(m);
+	sluice_location_free(loc);
+	sluice_checkpoint_storage_free(cs);
+	return error;
+}
+
+static void test_recovery__savepoint_is_never_torn(void **state)
+{
+	sluice_checkpoint_meta *m;
+	sluice_storage *fs;
+	char dir[512], *mdir;
+	long k, n = 0, complete = 0;
+	int committed, kind;
+	world w;
+
+	(void)state;
+	for (kind = 0; kind <= 2; kind++)
+		for (k = 0; k == 0 || k <= n; k++) {
+			sluice_fault_options fo = {SLUICE_FAULT_ANY, k, 1, 0};
+			world_init(&w, kind);
+			dir[0] = '\0';
+			assert_int_equal(
+				sluice_fault_storage_new(&fs, w.inner, &fo), 0);
+			run_savepoint(fs, &w, dir, &committed);
+			if (k == 0)
+				n = sluice_fault_storage_count(fs);
+			assert_int_equal(sluice_fault_power_cut(fs), 0);
+			if (dir[0] && sluice_checkpoint_load(
+					      &m, &mdir, w.inner, dir) == 0) {
+				assert_int_equal(
+					sluice_checkpoint_verify(
+						w.inner, mdir, m, NULL, NULL),
+					0);
+				sluice_checkpoint_meta_free(m);
+				sluice_free_bytes(mdir);
+				complete++;
+			} else {
+				assert_false(
+					committed); /* acknowledged ⇒ durable */
+			}
+			sluice_storage_free(fs);
+			world_free(&w);
+		}
+	assert_true(n > 5 && complete > 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -505,6 +588,7 @@ int main(void)
 		cmocka_unit_test(test_recovery__crash_at_every_step_file),
 		cmocka_unit_test(
 			test_recovery__crash_at_every_step_object_store),
+		cmocka_unit_test(test_recovery__savepoint_is_never_torn),
 		cmocka_unit_test(
 			test_recovery__falls_back_past_a_deleted_state_file),
 		cmocka_unit_test(
