@@ -95,6 +95,15 @@ static double stream_read(sluice_storage *st, const sluice_stream_handle *h)
 	return (double)len / (bench_now() - t0) / 1e6;
 }
 
+static double stream_verify(sluice_storage *st, const sluice_stream_handle *h)
+{
+	double t0 = bench_now();
+
+	if (sluice_handle_verify(st, NULL, h) < 0)
+		exit(1);
+	return (double)h->size / (bench_now() - t0) / 1e6;
+}
+
 static double commit_ms(sluice_checkpoint_storage *cs, int64_t id)
 {
 	sluice_checkpoint_meta *m;
@@ -137,6 +146,7 @@ int main(int argc, char **argv)
 {
 	const char *dir = argc > 1 ? argv[1] : "/tmp";
 	size_t bytes = (argc > 2 ? (size_t)atol(argv[2]) : 256) << 20, i;
+	double sv[ROUNDS], s7, msv;
 	double sw[ROUNDS], ss[ROUNDS], rw[ROUNDS], sr[ROUNDS], rr[ROUNDS],
 		cm[ROUNDS];
 	double s1, s2, s3, s4, s5, s6, msw, mss, mrw, msr, mrr, mcm;
@@ -168,10 +178,17 @@ int main(int argc, char **argv)
 	stream_write(loc, bytes, 1 << 20, &h); /* warm-up */
 	sluice_stream_handle_free(h);
 	for (r = 0; r < ROUNDS; r++) {
-		rw[r] = raw_write(raw, bytes);
-		sw[r] = stream_write(loc, bytes, 1 << 20, &h);
+		if (r %
+		    2) { /* alternate the order: neither always goes first */
+			sw[r] = stream_write(loc, bytes, 1 << 20, &h);
+			rw[r] = raw_write(raw, bytes);
+		} else {
+			rw[r] = raw_write(raw, bytes);
+			sw[r] = stream_write(loc, bytes, 1 << 20, &h);
+		}
 		rr[r] = raw_read(raw, bytes);
 		sr[r] = stream_read(sluice_checkpoint_storage_backend(cs), h);
+		sv[r] = stream_verify(sluice_checkpoint_storage_backend(cs), h);
 		unlink(h->path);
 		sluice_stream_handle_free(h);
 		ss[r] = stream_write(loc, bytes, 100, &h); /* small records */
@@ -185,9 +202,11 @@ int main(int argc, char **argv)
 	msr = bench_median(sr, ROUNDS, &s4);
 	mrr = bench_median(rr, ROUNDS, &s5);
 	mcm = bench_median(cm, ROUNDS, &s6);
+	msv = bench_median(sv, ROUNDS, &s7);
 	line("W5-stream-write-1MiB-chunks", msw, s1, mrw, s3, "mb_per_sec");
 	line("W5-stream-write-100B-records", mss, s2, mrw, s3, "mb_per_sec");
 	line("W7-handle-read-verified", msr, s4, mrr, s5, "mb_per_sec");
+	line("W7-handle-verify-streaming", msv, s7, mrr, s5, "mb_per_sec");
 	printf("{\"workload\":\"W5-metadata-commit\",\"ms\":%.3f,\"spread\":%."
 	       "3f}\n",
 	       mcm, s6);
@@ -199,6 +218,8 @@ int main(int argc, char **argv)
 	       mrw, mss / mrw);
 	printf("%-30s %10.0f %10.0f %7.2f\n", "verified read", msr, mrr,
 	       msr / mrr);
+	printf("%-30s %10.0f %10.0f %7.2f\n", "verify (1 MiB buffer)", msv, mrr,
+	       msv / mrr);
 	printf("%-30s %10.3f ms\n", "_metadata commit", mcm);
 	unlink(raw);
 	sluice_location_free(loc);

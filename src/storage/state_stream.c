@@ -333,13 +333,59 @@ int sluice_handle_read(
 	return error;
 }
 
+/* Hash the whole stream `in` with a bounded buffer. */
+static int hash_stream(sluice_istream *in, uint64_t *sum, uint64_t *size)
+{
+	size_t cap = 1 << 20, got;
+	uint8_t *buf = sluice__malloc(cap);
+	sluice_xxh3_state *x = sluice__xxh3_new();
+	int error = 0;
+
+	*size = 0;
+	if (!buf || !x)
+		error = sluice__error_oom();
+	while (!error && (error = in->read(in, buf, cap, &got)) == 0 && got) {
+		sluice__xxh3_update(x, buf, got);
+		*size += got;
+	}
+	if (!error)
+		*sum = sluice__xxh3_digest(x);
+	sluice__xxh3_free(x);
+	sluice__free(buf);
+	return error;
+}
+
 int sluice_handle_verify(
 	sluice_storage *st, const char *dir, const sluice_stream_handle *h)
 {
-	uint8_t *data;
-	size_t len;
-	int error = sluice_handle_read(&data, &len, st, dir, h);
+	sluice_istream *in = NULL;
+	uint64_t sum = 0, size = 0;
+	char *path = NULL;
+	int error;
 
-	sluice__free(data);
+	if (h->kind == SLUICE_HANDLE_INLINE)
+		return check_bytes(
+			h->path ? h->path : "(inline)", h, h->data,
+			(size_t)h->size);
+	if ((error = sluice_handle_location(&path, dir, h)) < 0)
+		return error;
+	error = sluice_storage_open_read(&in, st, path);
+	if (error == SLUICE_ENOTFOUND)
+		error = sluice__error_set(
+			SLUICE_ENOTFOUND, E, "%s: missing", path);
+	/* Size first: cheap, and the usual symptom of a torn file. */
+	if (!error && in->size(in) != h->size)
+		error = sluice__error_set(
+			SLUICE_ECORRUPT, E,
+			"%s: size %" PRIu64 ", expected %" PRIu64, path,
+			in->size(in), h->size);
+	if (!error && (error = hash_stream(in, &sum, &size)) == 0 &&
+	    (size != h->size || sum != h->checksum))
+		error = sluice__error_set(
+			SLUICE_ECORRUPT, E,
+			"%s: checksum %016" PRIx64 ", expected %016" PRIx64,
+			path, sum, h->checksum);
+	sluice_istream_close(in);
+	sluice__free(path);
 	return error;
 }
