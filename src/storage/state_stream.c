@@ -333,6 +333,38 @@ int sluice_handle_read(
 	return error;
 }
 
+int sluice_handle_open(
+	sluice_istream **out,
+	sluice_storage *st,
+	const char *dir,
+	const sluice_stream_handle *h)
+{
+	char *path = NULL;
+	int error;
+
+	*out = NULL;
+	if (h->kind == SLUICE_HANDLE_INLINE)
+		return sluice_mem_istream_new(
+			out, h->data ? (const void *)h->data : "",
+			(size_t)h->size);
+	if ((error = sluice_handle_location(&path, dir, h)) < 0)
+		return error;
+	error = sluice_storage_open_read(out, st, path);
+	if (error == SLUICE_ENOTFOUND)
+		error = sluice__error_set(
+			SLUICE_ENOTFOUND, E, "%s: missing", path);
+	if (!error && (*out)->size(*out) != h->size) {
+		error = sluice__error_set(
+			SLUICE_ECORRUPT, E,
+			"%s: size %" PRIu64 ", expected %" PRIu64, path,
+			(*out)->size(*out), h->size);
+		sluice_istream_close(*out);
+		*out = NULL;
+	}
+	sluice__free(path);
+	return error;
+}
+
 /* Hash the whole stream `in` with a bounded buffer. */
 static int hash_stream(sluice_istream *in, uint64_t *sum, uint64_t *size)
 {

@@ -820,6 +820,48 @@ test_storage__failed_stream_reports_the_fault_and_leaves_no_file(void **state)
 	sluice_storage_free(fs);
 }
 
+static void test_storage__handles_open_for_partial_reads(void **state)
+{
+	fx *f = *state;
+	sluice_location *loc;
+	sluice_stream_handle *h;
+	sluice_istream *in;
+	uint8_t *p = pattern(30000), buf[10];
+	size_t i;
+
+	assert_int_equal(sluice_checkpoint_location_new(&loc, f->cs, 1), 0);
+	for (i = 0; i < 2; i++) {
+		h = write_stream(
+			loc, SLUICE_SCOPE_EXCLUSIVE, i ? 30000 : 500, 1000);
+		assert_int_equal(
+			h->kind, i ? SLUICE_HANDLE_FILE : SLUICE_HANDLE_INLINE);
+		assert_int_equal(sluice_handle_open(&in, f->mem, NULL, h), 0);
+		assert_int_equal(in->size(in), h->size);
+		assert_int_equal(in->seek(in, 400), 0);
+		assert_int_equal(sluice_istream_read_full(in, buf, 10), 0);
+		assert_memory_equal(buf, p + 400, 10);
+		sluice_istream_close(in);
+		if (i) {
+			assert_int_equal(
+				sluice_storage_write_file(
+					f->mem, h->path, p, 100),
+				0);
+			assert_int_equal(
+				sluice_handle_open(&in, f->mem, NULL, h),
+				SLUICE_ECORRUPT);
+			assert_null(in);
+			assert_int_equal(
+				sluice_storage_remove(f->mem, h->path), 0);
+			assert_int_equal(
+				sluice_handle_open(&in, f->mem, NULL, h),
+				SLUICE_ENOTFOUND);
+		}
+		sluice_stream_handle_free(h);
+	}
+	free(p);
+	sluice_location_free(loc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -841,6 +883,7 @@ int main(void)
 		T(test_storage__jobmanager_storage_inlines_everything),
 		T(test_storage__relocated_savepoint_still_reads),
 		T(test_storage__handle_read_reports_missing_short_and_corrupt),
+		T(test_storage__handles_open_for_partial_reads),
 		T(test_fault__kth_write_fails_and_crash_fails_the_rest),
 		T(test_fault__short_writes_still_write_everything),
 		T(test_fault__power_cut_drops_unsynced_bytes_and_renames),

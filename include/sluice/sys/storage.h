@@ -384,8 +384,20 @@ sluice_handle_read(
 	sluice_storage *st,
 	const char *dir,
 	const sluice_stream_handle *h);
-/* Like sluice_handle_read but keeps nothing: 0 when the handle's bytes
- * exist with the recorded size and checksum. */
+/*
+ * Open a handle for reading (seekable; for restoring only some key
+ * groups).  INLINE handles read their own bytes.  Nothing is verified
+ * here: the size is checked (SLUICE_ECORRUPT "<path>: size 10, expected
+ * 12"), the checksum is the reader's business (or sluice_handle_verify).
+ */
+SLUICE_EXTERN(int)
+sluice_handle_open(
+	sluice_istream **out,
+	sluice_storage *st,
+	const char *dir,
+	const sluice_stream_handle *h);
+/* Stream the handle's bytes (bounded memory): 0 when they exist with the
+ * recorded size and checksum; errors as sluice_handle_read. */
 SLUICE_EXTERN(int)
 sluice_handle_verify(
 	sluice_storage *st, const char *dir, const sluice_stream_handle *h);
