@@ -292,6 +292,34 @@ static void test_s3_client__abort_leaves_nothing(void **st)
 	s3_client_free(c);
 }
 
+static void test_s3_client__virtual_hosted_style_addressing(void **st)
+{
+	s3_client_opts o = base_opts();
+	const char *ip = strstr(o.endpoint, "://127.0.0.1:");
+	s3_client *c = NULL;
+	sluice_buf b = SLUICE_BUF_INIT;
+	char ep[128];
+
+	(void)st;
+	/* The bucket goes into the host name: needs a name that resolves
+	 * with subdomains; curl maps *.localhost to the loopback. */
+	if (!ip)
+		skip();
+	snprintf(ep, sizeof(ep), "http://localhost%s", ip + 12);
+	o.endpoint = ep;
+	o.path_style = 0;
+	assert_int_equal(s3_client_new(&c, &o), 0);
+	assert_int_equal(
+		s3_client_put_object(c, bucket, "vh/k", "virtual", 7), 0);
+	assert_int_equal(
+		s3_client_get_object(c, &b, bucket, "vh/k", 0, UINT64_MAX), 0);
+	assert_int_equal(b.len, 7);
+	assert_memory_equal(b.ptr, "virtual", 7);
+	assert_int_equal(s3_client_delete_object(c, bucket, "vh/k"), 0);
+	sluice_buf_release(&b);
+	s3_client_free(c);
+}
+
 static void test_s3_client__wrong_secret_is_a_clear_access_denied(void **st)
 {
 	s3_client_opts o = base_opts();
@@ -334,6 +362,8 @@ static void test_s3_client__server_stopped_mid_upload_fails_bounded(void **st)
 	assert_int_equal(s3_client_new(&c, &o), 0);
 	assert_int_equal(s3_upload_new(&u, c, bucket, "stop/x"), 0);
 	assert_int_equal(s3_upload_write(u, data, 5 * MIB), 0);
+	assert_int_equal(s3_upload_wait(u), 0); /* part 1 is stored */
+	assert_int_equal(s3_upload_parts(u), 1);
 	assert_int_equal(system(stop), 0);
 	t0 = sluice_clock_mono_ms(clk);
 	rc = s3_upload_write(u, data, 5 * MIB);
@@ -347,7 +377,7 @@ static void test_s3_client__server_stopped_mid_upload_fails_bounded(void **st)
 	assert_non_null(strstr(sluice_error_last()->message, o.endpoint));
 	assert_non_null(strstr(sluice_error_last()->message, "/stop/x"));
 	assert_non_null(strstr(sluice_error_last()->message, "attempts"));
-	assert_true(ms < 8000);
+	assert_true(ms >= 100 && ms < 8000);
 	/* later calls report the same failure */
 	assert_int_equal(s3_upload_finish(u, NULL), SLUICE_EIO);
 	s3_upload_free(u);
@@ -363,6 +393,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(
 			test_s3_client__multipart_parallel_parts_round_trip),
 		cmocka_unit_test(test_s3_client__abort_leaves_nothing),
+		cmocka_unit_test(
+			test_s3_client__virtual_hosted_style_addressing),
 		cmocka_unit_test(
 			test_s3_client__wrong_secret_is_a_clear_access_denied),
 	};

@@ -229,6 +229,10 @@ typedef struct s3_upload s3_upload;
 int s3_upload_new(
 	s3_upload **out, s3_client *c, const char *bucket, const char *key);
 int s3_upload_write(s3_upload *u, const void *data, size_t len);
+/* Wait until every part handed to the workers so far is stored; returns
+ * the upload's first failure, if any.  Bytes still buffered (less than a
+ * part) are not sent. */
+int s3_upload_wait(s3_upload *u);
 /* Complete the object; `size` (may be NULL) gets its length. */
 int s3_upload_finish(s3_upload *u, uint64_t *size);
 /* Abandon the upload, aborting a started multipart upload. */

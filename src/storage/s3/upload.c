@@ -274,6 +274,16 @@ static int wait_idle(s3_upload *u)
 	return error ? reraise(u) : 0;
 }
 
+int s3_upload_wait(s3_upload *u)
+{
+	int error;
+
+	SLUICE_ERRCHECK(check_open(u));
+	if ((error = wait_idle(u)) < 0)
+		return fail(u, error);
+	return 0;
+}
+
 int s3_upload_finish(s3_upload *u, uint64_t *size)
 {
 	int error;
