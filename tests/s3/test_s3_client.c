@@ -123,6 +123,12 @@ static void test_s3_client__put_get_range_head(void **st)
 		SLUICE_ENOTFOUND);
 	assert_non_null(strstr(sluice_error_last()->message, "/nope at http"));
 	assert_non_null(strstr(sluice_error_last()->message, "no such key"));
+	assert_int_equal(s3_client_put_object(c, bucket, "empty", NULL, 0), 0);
+	assert_int_equal(
+		s3_client_get_object(c, &b, bucket, "empty", 0, 10), 0);
+	assert_int_equal(b.len, 0);
+	assert_int_equal(s3_client_head_object(c, &size, bucket, "empty"), 0);
+	assert_int_equal(size, 0);
 	assert_int_equal(s3_client_delete_object(c, bucket, key), 0);
 	assert_int_equal(
 		s3_client_head_object(c, &size, bucket, key), SLUICE_ENOTFOUND);

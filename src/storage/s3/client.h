@@ -128,8 +128,9 @@ int s3_client_put_object(
 /*
  * Read `len` bytes from `offset` of bucket/key, appending them to `out`
  * (len == UINT64_MAX: to the end).  Reading past the end returns the bytes
- * that exist; an offset at or beyond a non-empty object's size is
- * SLUICE_EINVALID.  SLUICE_ENOTFOUND when the object does not exist.
+ * that exist; reading an empty object from offset 0 returns nothing; an
+ * offset at or beyond a non-empty object's size is SLUICE_EINVALID.
+ * SLUICE_ENOTFOUND when the object does not exist.
  */
 int s3_client_get_object(
 	s3_client *c,
@@ -235,7 +236,9 @@ int s3_upload_write(s3_upload *u, const void *data, size_t len);
 int s3_upload_wait(s3_upload *u);
 /* Complete the object; `size` (may be NULL) gets its length. */
 int s3_upload_finish(s3_upload *u, uint64_t *size);
-/* Abandon the upload, aborting a started multipart upload. */
+/* Abandon the upload, aborting a started multipart upload.  Returns 0,
+ * or the failure of the abort request (logged: parts may be left behind
+ * until the bucket's lifecycle rules remove them).  Idempotent. */
 int s3_upload_abort(s3_upload *u);
 /* Number of parts sent so far (for tests and statistics). */
 int s3_upload_parts(const s3_upload *u);

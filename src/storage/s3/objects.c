@@ -77,6 +77,7 @@ int s3_client_get_object(
 	s3_request req = REQ("GET", "GET", bucket, key);
 	s3_pair range = {"Range", NULL};
 	char spec[64];
+	int error;
 
 	if (len == 0)
 		return 0;
@@ -95,7 +96,13 @@ int s3_client_get_object(
 		req.nheaders = 1;
 	}
 	req.out = out;
-	return run(c, &req);
+	error = run(c, &req);
+	/* S3 answers any range on an empty object with InvalidRange */
+	if (error == SLUICE_EINVALID && offset == 0) {
+		sluice_error_clear();
+		error = 0;
+	}
+	return error;
 }
 
 int s3_client_head_object(

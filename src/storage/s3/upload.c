@@ -176,19 +176,27 @@ static int dispatch(s3_upload *u)
 	return 0;
 }
 
-/* Stop the workers and abort a started multipart upload.  Keeps the
- * caller's last error when the abort itself fails (and logs that). */
-static void abort_all(s3_upload *u)
+/* Stop the workers and abort a started multipart upload.  When the
+ * abort itself fails, logs that (the upload may be left behind) and
+ * returns its code with the last error describing it. */
+static int abort_all(s3_upload *u)
 {
+	int error = 0;
+
 	stop_workers(u);
-	if (u->upload_id && s3_client_multipart_abort(
-				    u->c, u->bucket, u->key, u->upload_id) < 0)
+	u->state = UP_ABORTED;
+	if (u->upload_id &&
+	    (error = s3_client_multipart_abort(
+		     u->c, u->bucket, u->key, u->upload_id)) < 0 &&
+	    error != SLUICE_ENOTFOUND) {
 		sluice__warn(
 			"s3: could not abort multipart upload %s of "
 			"%s/%s: %s; it may be left behind",
 			u->upload_id, u->bucket, u->key,
 			sluice_error_last()->message);
-	u->state = UP_ABORTED;
+		return error;
+	}
+	return 0;
 }
 
 /* Fail the upload with the last error `error`, aborting it. */
@@ -198,7 +206,8 @@ static int fail(s3_upload *u, int error)
 	record(u, error);
 	pthread_mutex_unlock(&u->mu);
 	if (u->state == UP_OPEN)
-		abort_all(u);
+		(void)abort_all(
+			u); /* the upload's own failure is what counts */
 	return reraise(u);
 }
 
@@ -316,8 +325,7 @@ int s3_upload_abort(s3_upload *u)
 {
 	if (u->state != UP_OPEN)
 		return 0;
-	abort_all(u);
-	return 0;
+	return abort_all(u);
 }
 
 int s3_upload_parts(const s3_upload *u)
@@ -333,7 +341,7 @@ void s3_upload_free(s3_upload *u)
 	if (!u)
 		return;
 	if (u->state == UP_OPEN && u->upload_id)
-		abort_all(u);
+		(void)abort_all(u);
 	stop_workers(u);
 	while ((j = u->head)) {
 		u->head = j->next;
