@@ -21,6 +21,8 @@
 
 #include "sluice/clock.h"
 #include "storage/s3/client.h"
+#include "storage/s3/sigv4.h"
+#include "storage/s3/uri.h"
 #include "storage/s3/xml.h"
 #include "util/alloc.h"
 #include "util/buf.h"
@@ -445,6 +447,56 @@ static void test_s3_xml__escape_and_unescape_round_trip(void **st)
 	sluice_buf_release(&b);
 }
 
+/* Every allocation failure in the pure parts is reported as ENOMEM and
+ * leaks nothing (ASan checks the second half). */
+static int oom_round(void)
+{
+	const char *doc = "<ListBucketResult><IsTruncated>false</IsTruncated>"
+			  "<Contents><Key>a&amp;b</Key><Size>1</Size>"
+			  "</Contents><CommonPrefixes><Prefix>p/</Prefix>"
+			  "</CommonPrefixes></ListBucketResult>";
+	const s3_pair h[] = {{"Host", "h"}, {"x-amz-date", "20130524T000000Z"}};
+	const s3_pair q[] = {{"b", "2"}, {"a", NULL}};
+	const s3_sigv4_request req = {
+		"GET", "/k", q, 2, h, 2, "UNSIGNED-PAYLOAD"};
+	const s3_sigv4_creds cr = {"A", "S", "us-east-1", "s3"};
+	sluice_buf a = SLUICE_BUF_INIT;
+	s3_list_page page;
+	s3_uri u;
+	int rc;
+
+	if ((rc = s3_uri_parse(&u, "s3://bucket/a//b")) < 0)
+		return rc;
+	s3_uri_release(&u);
+	if ((rc = s3_xml_parse_list(&page, doc, strlen(doc))) < 0)
+		return rc;
+	s3_list_page_release(&page);
+	rc = s3_sigv4_sign(&a, NULL, &req, &cr, "20130524T000000Z");
+	if (rc == 0) {
+		sluice_buf_clear(&a);
+		rc = s3_entropy_resolve(&a, "_e_/x", "_e_", 4, 1, 1);
+	}
+	sluice_buf_release(&a);
+	return rc;
+}
+
+static void test_s3_client__allocation_failures_are_reported(void **st)
+{
+	long n;
+	int rc = SLUICE_ENOMEM;
+
+	(void)st;
+	for (n = 0; rc == SLUICE_ENOMEM && n < 1000; n++) {
+		sluice__alloc_fail_after(n);
+		rc = oom_round();
+		sluice__alloc_fail_after(-1);
+		if (rc != 0)
+			assert_int_equal(rc, SLUICE_ENOMEM);
+	}
+	assert_int_equal(rc, 0);
+	assert_true(n > 5);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -466,6 +518,8 @@ int main(void)
 		cmocka_unit_test(
 			test_s3_xml__malformed_listings_are_corrupt_not_crashes),
 		cmocka_unit_test(test_s3_xml__escape_and_unescape_round_trip),
+		cmocka_unit_test(
+			test_s3_client__allocation_failures_are_reported),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
