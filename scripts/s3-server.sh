@@ -18,10 +18,10 @@ set -eu
 PY=/usr/bin/python3
 cmd=${1:-}
 dir=${2:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || {
+if [ -z "$cmd" ] || [ -z "$dir" ]; then
 	echo "usage: $0 start|stop|env DIR" >&2
 	exit 2
-}
+fi
 
 die() {
 	echo "s3-server: $*" >&2
@@ -152,6 +152,7 @@ start() {
 	[ -f "$dir/pids" ] && die "$dir/pids exists: already started? run stop first"
 	mkdir -p "$dir/srv/d1" "$dir/log"
 	dir=$(cd "$dir" && pwd)
+	# shellcheck disable=SC2046 # five numbers, split on purpose
 	set -- $(free_ports 5)
 	pa=$1 pc=$2 po=$3 pp=$4 pm=$5
 	write_rings "$pa" "$pc" "$po"
@@ -209,7 +210,9 @@ stop() {
 			sleep 0.1
 			i=$((i + 1))
 		done
-		kill -9 "$pid" 2>/dev/null || true
+		if kill -0 "$pid" 2>/dev/null; then
+			kill -9 "$pid" 2>/dev/null || true
+		fi
 	done <"$dir/pids"
 	rm -f "$dir/pids"
 }
