@@ -568,6 +568,56 @@ static int is_code(const char *code, const char *a, const char *b)
 	return code && (strcmp(code, a) == 0 || (b && strcmp(code, b) == 0));
 }
 
+/* What a failure message is made of. */
+typedef struct failure {
+	const s3_request *req;
+	const char *name;  /* scheme://bucket/key */
+	const char *ep;    /* endpoint */
+	const char *code;  /* S3 error code or NULL */
+	const char *msg;   /* S3 error message or NULL */
+	const char *retry; /* " (after N attempts in M ms)" or "" */
+	long status;
+} failure;
+
+/* Map an HTTP failure to a code and message; returns the code. */
+static int fail_http(const failure *f)
+{
+	const char *op = f->req->op, *n = f->name, *ep = f->ep, *code = f->code;
+
+	if (f->status == 403)
+		return sluice__error_set(
+			SLUICE_EIO, SLUICE_ERRCLS_STORAGE,
+			"access denied for %s at %s: check "
+			"s3.access-key/s3.secret-key (%s)",
+			n, ep, code ? code : "HTTP 403");
+	if (f->status == 404)
+		return sluice__error_set(
+			SLUICE_ENOTFOUND, SLUICE_ERRCLS_STORAGE, "%s at %s: %s",
+			n, ep, not_found_what(code, f->req));
+	if (f->status == 409 &&
+	    is_code(code, "BucketAlreadyExists", "BucketAlreadyOwnedByYou"))
+		return sluice__error_set(
+			SLUICE_EEXISTS, SLUICE_ERRCLS_STORAGE,
+			"bucket %s at %s already exists", n, ep);
+	if (f->status == 416 || is_code(code, "InvalidRange", NULL))
+		return sluice__error_set(
+			SLUICE_EINVALID, SLUICE_ERRCLS_STORAGE,
+			"s3 %s %s at %s: requested range is "
+			"not within the object",
+			op, n, ep);
+	if (is_code(code, "EntityTooSmall", "InvalidPart") ||
+	    is_code(code, "InvalidPartOrder", "InvalidArgument"))
+		return sluice__error_set(
+			SLUICE_EINVALID, SLUICE_ERRCLS_STORAGE,
+			"s3 %s %s at %s: %s: %s", op, n, ep, code,
+			f->msg ? f->msg : "rejected");
+	return sluice__error_set(
+		SLUICE_EIO, SLUICE_ERRCLS_STORAGE,
+		"s3 %s %s at %s failed: HTTP %ld%s%s%s%s%s", op, n, ep,
+		f->status, code ? " " : "", code ? code : "",
+		f->msg ? ": " : "", f->msg ? f->msg : "", f->retry);
+}
+
 /* Set the last error for a failed request; returns its code. */
 static int
 fail(const s3_client *c,
@@ -578,64 +628,35 @@ fail(const s3_client *c,
      int attempts,
      int64_t elapsed_ms)
 {
-	const char *end = (const char *)resp->body.ptr + resp->body.len;
+	const char *body = (const char *)resp->body.ptr;
+	const char *end = body + resp->body.len;
 	sluice_buf name = SLUICE_BUF_INIT;
 	char *code = NULL, *msg = NULL, retry[80] = "";
-	long st = resp->status;
-	const char *n, *ep = c->endpoint;
+	failure f;
 	int error;
 
 	if ((error = s3__object_name(&name, c, req->bucket, req->key)) < 0)
 		return error;
-	n = (const char *)name.ptr;
 	if (attempts > 1)
 		snprintf(
 			retry, sizeof(retry), " (after %d attempts in %lld ms)",
 			attempts, (long long)elapsed_ms);
 	if (resp->body.len) {
-		s3_xml_text(&code, (const char *)resp->body.ptr, end, "Code");
-		s3_xml_text(&msg, (const char *)resp->body.ptr, end, "Message");
+		/* without memory the message just lacks the server's words */
+		(void)s3_xml_text(&code, body, end, "Code");
+		(void)s3_xml_text(&msg, body, end, "Message");
 	}
+	f = (failure){req,         (const char *)name.ptr,
+		      c->endpoint, code,
+		      msg,         retry,
+		      resp->status};
 	if (cc != CURLE_OK)
 		error = sluice__error_set(
 			SLUICE_EIO, SLUICE_ERRCLS_NET, "s3 %s %s at %s: %s%s",
-			req->op, n, ep,
+			req->op, f.name, f.ep,
 			errbuf[0] ? errbuf : curl_easy_strerror(cc), retry);
-	else if (st == 403)
-		error = sluice__error_set(
-			SLUICE_EIO, SLUICE_ERRCLS_STORAGE,
-			"access denied for %s at %s: check "
-			"s3.access-key/s3.secret-key (%s)",
-			n, ep, code ? code : "HTTP 403");
-	else if (st == 404)
-		error = sluice__error_set(
-			SLUICE_ENOTFOUND, SLUICE_ERRCLS_STORAGE, "%s at %s: %s",
-			n, ep, not_found_what(code, req));
-	else if (
-		st == 409 &&
-		is_code(code, "BucketAlreadyExists", "BucketAlreadyOwnedByYou"))
-		error = sluice__error_set(
-			SLUICE_EEXISTS, SLUICE_ERRCLS_STORAGE,
-			"bucket %s at %s already exists", n, ep);
-	else if (st == 416 || is_code(code, "InvalidRange", NULL))
-		error = sluice__error_set(
-			SLUICE_EINVALID, SLUICE_ERRCLS_STORAGE,
-			"s3 %s %s at %s: requested range is "
-			"not within the object",
-			req->op, n, ep);
-	else if (
-		is_code(code, "EntityTooSmall", "InvalidPart") ||
-		is_code(code, "InvalidPartOrder", "InvalidArgument"))
-		error = sluice__error_set(
-			SLUICE_EINVALID, SLUICE_ERRCLS_STORAGE,
-			"s3 %s %s at %s: %s: %s", req->op, n, ep, code,
-			msg ? msg : "rejected");
 	else
-		error = sluice__error_set(
-			SLUICE_EIO, SLUICE_ERRCLS_STORAGE,
-			"s3 %s %s at %s failed: HTTP %ld%s%s%s%s%s", req->op, n,
-			ep, st, code ? " " : "", code ? code : "",
-			msg ? ": " : "", msg ? msg : "", retry);
+		error = fail_http(&f);
 	sluice__free(code);
 	sluice__free(msg);
 	sluice_buf_release(&name);
