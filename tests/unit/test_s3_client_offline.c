@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "sluice/clock.h"
+#include "sluice/log.h"
 #include "storage/s3/client.h"
 #include "storage/s3/sigv4.h"
 #include "storage/s3/uri.h"
@@ -37,6 +38,19 @@ static void fake_sleep(void *ctx, int64_t ms)
 	sleeps++;
 	slept_ms += ms;
 	sluice_manual_clock_advance(&clk, ms);
+}
+
+/* Log lines seen during a test, to check that secrets never appear. */
+static int log_lines;
+static int log_leaks;
+
+static void capture_log(sluice_log_level level, const char *msg, void *p)
+{
+	(void)level;
+	(void)p;
+	__atomic_add_fetch(&log_lines, 1, __ATOMIC_RELAXED);
+	if (strstr(msg, "SECRET"))
+		__atomic_add_fetch(&log_leaks, 1, __ATOMIC_RELAXED);
 }
 
 static s3_client_opts opts(const char *endpoint)
@@ -171,6 +185,8 @@ test_s3_client__refused_connection_fails_after_bounded_retries(void **st)
 	const char *msg;
 
 	(void)st;
+	log_lines = log_leaks = 0;
+	sluice_log_set(capture_log, NULL, SLUICE_LOG_DEBUG);
 	snprintf(ep, sizeof(ep), "http://127.0.0.1:%d", closed_port());
 	o = opts(ep);
 	assert_int_equal(s3_client_new(&c, &o), 0);
@@ -197,6 +213,10 @@ test_s3_client__refused_connection_fails_after_bounded_retries(void **st)
 	assert_non_null(
 		strstr(sluice_error_last()->message, "after 3 attempts"));
 	s3_client_free(c);
+	/* every retry was logged, and no line carried the secret */
+	sluice_log_set(NULL, NULL, SLUICE_LOG_DEBUG);
+	assert_true(log_lines >= 5);
+	assert_int_equal(log_leaks, 0);
 }
 
 /* A scripted HTTP peer: answers one connection per scripted response. */
