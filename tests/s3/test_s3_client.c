@@ -6,7 +6,9 @@
  * SLUICE_TEST_S3_REGION) set.  Without an endpoint it exits 77 (skipped).
  *
  *   test_s3_client          objects, ranges, listing pages, batched
- *                           deletes, multipart and abort, wrong secret
+ *                           deletes, multipart and abort, virtual-hosted
+ *                           style, UNSIGNED-PAYLOAD, empty objects, wrong
+ *                           secret
  *   test_s3_client stop     the server is stopped (by running
  *                           $SLUICE_TEST_S3_STOP_CMD) in the middle of a
  *                           multipart upload: the upload fails with an I/O
@@ -155,7 +157,7 @@ static int count_cb(void *ctx, const char *key, uint64_t size)
 	return size == 2 ? 0 : -100;
 }
 
-#define NKEYS   200
+#define NKEYS   150
 #define PUTTERS 6
 
 typedef struct putter {
@@ -189,7 +191,7 @@ static void test_s3_client__list_pages_and_batched_delete(void **st)
 	char *token = NULL;
 
 	(void)st;
-	o.delete_batch = 64; /* 4 batches */
+	o.delete_batch = 40; /* 4 batches */
 	assert_int_equal(s3_client_new(&c, &o), 0);
 	for (i = 0; i < NKEYS; i++) {
 		char k[32];
@@ -210,23 +212,23 @@ static void test_s3_client__list_pages_and_batched_delete(void **st)
 	}
 	keys[NKEYS] = strdup("list/never-written");
 	assert_int_equal(
-		s3_client_list(c, bucket, "list/", 40, count_cb, &s), 0);
+		s3_client_list(c, bucket, "list/", 25, count_cb, &s), 0);
 	assert_int_equal(s.n, NKEYS);
 	assert_true(s.sorted);
 	do {
 		assert_int_equal(
 			s3_client_list_page(
-				c, &page, bucket, "list/", NULL, token, 64),
+				c, &page, bucket, "list/", NULL, token, 40),
 			0);
 		free(token);
 		token = page.truncated ? strdup(page.next_token) : NULL;
-		assert_true(page.count <= 64);
+		assert_true(page.count <= 40);
 		total += (int)page.count;
 		pages++;
 		s3_list_page_release(&page);
 	} while (token);
 	assert_int_equal(total, NKEYS);
-	assert_int_equal(pages, 4); /* 64 * 3 + 8 */
+	assert_int_equal(pages, 4); /* 40 * 3 + 30 */
 	assert_int_equal(
 		s3_client_list_page(c, &page, bucket, "list/", "/", NULL, 0),
 		0);
@@ -359,6 +361,26 @@ static void test_s3_client__virtual_hosted_style_addressing(void **st)
 	s3_client_free(c);
 }
 
+static void test_s3_client__unsigned_payload_is_accepted(void **st)
+{
+	s3_client_opts o = base_opts();
+	s3_client *c = NULL;
+	sluice_buf b = SLUICE_BUF_INIT;
+
+	(void)st;
+	o.unsigned_payload = 1;
+	assert_int_equal(s3_client_new(&c, &o), 0);
+	assert_int_equal(
+		s3_client_put_object(c, bucket, "up/k", "streamed", 8), 0);
+	assert_int_equal(
+		s3_client_get_object(c, &b, bucket, "up/k", 0, UINT64_MAX), 0);
+	assert_int_equal(b.len, 8);
+	assert_memory_equal(b.ptr, "streamed", 8);
+	assert_int_equal(s3_client_delete_object(c, bucket, "up/k"), 0);
+	sluice_buf_release(&b);
+	s3_client_free(c);
+}
+
 static void test_s3_client__wrong_secret_is_a_clear_access_denied(void **st)
 {
 	s3_client_opts o = base_opts();
@@ -434,6 +456,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_s3_client__abort_leaves_nothing),
 		cmocka_unit_test(
 			test_s3_client__virtual_hosted_style_addressing),
+		cmocka_unit_test(test_s3_client__unsigned_payload_is_accepted),
 		cmocka_unit_test(
 			test_s3_client__wrong_secret_is_a_clear_access_denied),
 	};
