@@ -72,6 +72,19 @@ grep -q "taskowned" "$tmp/out" && fail "gc must not touch taskowned"
 [ -f "$jd/taskowned/x" ] || fail "gc deleted taskowned"
 [ -f "$jd/chk-4/_metadata" ] || fail "gc deleted _metadata"
 
+# An unreadable _metadata: gc deletes nothing, not even unrelated strays.
+cp "$jd/chk-4/_metadata" "$tmp/meta.bak"
+echo junk >"$jd/chk-4/stray2"
+head -c 64 /dev/urandom >"$jd/chk-4/_metadata"
+set +e
+"$SLUICE" checkpoint gc "$jd" >"$tmp/out" 2>"$tmp/err"; rc=$?
+set -e
+[ $rc -eq 1 ] || fail "gc with unreadable _metadata should exit 1"
+grep -q "unreadable _metadata; not deleting anything" "$tmp/err" || fail "gc refusal message"
+[ -f "$jd/chk-4/stray2" ] || fail "gc deleted with an unreadable _metadata around"
+cp "$tmp/meta.bak" "$jd/chk-4/_metadata"
+rm "$jd/chk-4/stray2"
+
 # Usage errors exit 2; a missing path exits 1 with Flink's message.
 set +e
 "$SLUICE" checkpoint bogus >/dev/null 2>&1; [ $? -eq 2 ] || fail "unknown subcommand"

@@ -171,9 +171,17 @@ static int by_id(const void *a, const void *b)
 	return strcmp(x->dir, y->dir);
 }
 
-/* Load every `_metadata` under `dir`; unreadable ones are reported. */
-static int
-load_all(sluice_storage *st, const char *dir, row **rows, size_t *n, int quiet)
+/*
+ * Load every `_metadata` under `dir`; unreadable ones are reported and
+ * counted in `*unreadable` (may be NULL).
+ */
+static int load_all(
+	sluice_storage *st,
+	const char *dir,
+	row **rows,
+	size_t *n,
+	int quiet,
+	size_t *unreadable)
 {
 	found f = {NULL, 0, 0};
 	size_t i;
@@ -195,6 +203,8 @@ load_all(sluice_storage *st, const char *dir, row **rows, size_t *n, int quiet)
 				cli_error(
 					"skipping unreadable checkpoint: %s",
 					sluice_error_last()->message);
+			if (unreadable)
+				(*unreadable)++;
 			continue;
 		}
 		(*n)++;
@@ -229,7 +239,7 @@ static int do_list(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if ((rc = open_dir(&st, argv[1])) ||
-	    (rc = load_all(st, argv[1], &rows, &n, 0)))
+	    (rc = load_all(st, argv[1], &rows, &n, 0, NULL)))
 		return rc;
 	printf("%-8s %-24s %-15s %12s %6s %12s  %s\n", "ID", "COMPLETED",
 	       "KIND", "BYTES", "FILES", "INLINE", "PATH");
@@ -615,7 +625,7 @@ static int do_gc(int argc, char **argv)
 	const char *dir = NULL;
 	sluice_storage *st;
 	row *rows = NULL;
-	size_t n = 0, i;
+	size_t n = 0, i, unreadable = 0;
 	int rc;
 
 	for (i = 1; i < (size_t)argc; i++) {
@@ -630,8 +640,21 @@ static int do_gc(int argc, char **argv)
 		cli_error("usage: sluice checkpoint gc DIR [--dry-run]");
 		return EXIT_USAGE;
 	}
-	if ((rc = open_dir(&st, dir)) || (rc = load_all(st, dir, &rows, &n, 0)))
+	if ((rc = open_dir(&st, dir)) ||
+	    (rc = load_all(st, dir, &rows, &n, 0, &unreadable)))
 		return rc;
+	if (unreadable) {
+		/* Its files may be all that is left of the state: never guess.
+		 */
+		cli_error(
+			"gc: %zu checkpoint(s) under %s have an unreadable "
+			"_metadata; not deleting anything.  Inspect them "
+			"('sluice checkpoint inspect'), then move or delete "
+			"them by hand",
+			unreadable, dir);
+		rows_free(rows, n);
+		return EXIT_FAIL;
+	}
 	r.st = st;
 	for (i = 0; i < n && !rc; i++) {
 		size_t len =
