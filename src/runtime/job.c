@@ -384,6 +384,8 @@ static int restore_task(sluice__task *t, const sluice_job_restore *r)
 	}
 	sr.keyed = keyed;
 	sr.opstate = ops;
+	sr.storage = r->storage;
+	sr.dir = r->dir;
 	rc = t->provider->restore(t->provider, &sr);
 	if (rc < 0)
 		sluice__error_wrap(

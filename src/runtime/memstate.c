@@ -58,7 +58,8 @@ typedef struct mem_provider {
 } mem_provider;
 
 typedef struct mem_snap {
-	kv *entries; /* flat copies */
+	sluice_location *loc; /* NULL: memory streams */
+	kv *entries;          /* flat copies */
 	size_t num_entries;
 	oplist *lists;
 	size_t num_lists;
@@ -362,10 +363,10 @@ static int mp_snapshot_sync(
 	int rc;
 
 	(void)id;
-	(void)opts;
 	*out = NULL;
 	if (!s)
 		return sluice__error_oom();
+	s->loc = opts ? opts->location : NULL;
 	if ((rc = snap_copy_entries(m, s)) < 0)
 		goto fail;
 	if (m->num_lists &&
@@ -397,15 +398,27 @@ static int kv_cmp(const void *a, const void *b)
 	return x->kg < y->kg ? -1 : x->kg > y->kg;
 }
 
-/* Write `b` through a memory output stream; the handle carries the
- * checksum. */
+/* A state stream in the checkpoint's location, or in memory. */
 static int
-write_stream(sluice_buf *b, const char *name, sluice_stream_handle **out)
+open_ostream(sluice_location *loc, const char *name, sluice_ostream **os)
+{
+	if (loc)
+		return sluice_location_open_stream(
+			os, loc, SLUICE_SCOPE_EXCLUSIVE);
+	return sluice_mem_ostream_new(os, name);
+}
+
+/* Write `b` as one state stream; the handle carries the checksum. */
+static int write_stream(
+	sluice_buf *b,
+	sluice_location *loc,
+	const char *name,
+	sluice_stream_handle **out)
 {
 	sluice_ostream *os;
 	int rc;
 
-	if ((rc = sluice_mem_ostream_new(&os, name)) < 0)
+	if ((rc = open_ostream(loc, name, &os)) < 0)
 		return rc;
 	if ((rc = sluice_ostream_write(os, b->ptr, b->len)) < 0) {
 		sluice_ostream_abort(os);
@@ -448,7 +461,7 @@ static int write_keyed(mem_provider *m, mem_snap *s, sluice_keyed_handle **out)
 		}
 	}
 	if (rc >= 0)
-		rc = write_stream(&b, "keyed", &h->stream);
+		rc = write_stream(&b, s->loc, "keyed", &h->stream);
 done:
 	sluice_buf_release(&b);
 	if (rc < 0) {
@@ -469,7 +482,7 @@ static int write_opstate(mem_snap *s, sluice_opstate_handle **out)
 	if (!h ||
 	    !(h->states = sluice__calloc(s->num_lists, sizeof(*h->states))))
 		goto oom;
-	if ((rc = sluice_mem_ostream_new(&os, "opstate")) < 0)
+	if ((rc = open_ostream(s->loc, "opstate", &os)) < 0)
 		goto fail;
 	for (i = 0; i < s->num_lists; i++) {
 		sluice_opstate_entry *en = &h->states[h->num_states++];
@@ -544,27 +557,49 @@ static void mp_notify(sluice_state_provider *p, int64_t id)
 
 /* ---- restore --------------------------------------------------------- */
 
-static int
-check_inline(mem_provider *m, const sluice_stream_handle *h, const char *what)
+/* The verified bytes of a state handle. */
+typedef struct loaded {
+	const uint8_t *data;
+	size_t len;
+	uint8_t *owned; /* free with sluice_free_bytes */
+} loaded;
+
+static int load_handle(
+	mem_provider *m,
+	const sluice_subtask_restore *r,
+	const sluice_stream_handle *h,
+	const char *what,
+	loaded *out)
 {
+	memset(out, 0, sizeof(*out));
 	if (!h)
 		return sluice__error_set(
 			SLUICE_ECORRUPT, SLUICE_ERRCLS_STATE,
 			"%s state of '%s' subtask %d: handle without stream",
 			what, m->uid, (int)m->subtask);
-	if (h->kind != SLUICE_HANDLE_INLINE)
+	if (h->kind == SLUICE_HANDLE_INLINE) {
+		if (sluice__xxh3(h->data, (size_t)h->size) != h->checksum)
+			return sluice__error_set(
+				SLUICE_ECORRUPT, SLUICE_ERRCLS_STATE,
+				"%s state of '%s' subtask %d: checksum "
+				"mismatch in '%s'",
+				what, m->uid, (int)m->subtask,
+				h->path ? h->path : "inline");
+		out->data = h->data;
+		out->len = (size_t)h->size;
+		return 0;
+	}
+	if (!r->storage)
 		return sluice__error_set(
 			SLUICE_EUNSUPPORTED, SLUICE_ERRCLS_STATE,
-			"%s state of '%s' subtask %d: the memory provider "
-			"reads inline handles only, not '%s'",
+			"%s state of '%s' subtask %d: no storage to read '%s'",
 			what, m->uid, (int)m->subtask, h->path ? h->path : "?");
-	if (sluice__xxh3(h->data, (size_t)h->size) != h->checksum)
-		return sluice__error_set(
-			SLUICE_ECORRUPT, SLUICE_ERRCLS_STATE,
-			"%s state of '%s' subtask %d: checksum mismatch in "
-			"'%s'",
-			what, m->uid, (int)m->subtask,
-			h->path ? h->path : "inline");
+	if (sluice_handle_read(&out->owned, &out->len, r->storage, r->dir, h) <
+	    0)
+		return sluice__error_wrap(
+			"%s state of '%s' subtask %d", what, m->uid,
+			(int)m->subtask);
+	out->data = out->owned;
 	return 0;
 }
 
@@ -604,13 +639,13 @@ static int restore_group(mem_provider *m, sluice_reader *r, int32_t g)
 	return 0;
 }
 
-static int restore_keyed(mem_provider *m, const sluice_keyed_handle *h)
+static int
+restore_keyed(mem_provider *m, const sluice_keyed_handle *h, const loaded *ld)
 {
 	int32_t g, lo, hi;
 	sluice_reader r;
 	int rc;
 
-	SLUICE_ERRCHECK(check_inline(m, h->stream, "keyed"));
 	lo = h->start_key_group > m->kg_start ? h->start_key_group
 					      : m->kg_start;
 	hi = h->start_key_group + h->num_key_groups - 1;
@@ -618,29 +653,27 @@ static int restore_keyed(mem_provider *m, const sluice_keyed_handle *h)
 	for (g = lo; g <= hi; g++) {
 		uint64_t off = h->offsets[g - h->start_key_group];
 
-		if (off > h->stream->size)
+		if (off > ld->len)
 			return sluice__error_set(
 				SLUICE_ECORRUPT, SLUICE_ERRCLS_STATE,
 				"keyed state of '%s' subtask %d: key group %d "
 				"offset %llu beyond %llu bytes",
 				m->uid, (int)m->subtask, (int)g,
 				(unsigned long long)off,
-				(unsigned long long)h->stream->size);
-		sluice_reader_init(
-			&r, h->stream->data + off,
-			(size_t)(h->stream->size - off));
+				(unsigned long long)ld->len);
+		sluice_reader_init(&r, ld->data + off, ld->len - (size_t)off);
 		if ((rc = restore_group(m, &r, g)) < 0)
 			return rc;
 	}
 	return 0;
 }
 
-static int restore_opstate(mem_provider *m, const sluice_opstate_handle *h)
+static int restore_opstate(
+	mem_provider *m, const sluice_opstate_handle *h, const loaded *ld)
 {
 	uint32_t i, j;
 	sluice_reader r;
 
-	SLUICE_ERRCHECK(check_inline(m, h->stream, "operator"));
 	for (i = 0; i < h->num_states; i++) {
 		const sluice_opstate_entry *en = &h->states[i];
 		oplist *l = oplist_get_or_add(m, en->name);
@@ -650,9 +683,8 @@ static int restore_opstate(mem_provider *m, const sluice_opstate_handle *h)
 		for (j = 0; j < en->count; j++) {
 			sluice_slice el;
 
-			sluice_reader_init(
-				&r, h->stream->data, (size_t)h->stream->size);
-			r.pos = en->offsets[j] <= h->stream->size
+			sluice_reader_init(&r, ld->data, ld->len);
+			r.pos = en->offsets[j] <= ld->len
 					? (size_t)en->offsets[j]
 					: r.len;
 			el = sluice_reader_bytes32(&r);
@@ -671,13 +703,25 @@ static int restore_opstate(mem_provider *m, const sluice_opstate_handle *h)
 static int mp_restore(sluice_state_provider *p, const sluice_subtask_restore *r)
 {
 	mem_provider *m = (mem_provider *)p;
+	loaded ld;
 	size_t i;
+	int rc = 0;
 
-	for (i = 0; i < r->num_keyed; i++)
-		SLUICE_ERRCHECK(restore_keyed(m, r->keyed[i]));
-	for (i = 0; i < r->num_opstate; i++)
-		SLUICE_ERRCHECK(restore_opstate(m, r->opstate[i]));
-	return 0;
+	for (i = 0; i < r->num_keyed && rc >= 0; i++) {
+		if ((rc = load_handle(
+			     m, r, r->keyed[i]->stream, "keyed", &ld)) < 0)
+			break;
+		rc = restore_keyed(m, r->keyed[i], &ld);
+		sluice_free_bytes(ld.owned);
+	}
+	for (i = 0; i < r->num_opstate && rc >= 0; i++) {
+		if ((rc = load_handle(
+			     m, r, r->opstate[i]->stream, "operator", &ld)) < 0)
+			break;
+		rc = restore_opstate(m, r->opstate[i], &ld);
+		sluice_free_bytes(ld.owned);
+	}
+	return rc;
 }
 
 static void mp_free(sluice_state_provider *p)

@@ -320,6 +320,10 @@ on_ack(void *ctx,
 		snaps_free(c->completed, c->num_tasks);
 		c->completed = p->snaps;
 		c->completed_id = id;
+		if (c->cs && id < 1024 && c->locs[id])
+			snprintf(
+				c->completed_dir, sizeof(c->completed_dir),
+				"%s", sluice_location_dir(c->locs[id]));
 		c->num_completed++;
 		p->snaps = NULL;
 		p->id = 0;
@@ -429,8 +433,12 @@ void rt_coord_reset_run(coord *c)
 
 void rt_coord_release(coord *c)
 {
+	int i;
+
 	rt_coord_reset_run(c);
 	snaps_free(c->completed, c->num_tasks);
+	for (i = 0; i < 1024; i++)
+		sluice_location_free(c->locs[i]);
 	pthread_mutex_destroy(&c->lock);
 }
 
@@ -442,9 +450,7 @@ static void *trigger_main(void *arg)
 	while (LOAD(&c->run)) {
 		int64_t until = sluice_clock_mono_ms(clk) + c->interval_ms;
 
-		sluice_job_trigger_checkpoint(
-			c->job, ADD(&c->next_id, 1) - 1,
-			sluice_clock_wall_ms(clk), NULL);
+		rt_coord_trigger_id(c, ADD(&c->next_id, 1) - 1);
 		while (LOAD(&c->run) && sluice_clock_mono_ms(clk) < until)
 			rt_pause_1ms();
 	}
@@ -464,15 +470,36 @@ void rt_coord_stop_periodic(coord *c)
 	pthread_join(c->th, NULL);
 }
 
+void rt_coord_use_storage(coord *c, sluice_checkpoint_storage *cs)
+{
+	c->cs = cs;
+}
+
+int rt_coord_trigger_id(coord *c, int64_t id)
+{
+	sluice_checkpoint_options opts;
+	int rc;
+
+	memset(&opts, 0, sizeof(opts));
+	if (c->cs && id > 0 && id < 1024) {
+		sluice_location *loc = NULL;
+
+		if ((rc = sluice_checkpoint_location_new(&loc, c->cs, id)) < 0)
+			return rc;
+		pthread_mutex_lock(&c->lock);
+		c->locs[id] = loc;
+		pthread_mutex_unlock(&c->lock);
+		opts.location = loc;
+	}
+	return sluice_job_trigger_checkpoint(
+		c->job, id, sluice_clock_wall_ms(sluice_clock_system()), &opts);
+}
+
 int64_t rt_coord_trigger(coord *c)
 {
 	int64_t id = ADD(&c->next_id, 1) - 1;
 
-	assert_int_equal(
-		sluice_job_trigger_checkpoint(
-			c->job, id, sluice_clock_wall_ms(sluice_clock_system()),
-			NULL),
-		0);
+	assert_int_equal(rt_coord_trigger_id(c, id), 0);
 	return id;
 }
 
@@ -547,6 +574,8 @@ void rt_restore_of(coord *c, sluice_job_restore *r)
 	r->checkpoint_id = c->completed_id;
 	r->tasks = (const sluice_task_snapshot *const *)c->completed;
 	r->num_tasks = (size_t)c->num_tasks;
+	r->storage = c->cs ? sluice_checkpoint_storage_backend(c->cs) : NULL;
+	r->dir = c->cs ? c->completed_dir : NULL;
 }
 
 /* ---- pipeline --------------------------------------------------------- */

@@ -88,6 +88,10 @@ typedef struct coord {
 	int run;         /* atomic */
 	int64_t next_id; /* atomic */
 	int interval_ms;
+	/* optional checkpoint storage: one location per checkpoint */
+	sluice_checkpoint_storage *cs;
+	sluice_location *locs[1024]; /* by checkpoint id */
+	char completed_dir[1024];    /* location dir of completed_id */
 } coord;
 
 typedef struct wait_id {
@@ -125,6 +129,11 @@ void rt_sink_expect_exact(sink_out *out, const src_cfg *cfg, int sp);
 void rt_coord_init(coord *c, sluice_job *job);
 void rt_coord_reset_run(coord *c);
 void rt_coord_release(coord *c);
+/* Write state through `cs` (borrowed), one location per checkpoint. */
+void rt_coord_use_storage(coord *c, sluice_checkpoint_storage *cs);
+/* Trigger checkpoint `id` (with its location when storage is used);
+ * 0 or the failing call's code. */
+int rt_coord_trigger_id(coord *c, int64_t id);
 void rt_coord_start_periodic(coord *c, int interval_ms);
 void rt_coord_stop_periodic(coord *c);
 int64_t rt_coord_trigger(coord *c);

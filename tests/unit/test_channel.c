@@ -244,7 +244,8 @@ static void test_channel__mails_come_before_channel_elements(void **state)
 {
 	sluice__inbox in;
 	sluice__channel *ch;
-	sluice__mail mail = {NULL, SLUICE__MAIL_TRIGGER, 42, 1000, {0, 0}};
+	sluice__mail mail = {
+		NULL, SLUICE__MAIL_TRIGGER, 42, 1000, {0, 0, NULL}};
 	sluice__mail *m;
 	sluice__elem *e;
 	int c;

@@ -275,6 +275,75 @@ test_runtime__rescaled_restore_moves_keyed_state_by_key_group(void **state)
 	rt_pipeline_free(&b);
 }
 
+/* The same failure and restart, with state written to files through a
+ * file checkpoint storage and read back from them. */
+static void
+test_runtime__exactly_once_with_file_checkpoint_storage(void **state)
+{
+	char tmpl[] = "/tmp/sluice-rt-XXXXXX";
+	sluice_storage_options o;
+	sluice_checkpoint_storage *cs;
+	pipeline pl;
+	coord c;
+	sluice_job_responder r;
+	sluice_job_restore rs;
+	wait_id w;
+	int i, files = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(tmpl));
+	sluice_storage_options_init(&o);
+	o.checkpoint_dir = tmpl;
+	o.inline_threshold = 0; /* every state stream becomes a file */
+	assert_int_equal(
+		sluice_checkpoint_storage_new(
+			&cs, &o, "0123456789abcdef0123456789abcdef"),
+		0);
+	rt_pipeline_build(&pl, 2, 2, 3, 1200, SLUICE_JOB_EXACTLY_ONCE);
+	rt_coord_init(&c, pl.job);
+	rt_coord_use_storage(&c, cs);
+	r = rt_responder_of(&c);
+	STORE(&pl.src.gate, 400);
+	rt_start_running(pl.job, &r, NULL);
+	w = (wait_id){&c, rt_coord_trigger(&c)};
+	assert_true(rt_wait_for(rt_completed_reached, &w));
+	STORE(&pl.count.fail_at, LOAD(&pl.count.processed) + 600);
+	STORE(&pl.src.gate, pl.src.n);
+	sluice_job_wakeup(pl.job);
+	assert_int_equal(sluice_job_wait(pl.job, RT_WAIT_MS), 0);
+	assert_int_equal(sluice_job_status_get(pl.job), SLUICE_JOB_FAILED);
+	sluice_job_stop(pl.job);
+	for (i = 0; i < c.num_tasks; i++) {
+		const sluice_task_snapshot *t = c.completed[i];
+
+		if (t->keyed) {
+			assert_int_equal(
+				t->keyed->stream->kind, SLUICE_HANDLE_FILE);
+			files++;
+		}
+		if (t->opstate) {
+			assert_int_equal(
+				t->opstate->stream->kind, SLUICE_HANDLE_FILE);
+			files++;
+		}
+	}
+	assert_int_equal(files, 3 + 2); /* counters' keyed, sources' offsets */
+	rt_coord_reset_run(&c);
+	STORE(&pl.count.fail_at, 0);
+	rt_restore_of(&c, &rs);
+	assert_non_null(rs.storage);
+	assert_int_equal(sluice_job_start(pl.job, &r, &rs), 0);
+	assert_int_equal(sluice_job_wait(pl.job, RT_WAIT_MS), 0);
+	assert_int_equal(sluice_job_status_get(pl.job), SLUICE_JOB_FINISHED);
+	sluice_job_stop(pl.job);
+	rt_sink_expect_exact(&pl.sink, &pl.src, 2);
+	rt_coord_release(&c);
+	rt_pipeline_free(&pl);
+	sluice_checkpoint_storage_free(cs);
+	assert_int_equal(
+		sluice_storage_remove_tree(sluice_storage_file_get(), tmpl), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -289,6 +358,8 @@ int main(void)
 		cmocka_unit_test(
 			test_runtime__exactly_once_under_repeated_random_failures),
 		cmocka_unit_test(test_runtime__at_least_once_loses_nothing),
+		cmocka_unit_test(
+			test_runtime__exactly_once_with_file_checkpoint_storage),
 		cmocka_unit_test(
 			test_runtime__rescaled_restore_moves_keyed_state_by_key_group),
 	};

@@ -601,7 +601,7 @@ static void test_runtime__restore_with_unknown_uid_is_rejected(void **state)
 	pipeline pl;
 	sluice_task_snapshot snap;
 	const sluice_task_snapshot *list[1] = {&snap};
-	sluice_job_restore rs = {7, list, 1};
+	sluice_job_restore rs = {7, list, 1, NULL, NULL};
 
 	(void)state;
 	memset(&snap, 0, sizeof(snap));

@@ -33,6 +33,7 @@
 
 #include "../job.h"
 #include "../failure.h"
+#include "storage.h"
 #include "stream.h"
 
 #ifdef __cplusplus
@@ -83,6 +84,11 @@ sluice_job_task_info(sluice_job *job, int index, sluice_task_info *out);
 typedef struct sluice_checkpoint_options {
 	int savepoint;      /* 1 for a savepoint */
 	int sync_savepoint; /* 1 for stop-with-savepoint */
+	/* Where tasks open this checkpoint's state streams (exclusive scope);
+	 * borrowed: must stay valid until every task acked or declined the
+	 * checkpoint, or the job stopped.  NULL = memory streams (INLINE
+	 * handles). */
+	sluice_location *location;
 } sluice_checkpoint_options;
 
 /*
@@ -121,6 +127,11 @@ typedef struct sluice_job_restore {
 	int64_t checkpoint_id;
 	const sluice_task_snapshot *const *tasks;
 	size_t num_tasks;
+	/* For FILE / RELATIVE handles: the storage and the directory of the
+	 * checkpoint's `_metadata` (borrowed during start); NULL when every
+	 * handle is INLINE. */
+	sluice_storage *storage;
+	const char *dir;
 } sluice_job_restore;
 
 /* --- the coordinator seam ------------------------------------------------
@@ -213,6 +224,8 @@ typedef struct sluice_subtask_restore {
 	size_t num_keyed;
 	const sluice_opstate_handle *const *opstate;
 	size_t num_opstate;
+	sluice_storage *storage; /* as in sluice_job_restore; may be NULL */
+	const char *dir;
 } sluice_subtask_restore;
 
 struct sluice_state_provider {
@@ -295,11 +308,13 @@ sluice_job_set_state_provider(
 /*
  * The in-memory provider: keyed values in a hash map, operator lists in
  * a small table.  The sync phase copies everything (cost proportional to
- * state size); the async phase writes INLINE handles through memory
- * streams: keyed state key group by key group with an offset per group,
- * operator state one element per offset; both checksummed (xxh3-64) and
- * verified on restore.  Restore reads INLINE handles only (others:
- * SLUICE_EUNSUPPORTED).  `arg` is unused.
+ * state size); the async phase writes keyed state key group by key group
+ * with an offset per group, and operator state one element per offset,
+ * through the checkpoint's storage location (options.location) or, without
+ * one, memory streams (INLINE handles).  Every handle carries an xxh3-64
+ * checksum that restore verifies; FILE / RELATIVE handles are read through
+ * the restore's storage (without one: SLUICE_EUNSUPPORTED).  `arg` is
+ * unused.
  */
 SLUICE_EXTERN(int)
 sluice_mem_state_provider_new(
