@@ -145,6 +145,20 @@ typedef struct sluice_job_options {
 
 #define SLUICE_JOB_OPTIONS_VERSION 1
 
+struct sluice_checkpoint_settings;
+/*
+ * Fill the checkpoint-related runtime options from configuration settings
+ * (include/sluice/config.h, sluice_config_checkpoint_settings):
+ * execution.checkpointing.mode → mode; checkpoints-after-tasks-finish →
+ * checkpoints_after_tasks_finish (1 / -1) and, when checkpointing is
+ * enabled, final_checkpoint.  Other fields are left as they are.
+ * Unaligned checkpoints are not implemented: a warning is logged and
+ * barriers stay aligned.  Returns 0.
+ */
+SLUICE_EXTERN(int)
+sluice_job_options_from_settings(
+	sluice_job_options *opts, const struct sluice_checkpoint_settings *s);
+
 /*
  * Create an empty job named `name` (copied).  `opts` may be NULL.
  * Returns 0, SLUICE_ENOMEM or SLUICE_EINVALID (bad option value).

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "runtime_harness.h"
+#include "sluice/config.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/error.h"
@@ -845,9 +846,53 @@ static void test_runtime__two_input_operator_with_broadcast_input(void **state)
 	sluice_job_free(job);
 }
 
+static void
+test_runtime__options_follow_the_checkpoint_configuration(void **state)
+{
+	sluice_config *conf;
+	sluice_checkpoint_settings cs;
+	sluice_job_options o;
+
+	(void)state;
+	assert_int_equal(sluice_config_new(&conf), 0);
+	assert_int_equal(
+		sluice_config_set_arg(
+			conf, "execution.checkpointing.interval=10s"),
+		0);
+	assert_int_equal(
+		sluice_config_set_arg(
+			conf, "execution.checkpointing.mode=AT_LEAST_ONCE"),
+		0);
+	assert_int_equal(sluice_config_validate(conf), 0);
+	assert_int_equal(sluice_config_checkpoint_settings(conf, &cs), 0);
+	memset(&o, 0, sizeof(o));
+	assert_int_equal(sluice_job_options_from_settings(&o, &cs), 0);
+	assert_int_equal(o.mode, SLUICE_JOB_AT_LEAST_ONCE);
+	assert_int_equal(o.checkpoints_after_tasks_finish, 1);
+	assert_int_equal(o.final_checkpoint, 1);
+	assert_int_equal(
+		sluice_config_set_arg(
+			conf, "execution.checkpointing.checkpoints-after-tasks-"
+			      "finish=false"),
+		0);
+	assert_int_equal(
+		sluice_config_set_arg(
+			conf, "execution.checkpointing.mode=EXACTLY_ONCE"),
+		0);
+	assert_int_equal(sluice_config_validate(conf), 0);
+	assert_int_equal(sluice_config_checkpoint_settings(conf, &cs), 0);
+	assert_int_equal(sluice_job_options_from_settings(&o, &cs), 0);
+	assert_int_equal(o.mode, SLUICE_JOB_EXACTLY_ONCE);
+	assert_int_equal(o.checkpoints_after_tasks_finish, -1);
+	assert_int_equal(o.final_checkpoint, 0);
+	sluice_config_free(conf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(
+			test_runtime__options_follow_the_checkpoint_configuration),
 		cmocka_unit_test(
 			test_runtime__graph_validation_rejects_bad_jobs),
 		cmocka_unit_test(

@@ -1,0 +1,25 @@
+/*
+ * The bridge from configuration to runtime options: which checkpointing
+ * mode the barrier handlers use, whether checkpoints continue after tasks
+ * finish and whether tasks wait for a final checkpoint.  Kept apart from
+ * job.c so the runtime core does not depend on the configuration module.
+ */
+#include "sluice/config.h"
+#include "sluice/job.h"
+#include "util/log.h"
+
+int sluice_job_options_from_settings(
+	sluice_job_options *opts, const struct sluice_checkpoint_settings *s)
+{
+	opts->mode = s->mode == SLUICE_AT_LEAST_ONCE ? SLUICE_JOB_AT_LEAST_ONCE
+						     : SLUICE_JOB_EXACTLY_ONCE;
+	opts->checkpoints_after_tasks_finish =
+		s->checkpoints_after_tasks_finish ? 1 : -1;
+	opts->final_checkpoint =
+		s->enabled && s->checkpoints_after_tasks_finish ? 1 : 0;
+	if (s->unaligned)
+		sluice__warn("execution.checkpointing.unaligned.enabled: "
+			     "unaligned checkpoints are not supported by the "
+			     "runtime yet; barriers stay aligned");
+	return 0;
+}
