@@ -846,6 +846,50 @@ static void test_runtime__two_input_operator_with_broadcast_input(void **state)
 	sluice_job_free(job);
 }
 
+static void test_runtime__trigger_task_checkpoints_a_single_task(void **state)
+{
+	pipeline pl;
+	coord c;
+	sluice_job_responder r;
+	sluice_task_info info;
+	int sink = -1, i, n = 0;
+
+	(void)state;
+	rt_pipeline_build(&pl, 1, 1, 2, 100, SLUICE_JOB_EXACTLY_ONCE);
+	rt_coord_init(&c, pl.job);
+	r = rt_responder_of(&c);
+	STORE(&pl.src.gate, 10);
+	rt_start_running(pl.job, &r, NULL);
+	for (i = 0; i < c.num_tasks; i++) {
+		assert_int_equal(sluice_job_task_info(pl.job, i, &info), 0);
+		if (!strcmp(info.uid, "sink") && info.subtask == 1)
+			sink = i;
+	}
+	assert_true(sink >= 0);
+	assert_int_equal(
+		sluice_job_trigger_task(pl.job, sink, 5, 1000, NULL), 0);
+	for (i = 0; i < RT_WAIT_MS && n == 0; i++) {
+		if (!(n = rt_acks_of(&c, 5)))
+			rt_pause_1ms();
+	}
+	/* only that task acks checkpoint 5 */
+	assert_int_equal(n, 1);
+	pthread_mutex_lock(&c.lock);
+	for (i = 0; i < c.num_acked; i++)
+		if ((c.acked_ids[i] >> 8) == 5)
+			assert_int_equal(c.acked_ids[i] & 0xff, sink);
+	pthread_mutex_unlock(&c.lock);
+	assert_int_equal(
+		sluice_job_trigger_task(pl.job, c.num_tasks, 6, 1000, NULL),
+		SLUICE_EINVALID);
+	STORE(&pl.src.gate, pl.src.n);
+	sluice_job_wakeup(pl.job);
+	assert_int_equal(sluice_job_wait(pl.job, RT_WAIT_MS), 0);
+	sluice_job_stop(pl.job);
+	rt_coord_release(&c);
+	rt_pipeline_free(&pl);
+}
+
 static void
 test_runtime__options_follow_the_checkpoint_configuration(void **state)
 {
@@ -891,6 +935,8 @@ test_runtime__options_follow_the_checkpoint_configuration(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(
+			test_runtime__trigger_task_checkpoints_a_single_task),
 		cmocka_unit_test(
 			test_runtime__options_follow_the_checkpoint_configuration),
 		cmocka_unit_test(
