@@ -81,7 +81,9 @@ typedef struct sluice_operator {
 	int (*notify_aborted)(sluice_ctx *ctx, int64_t id);
 	/* A processing-time timer registered for `when_ms` fired. */
 	int (*on_timer)(sluice_ctx *ctx, int64_t when_ms);
-	/* All channels of input `input` ended. */
+	/* No more records on input `input`: all its channels ended (end of
+	 * data with final_checkpoint, else end of partition).  Checkpoints
+	 * may still follow. */
 	int (*end_input)(sluice_ctx *ctx, int input);
 	/* Last call; also after failures and cancellation.  `failed` is 1
 	 * when the task did not finish normally. */

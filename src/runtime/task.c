@@ -4,7 +4,11 @@
  *
  * Life: CREATED → INITIALIZING (operator initialize_state, open) →
  * RUNNING → FINISHING (inputs ended: end_input, end of partition sent
- * downstream, close) → FINISHED.  A failing callback makes the task
+ * downstream, close) → FINISHED.  With the final-checkpoint option the
+ * end comes in two steps: end of data (end_input, end of data sent
+ * downstream, still RUNNING) and, once a checkpoint taken after it
+ * completed and every input ended its partition, FINISHING.  A failing
+ * callback makes the task
  * FAILED and stops the whole job; tasks stopped by that (or by
  * sluice_job_stop) end CANCELED.  close() is called on every path once
  * open was attempted.
