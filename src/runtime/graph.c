@@ -139,6 +139,7 @@ int sluice_job_add(sluice_job *job, int *out_id, const sluice_vertex_spec *spec)
 		spec->max_parallelism
 			? spec->max_parallelism
 			: sluice_default_max_parallelism(spec->parallelism);
+	v->max_parallelism_set = spec->max_parallelism != 0;
 	v->op = spec->op;
 	v->arg = spec->arg;
 	v->num_inputs = spec->kind == SLUICE_VERTEX_SOURCE      ? 0

@@ -6,11 +6,13 @@
  * every task) and stop (join threads, drain the snapshot pool, free
  * channels and providers) so the job can be started again.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "runtime/runtime.h"
 #include "util/alloc.h"
 #include "util/error.h"
+#include "util/log.h"
 #include "util/thread.h"
 
 #define DEFAULT_BUFFER_SIZE  (32 * 1024)
@@ -335,21 +337,64 @@ static int make_channels(sluice_job *job)
 
 /* ---- restore assignment ---------------------------------------------- */
 
-static int check_restore_uids(sluice_job *job, const sluice_job_restore *r)
+static sluice__vertex *vertex_by_uid(sluice_job *job, const char *uid)
 {
-	size_t i;
 	int v;
 
+	for (v = 0; v < job->num_vertices; v++)
+		if (!strcmp(job->vertices[v].uid, uid))
+			return &job->vertices[v];
+	return NULL;
+}
+
+/* Match state to vertices (spec §5.4); adopt default max parallelism. */
+static int check_restore(sluice_job *job, const sluice_job_restore *r)
+{
+	char what[64];
+	size_t i;
+
+	snprintf(what, sizeof(what), "%lld", (long long)r->checkpoint_id);
 	for (i = 0; i < r->num_tasks; i++) {
-		for (v = 0; v < job->num_vertices; v++)
-			if (!strcmp(job->vertices[v].uid, r->tasks[i]->uid))
-				break;
-		if (v == job->num_vertices)
+		const sluice_task_snapshot *s = r->tasks[i];
+		sluice__vertex *v = vertex_by_uid(job, s->uid);
+
+		if (!s->keyed && !s->opstate)
+			continue;
+		if (!v && r->allow_non_restored) {
+			sluice__info(
+				"Skipping savepoint state for operator %s.",
+				s->uid);
+			continue;
+		}
+		if (!v)
 			return sluice__error_set(
 				SLUICE_EINVALID, SLUICE_ERRCLS_JOB,
-				"restore of checkpoint %lld: state of operator "
-				"uid '%s' matches no vertex",
-				(long long)r->checkpoint_id, r->tasks[i]->uid);
+				"Failed to rollback to checkpoint/savepoint "
+				"%s. Cannot map checkpoint/savepoint state for "
+				"operator %s to the new program, because the "
+				"operator is not available in the new program. "
+				"If you want to allow to skip this, you can "
+				"set the --allowNonRestoredState option on the "
+				"CLI.",
+				r->dir ? r->dir : what, s->uid);
+		if (s->max_parallelism == v->max_parallelism)
+			continue;
+		if (v->max_parallelism_set ||
+		    s->max_parallelism < v->parallelism)
+			return sluice__error_set(
+				SLUICE_EINVALID, SLUICE_ERRCLS_JOB,
+				"Failed to rollback to checkpoint/savepoint "
+				"%s. Max parallelism mismatch between "
+				"checkpoint/savepoint state and new program. "
+				"Cannot map operator %s with max parallelism "
+				"%d to new program with max parallelism %d. "
+				"This indicates that the program has been "
+				"changed in a non-compatible way after the "
+				"checkpoint/savepoint.",
+				r->dir ? r->dir : what, s->uid,
+				(int)s->max_parallelism,
+				(int)v->max_parallelism);
+		v->max_parallelism = s->max_parallelism;
 	}
 	return 0;
 }
@@ -403,8 +448,6 @@ static int make_providers(sluice_job *job, const sluice_job_restore *r)
 {
 	int i, rc;
 
-	if (r && (rc = check_restore_uids(job, r)) < 0)
-		return rc;
 	for (i = 0; i < job->num_tasks; i++) {
 		sluice__task *t = &job->tasks[i];
 		sluice_state_provider_info info = {
@@ -493,6 +536,8 @@ int sluice_job_start(
 	job->failure = NULL;
 	job->failed = 0;
 	job->stopping = 0;
+	if (restore && (rc = check_restore(job, restore)) < 0)
+		return rc;
 	job->started = 1;
 	if ((rc = make_tasks(job)) < 0 || (rc = make_channels(job)) < 0 ||
 	    (rc = make_providers(job, restore)) < 0 ||

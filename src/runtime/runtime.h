@@ -29,6 +29,7 @@ typedef struct sluice__vertex {
 	char *name;
 	int32_t parallelism;
 	int32_t max_parallelism;
+	int max_parallelism_set; /* given explicitly in the spec */
 	const sluice_operator *op;
 	void *arg;
 	int num_inputs;   /* 0, 1 or 2 */

@@ -571,6 +571,7 @@ void rt_start_running(
 
 void rt_restore_of(coord *c, sluice_job_restore *r)
 {
+	memset(r, 0, sizeof(*r));
 	r->checkpoint_id = c->completed_id;
 	r->tasks = (const sluice_task_snapshot *const *)c->completed;
 	r->num_tasks = (size_t)c->num_tasks;

@@ -22,6 +22,7 @@
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/error.h"
+#include "util/hash.h"
 
 /* ---- task-side checkpoint rules ---------------------------------------- */
 
@@ -597,21 +598,100 @@ static void test_runtime__graph_validation_rejects_bad_jobs(void **state)
 	sluice_job_free(job);
 }
 
-static void test_runtime__restore_with_unknown_uid_is_rejected(void **state)
+static void
+test_runtime__restore_matches_state_to_vertices_as_flink(void **state)
 {
 	pipeline pl;
+	sluice_stream_handle empty = {
+		SLUICE_HANDLE_INLINE, (char *)"empty", 0, 0, (uint8_t *)""};
+	sluice_keyed_handle keyed = {0, 0, NULL, &empty};
 	sluice_task_snapshot snap;
 	const sluice_task_snapshot *list[1] = {&snap};
-	sluice_job_restore rs = {7, list, 1, NULL, NULL};
+	sluice_job_restore rs = {7, list, 1, NULL, NULL, 0};
+	sluice_task_info info;
+	int i;
 
 	(void)state;
+	empty.checksum = sluice__xxh3("", 0);
 	memset(&snap, 0, sizeof(snap));
 	snap.uid = (char *)"gone";
+	snap.parallelism = 1;
+	snap.max_parallelism = 128;
+	snap.keyed = &keyed;
 	rt_pipeline_build(&pl, 1, 1, 1, 10, SLUICE_JOB_EXACTLY_ONCE);
+	/* state of a vertex that is gone */
 	assert_int_equal(sluice_job_start(pl.job, NULL, &rs), SLUICE_EINVALID);
-	assert_non_null(strstr(sluice_error_last()->message, "'gone'"));
+	assert_string_equal(
+		sluice_error_last()->message,
+		"Failed to rollback to checkpoint/savepoint 7. Cannot map "
+		"checkpoint/savepoint state for operator gone to the new "
+		"program, because the operator is not available in the new "
+		"program. If you want to allow to skip this, you can set the "
+		"--allowNonRestoredState option on the CLI.");
 	assert_int_equal(sluice_job_status_get(pl.job), SLUICE_JOB_CREATED);
+	/* ... skipped when allowed */
+	rs.allow_non_restored = 1;
+	assert_int_equal(sluice_job_start(pl.job, NULL, &rs), 0);
+	assert_int_equal(sluice_job_wait(pl.job, RT_WAIT_MS), 0);
+	assert_int_equal(sluice_job_status_get(pl.job), SLUICE_JOB_FINISHED);
+	sluice_job_stop(pl.job);
+	/* a default max parallelism adopts the state's */
+	rs.allow_non_restored = 0;
+	snap.uid = (char *)"count";
+	snap.max_parallelism = 256;
+	assert_int_equal(sluice_job_start(pl.job, NULL, &rs), 0);
+	assert_int_equal(sluice_job_wait(pl.job, RT_WAIT_MS), 0);
+	for (i = 0; i < sluice_job_task_count(pl.job); i++) {
+		assert_int_equal(sluice_job_task_info(pl.job, i, &info), 0);
+		if (!strcmp(info.uid, "count"))
+			assert_int_equal(info.max_parallelism, 256);
+	}
+	sluice_job_stop(pl.job);
 	rt_pipeline_free(&pl);
+}
+
+static void
+test_runtime__restore_rejects_explicit_max_parallelism_change(void **state)
+{
+	sluice_stream_handle empty = {
+		SLUICE_HANDLE_INLINE, (char *)"empty", 0, 0, (uint8_t *)""};
+	sluice_opstate_handle ops = {0, NULL, &empty};
+	sluice_task_snapshot snap;
+	const sluice_task_snapshot *list[1] = {&snap};
+	sluice_job_restore rs = {9, list, 1, NULL, "/ck/chk-9", 0};
+	sluice_vertex_spec spec;
+	sluice_job *job;
+	src_cfg src = {0};
+	sink_out out;
+	int a, b;
+
+	(void)state;
+	empty.checksum = sluice__xxh3("", 0);
+	memset(&snap, 0, sizeof(snap));
+	snap.uid = (char *)"src";
+	snap.max_parallelism = 128;
+	snap.opstate = &ops;
+	rt_sink_init(&out, 4);
+	assert_int_equal(sluice_job_new(&job, "maxp", NULL), 0);
+	spec = (sluice_vertex_spec){SLUICE_VERTEX_SOURCE, "src", NULL, 1, 64,
+				    &rt_source_op,        &src};
+	assert_int_equal(sluice_job_add(job, &a, &spec), 0);
+	spec = (sluice_vertex_spec){SLUICE_VERTEX_SINK, "sink", NULL, 1, 0,
+				    &rt_sink_op,        &out};
+	assert_int_equal(sluice_job_add(job, &b, &spec), 0);
+	assert_int_equal(
+		sluice_job_connect(job, a, b, 0, SLUICE_EDGE_FORWARD), 0);
+	assert_int_equal(sluice_job_start(job, NULL, &rs), SLUICE_EINVALID);
+	assert_string_equal(
+		sluice_error_last()->message,
+		"Failed to rollback to checkpoint/savepoint /ck/chk-9. Max "
+		"parallelism mismatch between checkpoint/savepoint state and "
+		"new program. Cannot map operator src with max parallelism 128 "
+		"to new program with max parallelism 64. This indicates that "
+		"the program has been changed in a non-compatible way after "
+		"the checkpoint/savepoint.");
+	sluice_job_free(job);
+	rt_sink_release(&out);
 }
 
 static void test_runtime__key_group_arithmetic_follows_flink(void **state)
@@ -944,7 +1024,9 @@ int main(void)
 		cmocka_unit_test(
 			test_runtime__key_group_arithmetic_follows_flink),
 		cmocka_unit_test(
-			test_runtime__restore_with_unknown_uid_is_rejected),
+			test_runtime__restore_matches_state_to_vertices_as_flink),
+		cmocka_unit_test(
+			test_runtime__restore_rejects_explicit_max_parallelism_change),
 		cmocka_unit_test(
 			test_runtime__trigger_before_running_declines_not_ready),
 		cmocka_unit_test(

@@ -120,8 +120,12 @@ sluice_task_snapshot_dup(const sluice_task_snapshot *s);
  * State to restore a job from: the task snapshots of one checkpoint
  * (borrowed for the duration of sluice_job_start).  Keyed handles go to
  * every new subtask whose key-group range intersects theirs; operator
- * state of old subtask j goes to new subtask j % parallelism.  State
- * whose uid matches no vertex fails the start with SLUICE_EINVALID.
+ * state of old subtask j goes to new subtask j % parallelism.  As Flink
+ * (spec §5.4), with SLUICE_EINVALID and Flink's messages: state whose uid
+ * matches no vertex fails the start unless `allow_non_restored` (then it
+ * is skipped; snapshots without state are always skipped), and a vertex
+ * whose max parallelism was set explicitly must match the state's; one
+ * left to the default adopts the state's max parallelism.
  */
 typedef struct sluice_job_restore {
 	int64_t checkpoint_id;
@@ -132,6 +136,8 @@ typedef struct sluice_job_restore {
 	 * handle is INLINE. */
 	sluice_storage *storage;
 	const char *dir;
+	/* execution.state-recovery.ignore-unclaimed-state */
+	int allow_non_restored;
 } sluice_job_restore;
 
 /* --- the coordinator seam ------------------------------------------------
