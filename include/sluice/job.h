@@ -20,9 +20,11 @@
  * in operator state (sluice_ctx_opstate_*) from `snapshot_state` and
  * reading it back in `initialize_state`.
  *
- * Threading: build the graph from one thread.  sluice_job_start/stop/wait
- * and the checkpoint entry points (sys/runtime.h) may be called from any
- * one control thread.  Operator callbacks of one subtask run on that
+ * Threading: build, start, stop and free the job from one control thread.
+ * sluice_job_wait, status and failure queries, sluice_job_wakeup and the
+ * checkpoint entry points (trigger / notify, sys/runtime.h) may be called
+ * from any thread while the job is started, but not concurrently with
+ * start, stop or free.  Operator callbacks of one subtask run on that
  * subtask's thread, one at a time; callbacks of different subtasks run
  * concurrently.  sluice_ctx functions may only be called from the
  * callback that received the ctx.
