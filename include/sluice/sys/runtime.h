@@ -16,8 +16,10 @@
  *    state and operator list state through it (via sluice_ctx_*).  A
  *    checkpoint calls snapshot_sync on the subtask thread (short: freeze a
  *    consistent view) and snapshot_async on a snapshot-pool thread (write
- *    the frozen view, produce handles).  Restore hands the provider the
- *    handles assigned to its subtask.  sluice_mem_state_provider_new is a
+ *    the frozen view into streams of the checkpoint's storage location,
+ *    sluice_checkpoint_options.location, produce handles).  Restore hands
+ *    the provider the handles assigned to its subtask, with the storage
+ *    to read them from.  sluice_mem_state_provider_new is a
  *    simple in-memory provider; the real keyed backends plug in here.
  *
  * Threading: responder callbacks are called from task threads and
