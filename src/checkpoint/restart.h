@@ -1,0 +1,91 @@
+/*
+ * Restart strategies (restart-strategy.type): pure decision logic, driven
+ * by the injectable clock, with Flink's semantics and defaults.
+ *
+ * - none: a failure is never restarted.
+ * - fixed-delay: every failure is one attempt; restarting is allowed while
+ *   attempts so far <= restart-strategy.fixed-delay.attempts (default 1);
+ *   the backoff is restart-strategy.fixed-delay.delay (default 1 s).
+ * - exponential-delay (Flink >= 1.19): failures that arrive before the
+ *   scheduled restart time are merged into the attempt already planned.
+ *   A failure arriving reset-backoff-threshold (default 1 h) or more after
+ *   the previous planned restart resets the attempt count.  Backoff of
+ *   attempt k (0-based) = initial * multiplier^k plus a jitter uniform in
+ *   [-j, +j] with j = backoff * jitter-factor, clamped to
+ *   [initial-backoff, max-backoff].  Restarting is allowed while attempts
+ *   <= attempts-before-reset-backoff (default unlimited).  Defaults:
+ *   initial 1 s, max 1 min, multiplier 1.5, jitter 0.1.
+ *
+ * The default type is exponential-delay when checkpointing is enabled and
+ * none otherwise (Flink 1.19+).
+ *
+ * Threading: a strategy is plain data; use it from one thread or guard it.
+ */
+#ifndef SLUICE_CHECKPOINT_RESTART_H
+#define SLUICE_CHECKPOINT_RESTART_H
+
+#include "sluice/clock.h"
+#include "util/rng.h"
+
+typedef enum sluice__restart_type {
+	SLUICE_RESTART_NONE = 0,
+	SLUICE_RESTART_FIXED_DELAY = 1,
+	SLUICE_RESTART_EXPONENTIAL_DELAY = 2
+} sluice__restart_type;
+
+typedef struct sluice__restart_settings {
+	sluice__restart_type type;
+	int32_t fixed_attempts; /* restart-strategy.fixed-delay.attempts */
+	int64_t fixed_delay_ms; /* restart-strategy.fixed-delay.delay */
+	int64_t initial_backoff_ms;
+	int64_t max_backoff_ms;
+	double multiplier;
+	int64_t reset_threshold_ms;
+	double jitter;
+	int32_t exp_attempts; /* attempts-before-reset-backoff */
+} sluice__restart_settings;
+
+/* Flink's defaults; type by whether checkpointing is enabled. */
+void sluice__restart_settings_default(
+	sluice__restart_settings *s, int checkpointing_enabled);
+
+/*
+ * Parse a restart-strategy.type value: none/off/disable,
+ * fixed-delay/fixeddelay, exponential-delay/exponentialdelay
+ * (case-insensitive).  SLUICE_EINVALID naming the value otherwise.
+ */
+int sluice__restart_type_parse(sluice__restart_type *out, const char *text);
+
+typedef struct sluice__restart {
+	sluice__restart_settings s;
+	sluice_clock *clock; /* borrowed */
+	sluice__rng rng;
+	int32_t attempts;
+	int64_t next_restart_ms; /* exponential: planned restart, wall ms */
+	int have_next;
+} sluice__restart;
+
+/*
+ * Validate `s` and initialise `r`.  SLUICE_EINVALID with a message naming
+ * the key and value when a setting is out of range.  `clock` is borrowed
+ * and must outlive `r`; `seed` drives the jitter.
+ */
+int sluice__restart_init(
+	sluice__restart *r,
+	const sluice__restart_settings *s,
+	sluice_clock *clock,
+	uint64_t seed);
+
+/*
+ * Record a failure.  Returns 1 when it starts a new restart attempt, 0
+ * when it was merged into the attempt already planned (exponential-delay).
+ */
+int sluice__restart_notify_failure(sluice__restart *r);
+
+/* 1 when the job may restart after the failures recorded so far. */
+int sluice__restart_can_restart(const sluice__restart *r);
+
+/* Milliseconds to wait before restarting (0 when due). */
+int64_t sluice__restart_backoff_ms(const sluice__restart *r);
+
+#endif
