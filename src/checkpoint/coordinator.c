@@ -1141,6 +1141,12 @@ static int validate(const sluice_checkpoint_settings *s)
 			"The maximum number of concurrent attempts must be at "
 			"least one.",
 			(long long)s->max_concurrent);
+	if (s->tolerable_failures < 0)
+		return invalid(
+			"execution.checkpointing.tolerable-failed-checkpoints",
+			"The tolerable failure checkpoint number must be "
+			"non-negative.",
+			(long long)s->tolerable_failures);
 	if (s->unaligned && s->max_concurrent > 1)
 		return invalid(
 			"execution.checkpointing.max-concurrent-checkpoints",
@@ -1207,6 +1213,15 @@ int sluice__coord_new(sluice__coord **out, const sluice__coord_options *o)
 	int rc;
 
 	*out = NULL;
+	if (!o->tasks || !o->storage || !o->tasks->state ||
+	    !o->tasks->trigger || !o->tasks->notify_complete ||
+	    !o->tasks->notify_aborted || !o->tasks->fail_job ||
+	    !o->storage->init_location || !o->storage->finalize ||
+	    !o->storage->add_completed)
+		return sluice__error_set(
+			SLUICE_EINVALID, SLUICE_ERRCLS_INVALID,
+			"checkpoint coordinator: task and storage callbacks "
+			"are required");
 	SLUICE_ERRCHECK(validate(o->settings));
 	if (!(c = sluice__calloc(1, sizeof(*c))))
 		return sluice__error_oom();
