@@ -595,6 +595,57 @@ test_coordinator__job_without_running_tasks_completes_at_once(void **st)
 	fake_free(f);
 }
 
+static void test_coordinator__survives_allocation_failures(void **st)
+{
+	long n;
+
+	(void)st;
+	for (n = 0; n < 400; n++) {
+		fake *f = fake_new();
+		sluice__coord_options o;
+		sluice__coord_tasks tasks = {1,         f,          f_state,
+					     f_trigger, f_complete, f_aborted,
+					     f_fail_job};
+		sluice__coord_storage storage = {
+			1, f, f_init, f_finalize, f_add, f_discard, f_release};
+		sluice__task_ref r;
+		int32_t v, i;
+		char *json = NULL;
+
+		memset(&o, 0, sizeof(o));
+		o.settings = &f->s;
+		o.job_id = "J";
+		o.vertices = f->v;
+		o.n_vertices = f->nv;
+		o.clock = &f->clock.base;
+		o.tasks = &tasks;
+		o.storage = &storage;
+		sluice__alloc_fail_after(n);
+		if (sluice__coord_new(&f->c, &o) < 0) {
+			sluice__alloc_fail_after(-1);
+			assert_int_equal(
+				sluice_error_last()->code, SLUICE_ENOMEM);
+			fake_free(f);
+			continue;
+		}
+		sluice__coord_trigger_checkpoint(f->c, on_done, f);
+		for (v = 0; v < f->nv; v++)
+			for (i = 0; i < 2; i++) {
+				r = ref(f, v, i);
+				sluice__coord_ack(f->c, &r, 1, NULL);
+			}
+		sluice__coord_trigger_savepoint(f->c, "/sp", 0, on_done, f);
+		r = ref(f, 0, 0);
+		sluice__coord_decline(
+			f->c, &r, 2, SLUICE_CFR_CHECKPOINT_DECLINED, "x");
+		(void)sluice__stats_json(sluice__coord_stats(f->c), -1, &json);
+		sluice__free(json);
+		sluice__coord_shutdown(f->c);
+		sluice__alloc_fail_after(-1);
+		fake_free(f);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -640,6 +691,7 @@ int main(void)
 			test_coordinator__pointwise_finished_producer_triggers_its_consumer),
 		cmocka_unit_test(
 			test_coordinator__job_without_running_tasks_completes_at_once),
+		cmocka_unit_test(test_coordinator__survives_allocation_failures),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
