@@ -391,7 +391,7 @@ static void fail_request(
 	f = (sluice__fm_failure){
 		SLUICE_FM_UNKNOWN_ID,
 		reason,
-		text ? text : msg,
+		msg,
 		req->savepoint,
 		req->sync_savepoint,
 		0,
