@@ -4,9 +4,11 @@
  * the injected clock, jitter from a seeded generator.
  */
 #include <math.h>
+#include <string.h>
 #include <strings.h>
 
 #include "checkpoint/restart.h"
+#include "util/alloc.h"
 #include "util/error.h"
 
 void sluice__restart_settings_default(
@@ -22,6 +24,9 @@ void sluice__restart_settings_default(
 	s->reset_threshold_ms = 3600000;
 	s->jitter = 0.1;
 	s->exp_attempts = INT32_MAX;
+	s->rate_max_failures = 1;
+	s->rate_interval_ms = 60000;
+	s->rate_delay_ms = 1000;
 }
 
 int sluice__restart_type_parse(sluice__restart_type *out, const char *text)
@@ -37,6 +42,8 @@ int sluice__restart_type_parse(sluice__restart_type *out, const char *text)
 		{"fixeddelay", SLUICE_RESTART_FIXED_DELAY},
 		{"exponential-delay", SLUICE_RESTART_EXPONENTIAL_DELAY},
 		{"exponentialdelay", SLUICE_RESTART_EXPONENTIAL_DELAY},
+		{"failure-rate", SLUICE_RESTART_FAILURE_RATE},
+		{"failurerate", SLUICE_RESTART_FAILURE_RATE},
 	};
 	size_t i;
 
@@ -49,7 +56,7 @@ int sluice__restart_type_parse(sluice__restart_type *out, const char *text)
 	return sluice__error_set(
 		SLUICE_EINVALID, SLUICE_ERRCLS_CONFIG,
 		"restart-strategy.type: unknown strategy '%s' (expected none, "
-		"fixed-delay or exponential-delay)",
+		"fixed-delay, failure-rate or exponential-delay)",
 		text ? text : "(null)");
 }
 
@@ -71,6 +78,23 @@ static int validate(const sluice__restart_settings *s)
 			return bad(
 				"fixed-delay.delay", "must be at least 0 ms",
 				(double)s->fixed_delay_ms);
+	}
+	if (s->type == SLUICE_RESTART_FAILURE_RATE) {
+		if (s->rate_max_failures < 1 ||
+		    s->rate_max_failures > SLUICE_RESTART_MAX_RATE_WINDOW)
+			return bad(
+				"failure-rate.max-failures-per-interval",
+				"must be between 1 and 4096",
+				s->rate_max_failures);
+		if (s->rate_interval_ms < 1)
+			return bad(
+				"failure-rate.failure-rate-interval",
+				"must be at least 1 ms",
+				(double)s->rate_interval_ms);
+		if (s->rate_delay_ms < 0)
+			return bad(
+				"failure-rate.delay", "must be at least 0 ms",
+				(double)s->rate_delay_ms);
 	}
 	if (s->type != SLUICE_RESTART_EXPONENTIAL_DELAY)
 		return 0;
@@ -109,6 +133,13 @@ int sluice__restart_init(
 	uint64_t seed)
 {
 	SLUICE_ERRCHECK(validate(s));
+	memset(r, 0, sizeof(*r));
+	if (s->type == SLUICE_RESTART_FAILURE_RATE) {
+		r->failures = sluice__calloc(
+			(size_t)s->rate_max_failures, sizeof(*r->failures));
+		if (!r->failures)
+			return sluice__error_oom();
+	}
 	r->s = *s;
 	r->clock = clock;
 	sluice__rng_seed(&r->rng, seed);
@@ -116,6 +147,12 @@ int sluice__restart_init(
 	r->next_restart_ms = 0;
 	r->have_next = 0;
 	return 0;
+}
+
+void sluice__restart_release(sluice__restart *r)
+{
+	sluice__free(r->failures);
+	r->failures = NULL;
 }
 
 static int64_t exp_backoff(sluice__restart *r)
@@ -149,6 +186,14 @@ int sluice__restart_notify_failure(sluice__restart *r)
 		if (r->attempts < INT32_MAX)
 			r->attempts++;
 		return 1;
+	case SLUICE_RESTART_FAILURE_RATE:
+		/* keep the last max-failures failure times */
+		r->failures[r->next_failure] = now;
+		r->next_failure =
+			(r->next_failure + 1) % (size_t)r->s.rate_max_failures;
+		if (r->n_failures < (size_t)r->s.rate_max_failures)
+			r->n_failures++;
+		return 1;
 	case SLUICE_RESTART_EXPONENTIAL_DELAY:
 		break;
 	}
@@ -170,6 +215,13 @@ int sluice__restart_can_restart(const sluice__restart *r)
 		return r->attempts <= r->s.fixed_attempts;
 	case SLUICE_RESTART_EXPONENTIAL_DELAY:
 		return r->attempts <= r->s.exp_attempts;
+	case SLUICE_RESTART_FAILURE_RATE:
+		if (r->n_failures < (size_t)r->s.rate_max_failures)
+			return 1;
+		/* the ring is full: next_failure holds the oldest */
+		return sluice_clock_wall_ms(r->clock) -
+			       r->failures[r->next_failure] >
+		       r->s.rate_interval_ms;
 	case SLUICE_RESTART_NONE:
 		break;
 	}
@@ -183,6 +235,8 @@ int64_t sluice__restart_backoff_ms(const sluice__restart *r)
 	switch (r->s.type) {
 	case SLUICE_RESTART_FIXED_DELAY:
 		return r->s.fixed_delay_ms;
+	case SLUICE_RESTART_FAILURE_RATE:
+		return r->s.rate_delay_ms;
 	case SLUICE_RESTART_EXPONENTIAL_DELAY:
 		if (!r->have_next)
 			return 0;

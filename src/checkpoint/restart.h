@@ -16,6 +16,11 @@
  *   <= attempts-before-reset-backoff (default unlimited).  Defaults:
  *   initial 1 s, max 1 min, multiplier 1.5, jitter 0.1.
  *
+ * - failure-rate: restarting is allowed unless max-failures-per-interval
+ *   failures happened and the oldest of the last that many is no older
+ *   than failure-rate-interval; the backoff is failure-rate.delay.
+ *   Defaults: 1 failure per 1 min, delay 1 s.
+ *
  * The default type is exponential-delay when checkpointing is enabled and
  * none otherwise (Flink 1.19+).
  *
@@ -30,8 +35,11 @@
 typedef enum sluice__restart_type {
 	SLUICE_RESTART_NONE = 0,
 	SLUICE_RESTART_FIXED_DELAY = 1,
-	SLUICE_RESTART_EXPONENTIAL_DELAY = 2
+	SLUICE_RESTART_EXPONENTIAL_DELAY = 2,
+	SLUICE_RESTART_FAILURE_RATE = 3
 } sluice__restart_type;
+
+#define SLUICE_RESTART_MAX_RATE_WINDOW 4096
 
 typedef struct sluice__restart_settings {
 	sluice__restart_type type;
@@ -42,7 +50,10 @@ typedef struct sluice__restart_settings {
 	double multiplier;
 	int64_t reset_threshold_ms;
 	double jitter;
-	int32_t exp_attempts; /* attempts-before-reset-backoff */
+	int32_t exp_attempts;      /* attempts-before-reset-backoff */
+	int32_t rate_max_failures; /* failure-rate.max-failures-per-interval */
+	int64_t rate_interval_ms;  /* failure-rate.failure-rate-interval */
+	int64_t rate_delay_ms;     /* failure-rate.delay */
 } sluice__restart_settings;
 
 /* Flink's defaults; type by whether checkpointing is enabled. */
@@ -51,8 +62,9 @@ void sluice__restart_settings_default(
 
 /*
  * Parse a restart-strategy.type value: none/off/disable,
- * fixed-delay/fixeddelay, exponential-delay/exponentialdelay
- * (case-insensitive).  SLUICE_EINVALID naming the value otherwise.
+ * fixed-delay/fixeddelay, exponential-delay/exponentialdelay,
+ * failure-rate/failurerate (case-insensitive).  SLUICE_EINVALID naming the
+ * value otherwise.
  */
 int sluice__restart_type_parse(sluice__restart_type *out, const char *text);
 
@@ -63,18 +75,36 @@ typedef struct sluice__restart {
 	int32_t attempts;
 	int64_t next_restart_ms; /* exponential: planned restart, wall ms */
 	int have_next;
+	int64_t *failures; /* failure-rate: ring of failure times (wall ms) */
+	size_t n_failures, next_failure;
 } sluice__restart;
 
 /*
  * Validate `s` and initialise `r`.  SLUICE_EINVALID with a message naming
  * the key and value when a setting is out of range.  `clock` is borrowed
- * and must outlive `r`; `seed` drives the jitter.
+ * and must outlive `r`; `seed` drives the jitter.  failure-rate keeps
+ * at most SLUICE_RESTART_MAX_RATE_WINDOW failure times (larger
+ * max-failures-per-interval is SLUICE_EINVALID); SLUICE_ENOMEM.  Release
+ * with sluice__restart_release().
  */
 int sluice__restart_init(
 	sluice__restart *r,
 	const sluice__restart_settings *s,
 	sluice_clock *clock,
 	uint64_t seed);
+void sluice__restart_release(sluice__restart *r);
+
+/*
+ * Read the restart-strategy.* keys (Flink names and defaults) from
+ * `conf`; an unset type means exponential-delay when
+ * `checkpointing_enabled`, else none.  Codes of the config getters
+ * (SLUICE_EINVALID naming key and value).  Lives in restart_config.c.
+ */
+typedef struct sluice_config sluice_config;
+int sluice__restart_settings_from_config(
+	sluice__restart_settings *out,
+	const sluice_config *conf,
+	int checkpointing_enabled);
 
 /*
  * Record a failure.  Returns 1 when it starts a new restart attempt, 0

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "checkpoint/restart.h"
+#include "sluice/config.h"
 
 static void test_restart__defaults_follow_flink(void **st)
 {
@@ -42,9 +43,9 @@ static void test_restart__type_names(void **st)
 	assert_int_equal(sluice__restart_type_parse(&t, "off"), 0);
 	assert_int_equal(t, SLUICE_RESTART_NONE);
 	assert_int_equal(
-		sluice__restart_type_parse(&t, "failure-rate"),
+		sluice__restart_type_parse(&t, "forever"),
 		SLUICE_EINVALID);
-	assert_non_null(strstr(sluice_error_last()->message, "'failure-rate'"));
+	assert_non_null(strstr(sluice_error_last()->message, "'forever'"));
 }
 
 static void test_restart__none_never_restarts(void **st)
@@ -235,6 +236,82 @@ static void test_restart__invalid_exponential_settings(void **st)
 		sluice__restart_init(&r, &s, &clock.base, 1), SLUICE_EINVALID);
 }
 
+static void test_restart__failure_rate_window(void **st)
+{
+	sluice_manual_clock clock;
+	sluice__restart_settings s;
+	sluice__restart r;
+
+	(void)st;
+	sluice_manual_clock_init(&clock, 1000000);
+	sluice__restart_settings_default(&s, 1);
+	s.type = SLUICE_RESTART_FAILURE_RATE;
+	s.rate_max_failures = 2;
+	s.rate_interval_ms = 10000;
+	s.rate_delay_ms = 300;
+	assert_int_equal(sluice__restart_init(&r, &s, &clock.base, 1), 0);
+	sluice__restart_notify_failure(&r);
+	assert_true(sluice__restart_can_restart(&r));
+	assert_int_equal(sluice__restart_backoff_ms(&r), 300);
+	sluice_manual_clock_advance(&clock, 4000);
+	sluice__restart_notify_failure(&r); /* 2 failures within 10 s */
+	assert_false(sluice__restart_can_restart(&r));
+	sluice_manual_clock_advance(&clock, 6000);
+	assert_false(sluice__restart_can_restart(&r)); /* exactly 10 s */
+	sluice_manual_clock_advance(&clock, 1);
+	assert_true(sluice__restart_can_restart(&r));
+	sluice__restart_notify_failure(&r); /* failures at +4000, +10001 */
+	assert_false(sluice__restart_can_restart(&r));
+	sluice__restart_release(&r);
+	s.rate_max_failures = 0;
+	assert_int_equal(
+		sluice__restart_init(&r, &s, &clock.base, 1), SLUICE_EINVALID);
+}
+
+static void test_restart__settings_from_configuration(void **st)
+{
+	sluice__restart_settings s;
+	sluice_config *conf;
+
+	(void)st;
+	assert_int_equal(sluice_config_new(&conf), 0);
+	assert_int_equal(sluice__restart_settings_from_config(&s, conf, 1), 0);
+	assert_int_equal(s.type, SLUICE_RESTART_EXPONENTIAL_DELAY);
+	assert_int_equal(s.max_backoff_ms, 60000);
+	assert_int_equal(sluice__restart_settings_from_config(&s, conf, 0), 0);
+	assert_int_equal(s.type, SLUICE_RESTART_NONE);
+	assert_int_equal(
+		sluice_config_set(
+			conf, "restart-strategy.type", "fixeddelay",
+			SLUICE_CONFIG_API),
+		0);
+	assert_int_equal(
+		sluice_config_set(
+			conf, "restart-strategy.fixed-delay.attempts", "4",
+			SLUICE_CONFIG_API),
+		0);
+	assert_int_equal(
+		sluice_config_set(
+			conf, "restart-strategy.fixed-delay.delay", "10 s",
+			SLUICE_CONFIG_API),
+		0);
+	assert_int_equal(sluice__restart_settings_from_config(&s, conf, 1), 0);
+	assert_int_equal(s.type, SLUICE_RESTART_FIXED_DELAY);
+	assert_int_equal(s.fixed_attempts, 4);
+	assert_int_equal(s.fixed_delay_ms, 10000);
+	assert_int_equal(
+		sluice_config_set(
+			conf,
+			"restart-strategy.exponential-delay.jitter-factor",
+			"banana", SLUICE_CONFIG_API),
+		0);
+	assert_int_equal(
+		sluice__restart_settings_from_config(&s, conf, 1),
+		SLUICE_EINVALID);
+	assert_non_null(strstr(sluice_error_last()->message, "banana"));
+	sluice_config_free(conf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -252,6 +329,8 @@ int main(void)
 		cmocka_unit_test(test_restart__exponential_attempt_limit),
 		cmocka_unit_test(test_restart__jitter_is_bounded_and_seeded),
 		cmocka_unit_test(test_restart__invalid_exponential_settings),
+		cmocka_unit_test(test_restart__failure_rate_window),
+		cmocka_unit_test(test_restart__settings_from_configuration),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
