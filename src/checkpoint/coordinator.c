@@ -389,13 +389,8 @@ static void fail_request(
 	sluice_failure_format(msg, sizeof(msg), reason, text);
 	sluice__stats_report_failed_without_pending(&c->stats);
 	f = (sluice__fm_failure){
-		SLUICE_FM_UNKNOWN_ID,
-		reason,
-		msg,
-		req->savepoint,
-		req->sync_savepoint,
-		0,
-		c->job};
+		SLUICE_FM_UNKNOWN_ID, reason, msg,   req->savepoint,
+		req->sync_savepoint,  0,      c->job};
 	apply_fm(c, &f, NULL);
 	push_done(
 		c, req->done, req->done_arg, -1, req->savepoint, reason, msg,
@@ -630,6 +625,20 @@ plan_request(sluice__coord *c, sluice__ckpt_request *req, sluice__plan *plan)
 	return 0;
 }
 
+/* Make a new pending checkpoint known: list, statistics, log line. */
+static void register_pending(sluice__coord *c, sluice__pending *p)
+{
+	c->pending[c->n_pending++] = p;
+	(void)sluice__stats_report_pending(
+		&c->stats, p->id, trigger_options(c, p).kind, p->trigger_ts_ms,
+		&p->plan);
+	sluice__info(
+		"Triggering checkpoint %lld (type=%s) @ %lld for job %s.",
+		(long long)p->id,
+		sluice__ckpt_kind_name(trigger_options(c, p).kind),
+		(long long)p->trigger_ts_ms, c->job);
+}
+
 /* Steps 3-5: id, pending checkpoint, timeout, storage location. */
 static sluice__pending *create_pending(
 	sluice__coord *c,
@@ -651,18 +660,7 @@ static sluice__pending *create_pending(
 	}
 	c->next_id++;
 	sluice__ckpt_request_free(req);
-	c->pending[c->n_pending++] = p;
-	(void)sluice__stats_report_pending(
-		&c->stats, p->id,
-		p->sync_savepoint ? SLUICE_CKPT_SYNC_SAVEPOINT
-		: p->savepoint    ? SLUICE_CKPT_SAVEPOINT
-				  : SLUICE_CKPT_CHECKPOINT,
-		ts, &p->plan);
-	sluice__info(
-		"Triggering checkpoint %lld (type=%s) @ %lld for job %s.",
-		(long long)p->id,
-		sluice__ckpt_kind_name(trigger_options(c, p).kind),
-		(long long)ts, c->job);
+	register_pending(c, p);
 	c->in_trigger = p;
 	pthread_mutex_unlock(&c->lock);
 	rc = c->storage.init_location(

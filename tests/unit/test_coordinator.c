@@ -691,7 +691,8 @@ int main(void)
 			test_coordinator__pointwise_finished_producer_triggers_its_consumer),
 		cmocka_unit_test(
 			test_coordinator__job_without_running_tasks_completes_at_once),
-		cmocka_unit_test(test_coordinator__survives_allocation_failures),
+		cmocka_unit_test(
+			test_coordinator__survives_allocation_failures),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

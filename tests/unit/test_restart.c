@@ -43,8 +43,7 @@ static void test_restart__type_names(void **st)
 	assert_int_equal(sluice__restart_type_parse(&t, "off"), 0);
 	assert_int_equal(t, SLUICE_RESTART_NONE);
 	assert_int_equal(
-		sluice__restart_type_parse(&t, "forever"),
-		SLUICE_EINVALID);
+		sluice__restart_type_parse(&t, "forever"), SLUICE_EINVALID);
 	assert_non_null(strstr(sluice_error_last()->message, "'forever'"));
 }
 
