@@ -71,6 +71,9 @@ struct sluice__coord {
 	size_t n_recent, recent_pos;
 	action *out;
 	size_t n_out, cap_out;
+	void (*wakeup)(void *ctx);
+	void *wakeup_ctx;
+	int64_t announced; /* the deadline poll last returned */
 };
 
 static int64_t now_mono(sluice__coord *c)
@@ -228,15 +231,25 @@ static void run_action(sluice__coord *c, const action *a)
 	}
 }
 
-/* Release the lock, then make the queued calls. */
+static int64_t next_deadline(const sluice__coord *c);
+
+/* Release the lock, then make the queued calls (and wake the poller). */
 static void leave(sluice__coord *c)
 {
 	action *acts = c->out;
 	size_t i, n = c->n_out;
+	int64_t next = next_deadline(c);
+	int wake = 0;
 
+	if (next < c->announced) {
+		c->announced = next;
+		wake = c->wakeup != NULL;
+	}
 	c->out = NULL;
 	c->n_out = c->cap_out = 0;
 	pthread_mutex_unlock(&c->lock);
+	if (wake)
+		c->wakeup(c->wakeup_ctx);
 	for (i = 0; i < n; i++)
 		run_action(c, &acts[i]);
 	for (i = 0; i < n; i++) {
@@ -884,6 +897,7 @@ int64_t sluice__coord_poll(sluice__coord *c)
 	}
 	choose(c);
 	next = next_deadline(c);
+	c->announced = next;
 	leave(c);
 	return next;
 }
@@ -902,6 +916,8 @@ void sluice__coord_ack(
 	pthread_mutex_lock(&c->lock);
 	task_name(c, task, name, sizeof(name));
 	p = find_pending(c, id);
+	if (snap && c->storage.register_shared && !(p && p->savepoint))
+		c->storage.register_shared(c->storage.ctx, id, snap);
 	if (p) {
 		const sluice__subtask_snapshot *view = snap;
 
@@ -1041,7 +1057,7 @@ int sluice__coord_start_scheduler(sluice__coord *c)
 			sluice__rng_range(
 				&c->rng, c->min_pause_ms, c->interval_ms);
 	}
-	pthread_mutex_unlock(&c->lock);
+	leave(c);
 	return rc;
 }
 
@@ -1237,6 +1253,9 @@ int sluice__coord_new(sluice__coord **out, const sluice__coord_options *o)
 	c->next_id = 1;
 	c->latest_completed_id = -1;
 	c->next_periodic = INT64_MAX;
+	c->announced = INT64_MAX;
+	c->wakeup = o->wakeup;
+	c->wakeup_ctx = o->wakeup_ctx;
 	c->job = sluice__strdup(o->job_id ? o->job_id : "");
 	if (!c->job) {
 		sluice__free(c);

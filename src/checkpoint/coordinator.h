@@ -130,6 +130,14 @@ typedef struct sluice__coord_storage {
 		size_t n_acks);
 	/* Optional: a savepoint completed; forget the location token. */
 	void (*release)(void *ctx, void *location);
+	/* Optional: register the shared state of an ack with the shared-state
+	 * registry.  Called for every ack carrying a snapshot, before its
+	 * checkpoint's status is looked at (also for late and unknown acks),
+	 * except when the checkpoint is a known savepoint (spec §2.5). */
+	void (*register_shared)(
+		void *ctx,
+		int64_t id,
+		const sluice__subtask_snapshot *snapshot);
 } sluice__coord_storage;
 
 /* Outcome of one checkpoint request, delivered once to its callback. */
@@ -151,6 +159,14 @@ typedef struct sluice__coord_options {
 	const sluice__coord_tasks *tasks;     /* copied */
 	const sluice__coord_storage *storage; /* copied */
 	size_t history_size;                  /* 0 = 10 */
+	/*
+	 * Optional: called (without the lock) when the next deadline moved
+	 * earlier than the one sluice__coord_poll() last returned, e.g. a new
+	 * pending checkpoint's timeout or a started scheduler, so a thread
+	 * sleeping until that deadline wakes up and polls.
+	 */
+	void (*wakeup)(void *ctx);
+	void *wakeup_ctx;
 } sluice__coord_options;
 
 typedef struct sluice__coord sluice__coord;

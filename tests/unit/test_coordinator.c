@@ -69,8 +69,9 @@ static void test_coordinator__settings_are_normalised_and_validated(void **st)
 	assert_non_null(strstr(sluice_error_last()->message, "callbacks"));
 	o.tasks = &(sluice__coord_tasks){
 		1, f, f_state, f_trigger, f_complete, f_aborted, f_fail_job};
-	o.storage = &(sluice__coord_storage){
-		1, f, f_init, f_finalize, f_add, f_discard, f_release};
+	o.storage = &(sluice__coord_storage){1,          f,         f_init,
+					     f_finalize, f_add,     f_discard,
+					     f_release,  f_register};
 	f->s.unaligned = 1;
 	f->s.max_concurrent = 2;
 	assert_int_equal(sluice__coord_new(&c, &o), SLUICE_EINVALID);
@@ -595,6 +596,47 @@ test_coordinator__job_without_running_tasks_completes_at_once(void **st)
 	fake_free(f);
 }
 
+static void
+test_coordinator__poller_is_woken_when_a_deadline_comes_earlier(void **st)
+{
+	fake *f = fake_new();
+
+	(void)st;
+	f->s.timeout_ms = 5000;
+	fake_start(f, 1);
+	assert_int_equal(sluice__coord_poll(f->c), INT64_MAX);
+	trigger_ckpt(f); /* a timeout now exists */
+	assert_int_equal(f->n_wakeup, 1);
+	assert_int_equal(sluice__coord_poll(f->c), mono(f) + 5000);
+	trigger_ckpt(f); /* queued: no earlier deadline */
+	assert_int_equal(f->n_wakeup, 1);
+	assert_int_equal(sluice__coord_start_scheduler(f->c), 0);
+	assert_int_equal(f->n_wakeup, 2); /* the first tick is earlier */
+	ack_all(f, 1);
+	assert_int_equal(f->n_wakeup, 2);
+	fake_free(f);
+}
+
+static void
+test_coordinator__shared_state_is_registered_before_status(void **st)
+{
+	fake *f = fake_new();
+
+	(void)st;
+	f->s.max_concurrent = 2;
+	fake_start(f, 1);
+	trigger_ckpt(f);
+	ack(f, 0, 0, 1);
+	assert_int_equal(f->n_register, 1);
+	ack(f, 0, 0, 77); /* unknown checkpoint: registered, then discarded */
+	assert_int_equal(f->n_register, 2);
+	assert_int_equal(f->n_discard, 1);
+	trigger_sp(f, 0);
+	ack(f, 0, 0, 2); /* savepoint: not registered */
+	assert_int_equal(f->n_register, 2);
+	fake_free(f);
+}
+
 static void test_coordinator__survives_allocation_failures(void **st)
 {
 	long n;
@@ -607,7 +649,8 @@ static void test_coordinator__survives_allocation_failures(void **st)
 					     f_trigger, f_complete, f_aborted,
 					     f_fail_job};
 		sluice__coord_storage storage = {
-			1, f, f_init, f_finalize, f_add, f_discard, f_release};
+			1,     f,         f_init,    f_finalize,
+			f_add, f_discard, f_release, f_register};
 		sluice__task_ref r;
 		int32_t v, i;
 		char *json = NULL;
@@ -691,6 +734,10 @@ int main(void)
 			test_coordinator__pointwise_finished_producer_triggers_its_consumer),
 		cmocka_unit_test(
 			test_coordinator__job_without_running_tasks_completes_at_once),
+		cmocka_unit_test(
+			test_coordinator__poller_is_woken_when_a_deadline_comes_earlier),
+		cmocka_unit_test(
+			test_coordinator__shared_state_is_registered_before_status),
 		cmocka_unit_test(
 			test_coordinator__survives_allocation_failures),
 	};

@@ -53,7 +53,8 @@ typedef struct fake {
 	int trigger_rc, notify_rc;
 	int init_rc, finalize_rc, add_rc;
 	int64_t last_subsumed;
-	int n_init, n_finalize, n_add, n_discard, n_release;
+	int n_init, n_finalize, n_add, n_discard, n_release, n_register;
+	int n_wakeup;
 	size_t finalize_finished, finalize_fully_finished;
 	char locs[MAXREC];
 	result results[MAXREC];
@@ -280,6 +281,27 @@ static inline void f_release(void *ctx, void *loc)
 	f->n_release++;
 }
 
+static inline void
+f_register(void *ctx, int64_t id, const sluice__subtask_snapshot *snap)
+{
+	fake *f = ctx;
+
+	(void)id;
+	(void)snap;
+	pthread_mutex_lock(&f->lock);
+	f->n_register++;
+	pthread_mutex_unlock(&f->lock);
+}
+
+static inline void f_wakeup(void *ctx)
+{
+	fake *f = ctx;
+
+	pthread_mutex_lock(&f->lock);
+	f->n_wakeup++;
+	pthread_mutex_unlock(&f->lock);
+}
+
 /* ---- setup ------------------------------------------------------------- */
 
 static inline void default_settings(sluice_checkpoint_settings *s)
@@ -325,7 +347,8 @@ static inline void fake_start(fake *f, uint64_t seed)
 	static const sluice__coord_tasks tasks_tmpl = {
 		1, NULL, f_state, f_trigger, f_complete, f_aborted, f_fail_job};
 	static const sluice__coord_storage storage_tmpl = {
-		1, NULL, f_init, f_finalize, f_add, f_discard, f_release};
+		1,     NULL,      f_init,    f_finalize,
+		f_add, f_discard, f_release, f_register};
 	sluice__coord_tasks tasks = tasks_tmpl;
 	sluice__coord_storage storage = storage_tmpl;
 	sluice__coord_options o;
@@ -341,6 +364,8 @@ static inline void fake_start(fake *f, uint64_t seed)
 	o.seed = seed;
 	o.tasks = &tasks;
 	o.storage = &storage;
+	o.wakeup = f_wakeup;
+	o.wakeup_ctx = f;
 	assert_int_equal(sluice__coord_new(&f->c, &o), 0);
 }
 

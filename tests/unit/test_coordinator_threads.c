@@ -116,7 +116,8 @@ static void test_coordinator_threads__concurrent_acks_and_declines(void **st)
 		1,          NULL,      f_state,   f_trigger_mt,
 		f_complete, f_aborted, f_fail_job};
 	static const sluice__coord_storage storage_tmpl = {
-		1, NULL, f_init, f_finalize, f_add, f_discard, f_release};
+		1,     NULL,      f_init,    f_finalize,
+		f_add, f_discard, f_release, f_register};
 	sluice__coord_tasks tasks = tasks_tmpl;
 	sluice__coord_storage storage = storage_tmpl;
 	sluice__coord_options o;
