@@ -38,7 +38,7 @@ typedef struct action {
 	sluice_failure_reason reason;
 	int savepoint;
 	char *message; /* owned */
-	char *path;    /* owned */
+	char *path;    /* owned; for ACT_TRIGGER the savepoint target */
 	sluice__ckpt_done_fn done;
 	void *done_arg;
 } action;
@@ -200,13 +200,15 @@ static void run_notify(sluice__coord *c, const action *a)
 
 static void run_action(sluice__coord *c, const action *a)
 {
+	sluice__trigger_options o;
 	sluice__ckpt_result r;
 	int rc;
 
 	switch (a->kind) {
 	case ACT_TRIGGER:
-		rc = c->tasks.trigger(
-			c->tasks.ctx, &a->task, a->id, a->ts, &a->opts);
+		o = a->opts;
+		o.target = a->path;
+		rc = c->tasks.trigger(c->tasks.ctx, &a->task, a->id, a->ts, &o);
 		if (rc < 0)
 			trigger_failed(c, &a->task, a->id, rc);
 		break;
@@ -440,7 +442,6 @@ trigger_options(const sluice__coord *c, const sluice__pending *p)
 	o.kind = p->sync_savepoint ? SLUICE_CKPT_SYNC_SAVEPOINT
 		 : p->savepoint    ? SLUICE_CKPT_SAVEPOINT
 				   : SLUICE_CKPT_CHECKPOINT;
-	o.location = p->location;
 	if (c->s.mode == SLUICE_AT_LEAST_ONCE) {
 		o.alignment = SLUICE_ALIGN_AT_LEAST_ONCE;
 	} else if (p->savepoint) {
@@ -734,6 +735,7 @@ static void trigger_one(sluice__coord *c, sluice__ckpt_request *req)
 		a->task = p->plan.trigger[i];
 		a->ts = p->trigger_ts_ms;
 		a->opts = o;
+		a->path = p->target ? sluice__strdup(p->target) : NULL;
 	}
 	c->triggering = 0;
 	if (sluice__pending_fully_acked(p))

@@ -49,7 +49,11 @@ typedef struct sluice__trigger_options {
 	sluice__ckpt_kind kind;
 	sluice__alignment alignment;
 	int64_t aligned_timeout_ms; /* 0 = none; aligned -> unaligned switch */
-	void *location;             /* storage location of this checkpoint */
+	/* Savepoint target directory, NULL = the default (or a checkpoint).
+	 * Valid only during the trigger call.  Tasks reach the location of
+	 * checkpoint <id> through storage by id: the coordinator's storage
+	 * token may be discarded (abort) while a task still writes. */
+	const char *target;
 } sluice__trigger_options;
 
 /*

@@ -9,6 +9,12 @@
 #include "util/alloc.h"
 #include "util/error.h"
 
+int sluice__subtask_snapshot_new(sluice__subtask_snapshot **out)
+{
+	*out = sluice__calloc(1, sizeof(**out));
+	return *out ? 0 : sluice__error_oom();
+}
+
 void sluice__subtask_snapshot_free(sluice__subtask_snapshot *s)
 {
 	size_t i;

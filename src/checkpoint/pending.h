@@ -45,6 +45,13 @@ typedef struct sluice__subtask_snapshot {
 	int unaligned;
 } sluice__subtask_snapshot;
 
+/*
+ * A zeroed snapshot.  The snapshot and its `keyed` / `opstate` arrays must
+ * come from the sluice__malloc family (sluice__subtask_snapshot_free
+ * releases them with sluice__free).  SLUICE_ENOMEM.
+ */
+int sluice__subtask_snapshot_new(sluice__subtask_snapshot **out);
+
 /* Frees the handles and the snapshot (NULL-safe). */
 void sluice__subtask_snapshot_free(sluice__subtask_snapshot *s);
 

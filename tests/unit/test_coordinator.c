@@ -27,7 +27,7 @@ test_coordinator__ids_start_at_one_and_sources_are_triggered(void **st)
 	assert_int_equal(f->triggers[0].ts, T0);
 	assert_int_equal(f->triggers[0].o.kind, SLUICE_CKPT_CHECKPOINT);
 	assert_int_equal(f->triggers[0].o.alignment, SLUICE_ALIGN_ALIGNED);
-	assert_ptr_equal(f->triggers[0].o.location, &f->locs[1]);
+	assert_null(f->triggers[0].o.target);
 	assert_int_equal(info(f).pending, 1);
 	ack_all(f, 1);
 	assert_int_equal(info(f).pending, 0);
@@ -247,8 +247,14 @@ test_coordinator__savepoint_is_forced_only_without_unaligned(void **st)
 	(void)st;
 	fake_start(f, 1);
 	trigger_ckpt(f);
-	trigger_sp(f, 0); /* forced: bypasses max-concurrent 1 */
+	/* forced: bypasses max-concurrent 1 */
+	assert_int_equal(
+		sluice__coord_trigger_savepoint(
+			f->c, "/savepoints/x", 0, on_done, f),
+		0);
 	assert_int_equal(info(f).pending, 2);
+	assert_string_equal(f->triggers[2].target, "/savepoints/x");
+	assert_string_equal(f->triggers[0].target, "");
 	assert_int_equal(f->triggers[2].o.kind, SLUICE_CKPT_SAVEPOINT);
 	assert_int_equal(f->triggers[2].o.alignment, SLUICE_ALIGN_ALIGNED);
 	sluice__coord_free(f->c);

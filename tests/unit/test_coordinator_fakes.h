@@ -26,7 +26,8 @@
 typedef struct rec {
 	sluice__task_ref task;
 	int64_t id, ts, arg;
-	sluice__trigger_options o;
+	sluice__trigger_options o; /* o.target is not kept: see target */
+	char target[64];
 } rec;
 
 typedef struct result {
@@ -154,6 +155,11 @@ static inline int f_trigger(
 	record(f, f->triggers, &f->n_triggers, t, id, ts, 0);
 	pthread_mutex_lock(&f->lock);
 	f->triggers[f->n_triggers - 1].o = *o;
+	f->triggers[f->n_triggers - 1].o.target = NULL;
+	snprintf(
+		f->triggers[f->n_triggers - 1].target,
+		sizeof(f->triggers[0].target), "%s",
+		o->target ? o->target : "");
 	pthread_mutex_unlock(&f->lock);
 	return f->trigger_rc;
 }
@@ -415,9 +421,9 @@ static inline sluice__task_ref ref(fake *f, int32_t v, int32_t i)
 
 static inline sluice__subtask_snapshot *snap(uint64_t size)
 {
-	sluice__subtask_snapshot *s = sluice__calloc(1, sizeof(*s));
+	sluice__subtask_snapshot *s = NULL;
 
-	assert_non_null(s);
+	assert_int_equal(sluice__subtask_snapshot_new(&s), 0);
 	s->state_size = size;
 	s->checkpointed_size = size / 2;
 	s->sync_ms = 3;
