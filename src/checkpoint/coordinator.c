@@ -522,9 +522,14 @@ static int finalize(
 			text, sizeof(text),
 			"Could not finalize the pending checkpoint %lld.",
 			(long long)p->id);
+		/* state of a partially finished operator that cannot be
+		 * checkpointed (spec §1.4) */
 		abort_pending(
-			c, p, SLUICE_CFR_FINALIZE_CHECKPOINT_FAILURE, text,
-			NULL);
+			c, p,
+			rc == SLUICE_EUNSUPPORTED
+				? SLUICE_CFR_CHECKPOINT_DECLINED_TASK_CLOSING
+				: SLUICE_CFR_FINALIZE_CHECKPOINT_FAILURE,
+			text, NULL);
 		return rc;
 	}
 	if (p->savepoint) {

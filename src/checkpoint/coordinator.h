@@ -109,7 +109,11 @@ typedef struct sluice__coord_storage {
 		const char *target,
 		void **location);
 	/* Write `_metadata` from the acks in `p`; `*external_path` (allocated
-	 * with sluice__malloc, may stay NULL) is where it lives. */
+	 * with sluice__malloc, may stay NULL) is where it lives.  Return
+	 * SLUICE_EUNSUPPORTED when an operator with partially finished
+	 * subtasks uses state that cannot be checkpointed then (the abort
+	 * reason is CHECKPOINT_DECLINED_TASK_CLOSING instead of
+	 * FINALIZE_CHECKPOINT_FAILURE). */
 	int (*finalize)(
 		void *ctx,
 		void *location,

@@ -580,6 +580,11 @@ entry_obj(const sluice__stats *st, const sluice__ckpt_stats *c, int details)
 			cJSON_AddNullToObject(o, "external_path");
 		cJSON_AddBoolToObject(o, "discarded", c->discarded);
 	} else if (c->status == SLUICE_CKPT_FAILED) {
+		const sluice_failure_info *fi =
+			sluice_failure_info_get(c->reason);
+
+		cJSON_AddStringToObject(
+			o, "failure_reason", fi ? fi->name : "UNKNOWN");
 		cJSON_AddNumberToObject(
 			o, "failure_timestamp", (double)c->failure_ts_ms);
 		cJSON_AddStringToObject(

@@ -165,6 +165,27 @@ static void test_coordinator_failures__finalize_failure_counts(void **st)
 }
 
 static void
+test_coordinator_failures__unsupported_finished_state_is_task_closing(void **st)
+{
+	fake *f = fake_new();
+
+	(void)st;
+	fake_start(f, 1);
+	f->finalize_rc = SLUICE_EUNSUPPORTED;
+	trigger_ckpt(f);
+	ack_all(f, 1);
+	assert_int_equal(
+		last_result(f)->reason,
+		SLUICE_CFR_CHECKPOINT_DECLINED_TASK_CLOSING);
+	assert_string_equal(
+		last_result(f)->msg,
+		"Could not finalize the pending checkpoint 1. Failure reason: "
+		"Checkpoint was declined (task is closing)");
+	assert_int_equal(f->n_fail, 0); /* not counted */
+	fake_free(f);
+}
+
+static void
 test_coordinator_failures__declines_count_once_per_checkpoint(void **st)
 {
 	fake *f = fake_new();
@@ -476,6 +497,8 @@ int main(void)
 			test_coordinator_failures__other_storage_error_is_trigger_failure),
 		cmocka_unit_test(
 			test_coordinator_failures__finalize_failure_counts),
+		cmocka_unit_test(
+			test_coordinator_failures__unsupported_finished_state_is_task_closing),
 		cmocka_unit_test(
 			test_coordinator_failures__declines_count_once_per_checkpoint),
 		cmocka_unit_test(

@@ -129,6 +129,11 @@ static void test_coordinator_stats__overview_document(void **st)
 			    cJSON_GetObjectItem(j, "latest"), "failed"),
 		    "failure_message"),
 		"Checkpoint was declined.");
+	assert_string_equal(
+		str(cJSON_GetObjectItem(
+			    cJSON_GetObjectItem(j, "latest"), "failed"),
+		    "failure_reason"),
+		"CHECKPOINT_DECLINED");
 	assert_int_equal(num(j, "latest.restored.id"), 3);
 	assert_true(cJSON_IsNull(cJSON_GetObjectItem(
 		cJSON_GetObjectItem(j, "latest"), "savepoint")));
