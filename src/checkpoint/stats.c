@@ -419,7 +419,8 @@ static double percentile(const int64_t *sorted, size_t n, double p)
 static cJSON *summary_obj(const sluice__stats_series *s)
 {
 	cJSON *o = cJSON_CreateObject();
-	int64_t *v = NULL, sum = 0;
+	int64_t *v = NULL;
+	double sum = 0;
 	size_t i;
 
 	if (!o)
@@ -429,12 +430,11 @@ static cJSON *summary_obj(const sluice__stats_series *s)
 	if (v) {
 		qsort(v, s->n, sizeof(*v), cmp_i64);
 		for (i = 0; i < s->n; i++)
-			sum += v[i];
+			sum += (double)v[i];
 	}
 	cJSON_AddNumberToObject(o, "min", v ? (double)v[0] : 0);
 	cJSON_AddNumberToObject(o, "max", v ? (double)v[s->n - 1] : 0);
-	cJSON_AddNumberToObject(
-		o, "avg", v ? (double)(sum / (int64_t)s->n) : 0);
+	cJSON_AddNumberToObject(o, "avg", v ? floor(sum / (double)s->n) : 0);
 	cJSON_AddNumberToObject(o, "p50", v ? percentile(v, s->n, 50) : 0);
 	cJSON_AddNumberToObject(o, "p90", v ? percentile(v, s->n, 90) : 0);
 	cJSON_AddNumberToObject(o, "p95", v ? percentile(v, s->n, 95) : 0);
