@@ -136,7 +136,7 @@ static void test_coordinator_threads__concurrent_acks_and_declines(void **st)
 	f->v[1].parallelism = PAR;
 	f->s.max_concurrent = 4;
 	f->s.tolerable_failures = SLUICE_FM_UNLIMITED;
-	f->s.timeout_ms = 2000;
+	f->s.timeout_ms = 300;
 	tasks.ctx = f;
 	storage.ctx = f;
 	memset(&o, 0, sizeof(o));
