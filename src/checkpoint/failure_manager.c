@@ -119,9 +119,10 @@ sluice__fm_verdict sluice__fm_on_failure(
 		}
 		return SLUICE_FM_CONTINUE;
 	}
-	if (f->sync_savepoint) {
+	if (f->savepoint && f->sync_savepoint) {
+		/* the whole job fails, not "due to task failure" */
 		*fail_message = f->message;
-		return SLUICE_FM_FAIL_JOB_TASK;
+		return SLUICE_FM_FAIL_JOB;
 	}
 	if (check_counter(fm, f)) {
 		*fail_message = SLUICE_FM_EXCEEDED;

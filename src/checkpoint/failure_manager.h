@@ -7,8 +7,9 @@
  * - JM-side failure (pre-flight reason, or no task attempt attached):
  *   ignored for savepoints; checkpoints are checked against the counter.
  * - TM-side failure (a task declined): a synchronous savepoint
- *   (stop-with-savepoint) fails the job at once with the checkpoint
- *   exception's message; anything else is checked against the counter.
+ *   (stop-with-savepoint) fails the whole job at once with the checkpoint
+ *   exception's message; anything else is checked against the counter and
+ *   on exceeding fails the job "due to task failure" of that attempt.
  * - Counter check: only when id == SLUICE_FM_UNKNOWN_ID or id > the last
  *   succeeded id.  A countable reason (sluice_failure_info.counted) adds 1
  *   when the id is unknown or seen for the first time (one checkpoint counts

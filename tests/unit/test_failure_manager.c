@@ -172,7 +172,7 @@ static void test_failure_manager__savepoints(void **st)
 		record_failure(
 			&fm, 4, SLUICE_CFR_CHECKPOINT_DECLINED_TASK_CLOSING, 1,
 			1, 1, &msg),
-		SLUICE_FM_FAIL_JOB_TASK);
+		SLUICE_FM_FAIL_JOB);
 	assert_string_equal(msg, "the exception");
 	/* TM-side plain savepoint failure is counted like a checkpoint */
 	assert_int_equal(
