@@ -66,6 +66,9 @@ typedef struct sluice_failure_info {
 	int pre_flight;      /* 1 if raised before tasks saw the checkpoint */
 	int counted;         /* 1 if it counts against tolerable failures */
 	int legacy;          /* 1 if removed from current Flink */
+	const char *where;   /* where sluice raises it (legacy: where it was) */
+	const char *meaning; /* what it means for the operator */
+	const char *check;   /* what to check or do about it */
 } sluice_failure_info;
 
 /* Info for a reason; NULL for values that are not reasons.  Static. */

@@ -28,6 +28,7 @@ void cli_error_last(const char *context);
 void cli_log_init(void);
 
 extern const cmd cmd_config_def;
+extern const cmd cmd_doctor_def;
 extern const cmd cmd_bench_def;
 
 #endif
