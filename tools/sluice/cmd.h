@@ -43,5 +43,6 @@ int cli_config_opt(
 extern const cmd cmd_config_def;
 extern const cmd cmd_checkpoint_def;
 extern const cmd cmd_doctor_def;
+extern const cmd cmd_bench_def;
 
 #endif
