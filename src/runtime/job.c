@@ -222,7 +222,7 @@ int sluice_job_task_info(sluice_job *job, int index, sluice_task_info *out)
 	out->parallelism = v->parallelism;
 	out->max_parallelism = v->max_parallelism;
 	out->is_source = v->kind == SLUICE_VERTEX_SOURCE;
-	out->state = SLUICE_TASK_CREATED;
+	out->state = SLUICE_TASK_STATE_CREATED;
 	return 0;
 }
 
@@ -575,15 +575,16 @@ void sluice_job_stop(sluice_job *job)
 static int post_trigger(sluice_job *job, int index, const sluice__mail *m)
 {
 	sluice__task *t = &job->tasks[index];
-	int st = sluice__task_state(t);
+	int st = sluice__task_state_get(t);
 
-	if (st == SLUICE_TASK_CREATED || st == SLUICE_TASK_INITIALIZING) {
+	if (st == SLUICE_TASK_STATE_CREATED ||
+	    st == SLUICE_TASK_STATE_INITIALIZING) {
 		sluice__task_decline(
 			t, m->id, SLUICE_CFR_CHECKPOINT_DECLINED_TASK_NOT_READY,
 			NULL);
 		return 0;
 	}
-	if (st != SLUICE_TASK_RUNNING ||
+	if (st != SLUICE_TASK_STATE_RUNNING ||
 	    sluice__inbox_post(&t->inbox, m) == SLUICE_ECANCELED) {
 		sluice__task_decline(
 			t, m->id, SLUICE_CFR_CHECKPOINT_DECLINED_TASK_CLOSING,

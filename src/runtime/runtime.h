@@ -150,7 +150,7 @@ void *sluice__task_main(void *arg);
 /* Set up the barrier handler once the task's channels exist. */
 int sluice__task_prepare(sluice__task *t);
 void sluice__task_fill_info(sluice__task *t, sluice_task_info *out);
-int sluice__task_state(sluice__task *t);
+int sluice__task_state_get(sluice__task *t);
 void sluice__task_decline(
 	sluice__task *t,
 	int64_t id,

@@ -45,7 +45,7 @@ const char *sluice_task_state_name(sluice_task_state s)
 	return state_names[s];
 }
 
-int sluice__task_state(sluice__task *t)
+int sluice__task_state_get(sluice__task *t)
 {
 	return __atomic_load_n(&t->state, __ATOMIC_ACQUIRE);
 }
@@ -67,7 +67,7 @@ void sluice__task_fill_info(sluice__task *t, sluice_task_info *out)
 	out->parallelism = t->v->parallelism;
 	out->max_parallelism = t->v->max_parallelism;
 	out->is_source = t->v->kind == SLUICE_VERTEX_SOURCE;
-	out->state = (sluice_task_state)sluice__task_state(t);
+	out->state = (sluice_task_state)sluice__task_state_get(t);
 	out->output_waits = 0;
 	for (i = 0; i < t->num_outs; i++)
 		for (c = 0; c < t->outs[i].num_channels; c++)
@@ -245,7 +245,7 @@ static int checkpoint_perform(
 	if (b->id <= t->last_checkpoint)
 		return 0; /* duplicate trigger */
 	t->last_checkpoint = b->id;
-	if (sluice__task_state(t) != SLUICE_TASK_RUNNING) {
+	if (sluice__task_state_get(t) != SLUICE_TASK_STATE_RUNNING) {
 		sluice__task_decline(
 			t, b->id, SLUICE_CFR_CHECKPOINT_DECLINED_TASK_CLOSING,
 			NULL);
@@ -555,21 +555,21 @@ static int task_run(sluice__task *t, int *opened)
 	const sluice_operator *op = t->v->op;
 	int rc;
 
-	set_state(t, SLUICE_TASK_INITIALIZING);
+	set_state(t, SLUICE_TASK_STATE_INITIALIZING);
 	if (op->initialize_state &&
 	    (rc = op->initialize_state((sluice_ctx *)t, t->restored)) < 0)
 		return rc;
 	*opened = 1;
 	if (op->open && (rc = op->open((sluice_ctx *)t)) < 0)
 		return rc;
-	set_state(t, SLUICE_TASK_RUNNING);
+	set_state(t, SLUICE_TASK_STATE_RUNNING);
 	if (t->v->kind == SLUICE_VERTEX_SOURCE)
 		rc = source_loop(t);
 	else
 		rc = input_loop(t);
 	if (rc < 0)
 		return rc;
-	set_state(t, SLUICE_TASK_FINISHING);
+	set_state(t, SLUICE_TASK_STATE_FINISHING);
 	return sluice__output_event(t, SLUICE__ELEM_END, NULL);
 }
 
@@ -580,14 +580,14 @@ static void task_failed(sluice__task *t, int rc)
 	char *msg;
 
 	if (rc == SLUICE_ECANCELED && sluice__job_stopping(t->job)) {
-		set_state(t, SLUICE_TASK_CANCELED);
+		set_state(t, SLUICE_TASK_STATE_CANCELED);
 		return;
 	}
 	msg = sluice__strdup(sluice_error_last()->message);
 	sluice__warn(
 		"task %s (%d/%d) failed: %s", t->v->name, (int)t->subtask + 1,
 		(int)t->v->parallelism, msg ? msg : "out of memory");
-	set_state(t, SLUICE_TASK_FAILED);
+	set_state(t, SLUICE_TASK_STATE_FAILED);
 	sluice__job_fail(t->job, msg ? msg : "out of memory");
 	if (r->task_failed) {
 		sluice__task_fill_info(t, &info);
@@ -611,7 +611,7 @@ void *sluice__task_main(void *arg)
 	if (opened && t->v->op->close)
 		t->v->op->close((sluice_ctx *)t, rc < 0);
 	if (rc >= 0) {
-		set_state(t, SLUICE_TASK_FINISHED);
+		set_state(t, SLUICE_TASK_STATE_FINISHED);
 		if (r->task_finished) {
 			sluice__task_fill_info(t, &info);
 			r->task_finished(r->ctx, &info);

@@ -554,7 +554,7 @@ int rt_all_running(void *arg)
 
 	for (i = 0; i < sluice_job_task_count(job); i++)
 		if (sluice_job_task_info(job, i, &info) < 0 ||
-		    info.state != SLUICE_TASK_RUNNING)
+		    info.state != SLUICE_TASK_STATE_RUNNING)
 			return 0;
 	return 1;
 }

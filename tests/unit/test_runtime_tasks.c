@@ -18,6 +18,13 @@
 #include <cmocka.h>
 
 #include "runtime_harness.h"
+/* the runtime's and the coordinator's internals must live in one file
+ * (the bridge between them): no clashing names */
+#include "checkpoint/ckstore.h"
+#include "checkpoint/coordinator.h"
+#include "runtime/runtime.h"
+#include "sluice/state.h"
+#include "sluice/sys/backend.h"
 #include "sluice/config.h"
 #include "util/alloc.h"
 #include "util/buf.h"
@@ -76,7 +83,7 @@ test_runtime__trigger_after_finish_declines_task_closing(void **state)
 	assert_int_equal(sluice_job_start(pl.job, &r, NULL), 0);
 	assert_int_equal(sluice_job_wait(pl.job, RT_WAIT_MS), 0);
 	assert_int_equal(sluice_job_task_info(pl.job, 0, &info), 0);
-	assert_int_equal(info.state, SLUICE_TASK_FINISHED);
+	assert_int_equal(info.state, SLUICE_TASK_STATE_FINISHED);
 	assert_string_equal(sluice_task_state_name(info.state), "FINISHED");
 	rt_coord_trigger(&c);
 	assert_int_equal(
@@ -152,8 +159,8 @@ test_runtime__sync_failure_fails_the_task_and_stops_the_job(void **state)
 
 		assert_int_equal(sluice_job_task_info(pl.job, i, &info), 0);
 		assert_true(
-			info.state == SLUICE_TASK_FAILED ||
-			info.state == SLUICE_TASK_CANCELED);
+			info.state == SLUICE_TASK_STATE_FAILED ||
+			info.state == SLUICE_TASK_STATE_CANCELED);
 	}
 	sluice_job_stop(pl.job);
 	assert_int_equal(c.completed_id, 0);
@@ -389,7 +396,7 @@ static int first_task_running(void *arg)
 	sluice_task_info info;
 
 	return sluice_job_task_info(job, 0, &info) == 0 &&
-	       info.state == SLUICE_TASK_RUNNING;
+	       info.state == SLUICE_TASK_STATE_RUNNING;
 }
 
 static void

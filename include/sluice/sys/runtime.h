@@ -46,13 +46,13 @@ extern "C" {
  */
 
 typedef enum sluice_task_state {
-	SLUICE_TASK_CREATED = 0,
-	SLUICE_TASK_INITIALIZING = 1, /* restoring state, opening */
-	SLUICE_TASK_RUNNING = 2,
-	SLUICE_TASK_FINISHING = 3, /* end of input reached, closing */
-	SLUICE_TASK_FINISHED = 4,
-	SLUICE_TASK_CANCELED = 5,
-	SLUICE_TASK_FAILED = 6
+	SLUICE_TASK_STATE_CREATED = 0,
+	SLUICE_TASK_STATE_INITIALIZING = 1, /* restoring state, opening */
+	SLUICE_TASK_STATE_RUNNING = 2,
+	SLUICE_TASK_STATE_FINISHING = 3, /* end of input reached, closing */
+	SLUICE_TASK_STATE_FINISHED = 4,
+	SLUICE_TASK_STATE_CANCELED = 5,
+	SLUICE_TASK_STATE_FAILED = 6
 } sluice_task_state;
 
 /* Stable name of a task state ("RUNNING"), never NULL. */
