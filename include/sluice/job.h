@@ -205,16 +205,16 @@ sluice_job_connect(
  */
 SLUICE_EXTERN(int) sluice_job_validate(sluice_job *job);
 
-typedef enum sluice_job_status {
-	SLUICE_JOB_CREATED = 0,
-	SLUICE_JOB_RUNNING = 1,
-	SLUICE_JOB_FINISHED = 2, /* every task finished */
-	SLUICE_JOB_FAILED = 3,   /* a task failed; all tasks stopped */
-	SLUICE_JOB_CANCELED = 4
-} sluice_job_status;
+typedef enum sluice_job_state {
+	SLUICE_JOB_STATE_CREATED = 0,
+	SLUICE_JOB_STATE_RUNNING = 1,
+	SLUICE_JOB_STATE_FINISHED = 2, /* every task finished */
+	SLUICE_JOB_STATE_FAILED = 3,   /* a task failed; all tasks stopped */
+	SLUICE_JOB_STATE_CANCELED = 4
+} sluice_job_state;
 
 /* Current status; safe from any thread. */
-SLUICE_EXTERN(sluice_job_status) sluice_job_status_get(sluice_job *job);
+SLUICE_EXTERN(sluice_job_state) sluice_job_state_get(sluice_job *job);
 
 /*
  * Wait until every task reached a terminal state or `timeout_ms` of real

@@ -120,24 +120,24 @@ void sluice__job_task_done(sluice_job *job)
 	pthread_mutex_lock(&job->lock);
 	if (--job->live_tasks == 0) {
 		if (job->failed)
-			job->status = SLUICE_JOB_FAILED;
+			job->status = SLUICE_JOB_STATE_FAILED;
 		else if (sluice__job_stopping(job))
-			job->status = SLUICE_JOB_CANCELED;
+			job->status = SLUICE_JOB_STATE_CANCELED;
 		else
-			job->status = SLUICE_JOB_FINISHED;
+			job->status = SLUICE_JOB_STATE_FINISHED;
 		pthread_cond_broadcast(&job->cond);
 	}
 	pthread_mutex_unlock(&job->lock);
 }
 
-sluice_job_status sluice_job_status_get(sluice_job *job)
+sluice_job_state sluice_job_state_get(sluice_job *job)
 {
 	int s;
 
 	pthread_mutex_lock(&job->lock);
 	s = job->status;
 	pthread_mutex_unlock(&job->lock);
-	return (sluice_job_status)s;
+	return (sluice_job_state)s;
 }
 
 const char *sluice_job_failure(sluice_job *job)
@@ -492,7 +492,7 @@ static int launch(sluice_job *job)
 	int i;
 
 	pthread_mutex_lock(&job->lock);
-	job->status = SLUICE_JOB_RUNNING;
+	job->status = SLUICE_JOB_STATE_RUNNING;
 	job->live_tasks = job->num_tasks;
 	pthread_mutex_unlock(&job->lock);
 	for (i = 0; i < job->num_tasks; i++) {
@@ -552,7 +552,7 @@ int sluice_job_start(
 fail:
 	release_run(job);
 	pthread_mutex_lock(&job->lock);
-	job->status = SLUICE_JOB_CREATED;
+	job->status = SLUICE_JOB_STATE_CREATED;
 	pthread_mutex_unlock(&job->lock);
 	return rc;
 }

@@ -139,7 +139,7 @@ struct sluice_job {
 	pthread_mutex_t lock; /* guards the fields below */
 	pthread_cond_t cond;
 	int live_tasks;
-	int status;    /* sluice_job_status */
+	int status;    /* sluice_job_state */
 	int stopping;  /* atomic: tasks must stop */
 	int failed;    /* a task failed in this run */
 	char *failure; /* first task failure message (NULL if OOM) */

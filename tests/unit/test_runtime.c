@@ -55,7 +55,7 @@ static void run_fail_and_restart(int sp, int mp, int cp)
 	sluice_job_wakeup(pl.job);
 	assert_int_equal(sluice_job_wait(pl.job, RT_WAIT_MS), 0);
 	rt_coord_stop_periodic(&c);
-	assert_int_equal(sluice_job_status_get(pl.job), SLUICE_JOB_FAILED);
+	assert_int_equal(sluice_job_state_get(pl.job), SLUICE_JOB_STATE_FAILED);
 	if (!strstr(sluice_job_failure(pl.job), "injected failure"))
 		fail_msg("job failure: %s", sluice_job_failure(pl.job));
 	sluice_job_stop(pl.job);
@@ -68,7 +68,8 @@ static void run_fail_and_restart(int sp, int mp, int cp)
 	assert_true(rs.checkpoint_id >= 1);
 	assert_int_equal(sluice_job_start(pl.job, &r, &rs), 0);
 	assert_int_equal(sluice_job_wait(pl.job, RT_WAIT_MS), 0);
-	assert_int_equal(sluice_job_status_get(pl.job), SLUICE_JOB_FINISHED);
+	assert_int_equal(
+		sluice_job_state_get(pl.job), SLUICE_JOB_STATE_FINISHED);
 	assert_int_equal(LOAD(&pl.src.restored), sp);
 	sluice_job_stop(pl.job);
 	assert_int_equal(c.finished, c.num_tasks);
@@ -154,19 +155,19 @@ static void run_chaos(int sp, int mp, int cp, uint64_t seed)
 			fprintf(stderr,
 				"chaos attempt %d: status %d, completed %d "
 				"(newest %lld), processed %lld\n",
-				attempt, (int)sluice_job_status_get(pl.job),
+				attempt, (int)sluice_job_state_get(pl.job),
 				c.num_completed, (long long)c.completed_id,
 				(long long)LOAD(&pl.count.processed));
 		if (last ||
-		    sluice_job_status_get(pl.job) == SLUICE_JOB_FINISHED) {
+		    sluice_job_state_get(pl.job) == SLUICE_JOB_STATE_FINISHED) {
 			assert_int_equal(
-				sluice_job_status_get(pl.job),
-				SLUICE_JOB_FINISHED);
+				sluice_job_state_get(pl.job),
+				SLUICE_JOB_STATE_FINISHED);
 			sluice_job_stop(pl.job);
 			break;
 		}
 		assert_int_equal(
-			sluice_job_status_get(pl.job), SLUICE_JOB_FAILED);
+			sluice_job_state_get(pl.job), SLUICE_JOB_STATE_FAILED);
 		sluice_job_stop(pl.job);
 	}
 	rt_sink_expect_exact(&pl.sink, &pl.src, sp);
@@ -213,7 +214,8 @@ static void test_runtime__at_least_once_loses_nothing(void **state)
 	rt_restore_of(&c, &rs);
 	assert_int_equal(sluice_job_start(pl.job, &r, &rs), 0);
 	assert_int_equal(sluice_job_wait(pl.job, RT_WAIT_MS), 0);
-	assert_int_equal(sluice_job_status_get(pl.job), SLUICE_JOB_FINISHED);
+	assert_int_equal(
+		sluice_job_state_get(pl.job), SLUICE_JOB_STATE_FINISHED);
 	sluice_job_stop(pl.job);
 	for (s = 0; s < 3; s++)
 		for (pos = 0; pos < pl.src.n; pos++)
@@ -255,7 +257,8 @@ test_runtime__rescaled_restore_moves_keyed_state_by_key_group(void **state)
 	rt_restore_of(&ca, &rs);
 	assert_int_equal(sluice_job_start(b.job, &rb, &rs), 0);
 	assert_int_equal(sluice_job_wait(b.job, RT_WAIT_MS), 0);
-	assert_int_equal(sluice_job_status_get(b.job), SLUICE_JOB_FINISHED);
+	assert_int_equal(
+		sluice_job_state_get(b.job), SLUICE_JOB_STATE_FINISHED);
 	sluice_job_stop(b.job);
 	/* first run saw 1..c for the first half, second run the rest */
 	{
@@ -311,7 +314,7 @@ test_runtime__exactly_once_with_file_checkpoint_storage(void **state)
 	STORE(&pl.src.gate, pl.src.n);
 	sluice_job_wakeup(pl.job);
 	assert_int_equal(sluice_job_wait(pl.job, RT_WAIT_MS), 0);
-	assert_int_equal(sluice_job_status_get(pl.job), SLUICE_JOB_FAILED);
+	assert_int_equal(sluice_job_state_get(pl.job), SLUICE_JOB_STATE_FAILED);
 	sluice_job_stop(pl.job);
 	for (i = 0; i < c.num_tasks; i++) {
 		const sluice_task_snapshot *t = c.completed[i];
@@ -334,7 +337,8 @@ test_runtime__exactly_once_with_file_checkpoint_storage(void **state)
 	assert_non_null(rs.storage);
 	assert_int_equal(sluice_job_start(pl.job, &r, &rs), 0);
 	assert_int_equal(sluice_job_wait(pl.job, RT_WAIT_MS), 0);
-	assert_int_equal(sluice_job_status_get(pl.job), SLUICE_JOB_FINISHED);
+	assert_int_equal(
+		sluice_job_state_get(pl.job), SLUICE_JOB_STATE_FINISHED);
 	sluice_job_stop(pl.job);
 	rt_sink_expect_exact(&pl.sink, &pl.src, 2);
 	rt_coord_release(&c);

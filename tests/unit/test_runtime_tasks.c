@@ -61,7 +61,8 @@ test_runtime__trigger_before_running_declines_not_ready(void **state)
 	STORE(&pl.src.gate, pl.src.n);
 	sluice_job_wakeup(pl.job);
 	assert_int_equal(sluice_job_wait(pl.job, RT_WAIT_MS), 0);
-	assert_int_equal(sluice_job_status_get(pl.job), SLUICE_JOB_FINISHED);
+	assert_int_equal(
+		sluice_job_state_get(pl.job), SLUICE_JOB_STATE_FINISHED);
 	sluice_job_stop(pl.job);
 	rt_sink_expect_exact(&pl.sink, &pl.src, 2);
 	rt_coord_release(&c);
@@ -127,7 +128,8 @@ test_runtime__async_failure_declines_with_async_exception(void **state)
 	STORE(&pl.src.gate, pl.src.n);
 	sluice_job_wakeup(pl.job);
 	assert_int_equal(sluice_job_wait(pl.job, RT_WAIT_MS), 0);
-	assert_int_equal(sluice_job_status_get(pl.job), SLUICE_JOB_FINISHED);
+	assert_int_equal(
+		sluice_job_state_get(pl.job), SLUICE_JOB_STATE_FINISHED);
 	sluice_job_stop(pl.job);
 	rt_coord_release(&c);
 	rt_pipeline_free(&pl);
@@ -150,7 +152,7 @@ test_runtime__sync_failure_fails_the_task_and_stops_the_job(void **state)
 	rt_start_running(pl.job, &r, NULL);
 	rt_coord_trigger(&c);
 	assert_int_equal(sluice_job_wait(pl.job, RT_WAIT_MS), 0);
-	assert_int_equal(sluice_job_status_get(pl.job), SLUICE_JOB_FAILED);
+	assert_int_equal(sluice_job_state_get(pl.job), SLUICE_JOB_STATE_FAILED);
 	assert_non_null(strstr(
 		sluice_job_failure(pl.job), "injected snapshot failure"));
 	assert_true(c.failed >= 1);
@@ -255,13 +257,15 @@ test_runtime__corrupt_checkpoint_is_reported_not_restored(void **state)
 	assert_non_null(
 		strstr(sluice_error_last()->message,
 		       "keyed state of 'count' subtask 1: checksum mismatch"));
-	assert_int_equal(sluice_job_status_get(pl.job), SLUICE_JOB_CREATED);
+	assert_int_equal(
+		sluice_job_state_get(pl.job), SLUICE_JOB_STATE_CREATED);
 	/* repaired, the same checkpoint restores */
 	victim->keyed->stream->data[victim->keyed->stream->size / 2] ^= 0x20;
 	STORE(&pl.src.gate, pl.src.n);
 	assert_int_equal(sluice_job_start(pl.job, &r, &rs), 0);
 	assert_int_equal(sluice_job_wait(pl.job, RT_WAIT_MS), 0);
-	assert_int_equal(sluice_job_status_get(pl.job), SLUICE_JOB_FINISHED);
+	assert_int_equal(
+		sluice_job_state_get(pl.job), SLUICE_JOB_STATE_FINISHED);
 	sluice_job_stop(pl.job);
 	rt_sink_expect_exact(&pl.sink, &pl.src, 2);
 	rt_coord_release(&c);
@@ -290,16 +294,16 @@ static void test_runtime__allocation_failures_fail_cleanly(void **state)
 		if (rc < 0) {
 			assert_int_equal(rc, SLUICE_ENOMEM);
 			assert_int_equal(
-				sluice_job_status_get(pl.job),
-				SLUICE_JOB_CREATED);
+				sluice_job_state_get(pl.job),
+				SLUICE_JOB_STATE_CREATED);
 			continue;
 		}
-		if (sluice_job_status_get(pl.job) == SLUICE_JOB_FINISHED)
+		if (sluice_job_state_get(pl.job) == SLUICE_JOB_STATE_FINISHED)
 			finished++;
 		else
 			assert_int_equal(
-				sluice_job_status_get(pl.job),
-				SLUICE_JOB_FAILED);
+				sluice_job_state_get(pl.job),
+				SLUICE_JOB_STATE_FAILED);
 		sluice_job_stop(pl.job);
 	}
 	assert_int_equal(finished, 3);
@@ -453,7 +457,7 @@ test_runtime__final_checkpoint_commits_everything_before_finish(void **state)
 	/* the final checkpoint completes; tasks finish after committing */
 	rt_coord_trigger(&c);
 	assert_int_equal(sluice_job_wait(job, RT_WAIT_MS), 0);
-	assert_int_equal(sluice_job_status_get(job), SLUICE_JOB_FINISHED);
+	assert_int_equal(sluice_job_state_get(job), SLUICE_JOB_STATE_FINISHED);
 	assert_int_equal(LOAD(&out.ended), 3);
 	assert_int_equal(LOAD(&out.committed), 2 * src.n);
 	assert_int_equal(c.completed_id, 1);
@@ -635,12 +639,14 @@ test_runtime__restore_matches_state_to_vertices_as_flink(void **state)
 		"program, because the operator is not available in the new "
 		"program. If you want to allow to skip this, you can set the "
 		"--allowNonRestoredState option on the CLI.");
-	assert_int_equal(sluice_job_status_get(pl.job), SLUICE_JOB_CREATED);
+	assert_int_equal(
+		sluice_job_state_get(pl.job), SLUICE_JOB_STATE_CREATED);
 	/* ... skipped when allowed */
 	rs.allow_non_restored = 1;
 	assert_int_equal(sluice_job_start(pl.job, NULL, &rs), 0);
 	assert_int_equal(sluice_job_wait(pl.job, RT_WAIT_MS), 0);
-	assert_int_equal(sluice_job_status_get(pl.job), SLUICE_JOB_FINISHED);
+	assert_int_equal(
+		sluice_job_state_get(pl.job), SLUICE_JOB_STATE_FINISHED);
 	sluice_job_stop(pl.job);
 	/* a default max parallelism adopts the state's */
 	rs.allow_non_restored = 0;
@@ -922,7 +928,7 @@ static void test_runtime__two_input_operator_with_broadcast_input(void **state)
 		sluice_job_wakeup(job);
 		assert_int_equal(sluice_job_wait(job, RT_WAIT_MS), 0);
 		assert_int_equal(
-			sluice_job_status_get(job), SLUICE_JOB_FINISHED);
+			sluice_job_state_get(job), SLUICE_JOB_STATE_FINISHED);
 		sluice_job_stop(job);
 	}
 	assert_int_equal(LOAD(&out.per_input[0]), 2 * 300);
