@@ -71,6 +71,18 @@ void sluice_job_free(sluice_job *job)
 	sluice__free(job);
 }
 
+int sluice_job_set_stream_factory(
+	sluice_job *job, const sluice_stream_factory *f)
+{
+	if (job->started || !f || !f->open)
+		return sluice__error_set(
+			SLUICE_EINVALID, SLUICE_ERRCLS_JOB,
+			"job '%s': stream factory can only be set before start",
+			job->name);
+	job->streams = *f;
+	return 0;
+}
+
 int sluice_job_set_state_provider(
 	sluice_job *job, sluice_state_provider_factory factory, void *arg)
 {

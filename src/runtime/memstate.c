@@ -58,8 +58,9 @@ typedef struct mem_provider {
 } mem_provider;
 
 typedef struct mem_snap {
-	sluice_location *loc; /* NULL: memory streams */
-	kv *entries;          /* flat copies */
+	const sluice_stream_factory *streams; /* NULL: memory streams */
+	int64_t id;
+	kv *entries; /* flat copies */
 	size_t num_entries;
 	oplist *lists;
 	size_t num_lists;
@@ -366,7 +367,8 @@ static int mp_snapshot_sync(
 	*out = NULL;
 	if (!s)
 		return sluice__error_oom();
-	s->loc = opts ? opts->location : NULL;
+	s->streams = opts ? opts->streams : NULL;
+	s->id = id;
 	if ((rc = snap_copy_entries(m, s)) < 0)
 		goto fail;
 	if (m->num_lists &&
@@ -398,27 +400,26 @@ static int kv_cmp(const void *a, const void *b)
 	return x->kg < y->kg ? -1 : x->kg > y->kg;
 }
 
-/* A state stream in the checkpoint's location, or in memory. */
-static int
-open_ostream(sluice_location *loc, const char *name, sluice_ostream **os)
+/* A state stream from the job's factory, or in memory. */
+static int open_ostream(mem_snap *s, const char *name, sluice_ostream **os)
 {
-	if (loc)
-		return sluice_location_open_stream(
-			os, loc, SLUICE_SCOPE_EXCLUSIVE);
+	if (s->streams)
+		return s->streams->open(
+			s->streams->ctx, s->id, SLUICE_SCOPE_EXCLUSIVE, os);
 	return sluice_mem_ostream_new(os, name);
 }
 
 /* Write `b` as one state stream; the handle carries the checksum. */
 static int write_stream(
 	sluice_buf *b,
-	sluice_location *loc,
+	mem_snap *s,
 	const char *name,
 	sluice_stream_handle **out)
 {
 	sluice_ostream *os;
 	int rc;
 
-	if ((rc = open_ostream(loc, name, &os)) < 0)
+	if ((rc = open_ostream(s, name, &os)) < 0)
 		return rc;
 	if ((rc = sluice_ostream_write(os, b->ptr, b->len)) < 0) {
 		sluice_ostream_abort(os);
@@ -461,7 +462,7 @@ static int write_keyed(mem_provider *m, mem_snap *s, sluice_keyed_handle **out)
 		}
 	}
 	if (rc >= 0)
-		rc = write_stream(&b, s->loc, "keyed", &h->stream);
+		rc = write_stream(&b, s, "keyed", &h->stream);
 done:
 	sluice_buf_release(&b);
 	if (rc < 0) {
@@ -482,7 +483,7 @@ static int write_opstate(mem_snap *s, sluice_opstate_handle **out)
 	if (!h ||
 	    !(h->states = sluice__calloc(s->num_lists, sizeof(*h->states))))
 		goto oom;
-	if ((rc = open_ostream(s->loc, "opstate", &os)) < 0)
+	if ((rc = open_ostream(s, "opstate", &os)) < 0)
 		goto fail;
 	for (i = 0; i < s->num_lists; i++) {
 		sluice_opstate_entry *en = &h->states[h->num_states++];

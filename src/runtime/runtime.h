@@ -128,7 +128,8 @@ struct sluice_job {
 	int num_edges;
 	sluice_state_provider_factory factory;
 	void *factory_arg;
-	int num_tasks; /* after validation */
+	sluice_stream_factory streams; /* open == NULL: memory streams */
+	int num_tasks;                 /* after validation */
 	/* one run */
 	int started;
 	sluice__task *tasks;

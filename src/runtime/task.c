@@ -219,12 +219,14 @@ static int
 checkpoint_sync(sluice__task *t, const sluice__barrier *b, void **snap)
 {
 	const sluice_operator *op = t->v->op;
+	sluice_checkpoint_options opts = b->opts;
 	int rc;
 
 	if (op->snapshot_state &&
 	    (rc = op->snapshot_state((sluice_ctx *)t, b->id)) < 0)
 		return rc;
-	return t->provider->snapshot_sync(t->provider, b->id, &b->opts, snap);
+	opts.streams = t->job->streams.open ? &t->job->streams : NULL;
+	return t->provider->snapshot_sync(t->provider, b->id, &opts, snap);
 }
 
 static int checkpoint_perform(

@@ -470,9 +470,30 @@ void rt_coord_stop_periodic(coord *c)
 	pthread_join(c->th, NULL);
 }
 
+/* The stream factory: the location of checkpoint `id`, by id. */
+static int coord_open_stream(
+	void *ctx, int64_t id, sluice_scope scope, sluice_ostream **out)
+{
+	coord *c = ctx;
+	sluice_location *loc = NULL;
+
+	pthread_mutex_lock(&c->lock);
+	if (id > 0 && id < 1024)
+		loc = c->locs[id];
+	pthread_mutex_unlock(&c->lock);
+	if (!loc)
+		return sluice__error_set(
+			SLUICE_ENOTFOUND, SLUICE_ERRCLS_CHECKPOINT,
+			"checkpoint %lld is not pending", (long long)id);
+	return sluice_location_open_stream(out, loc, scope);
+}
+
 void rt_coord_use_storage(coord *c, sluice_checkpoint_storage *cs)
 {
+	sluice_stream_factory f = {c, coord_open_stream};
+
 	c->cs = cs;
+	assert_int_equal(sluice_job_set_stream_factory(c->job, &f), 0);
 }
 
 int rt_coord_trigger_id(coord *c, int64_t id)
@@ -489,7 +510,6 @@ int rt_coord_trigger_id(coord *c, int64_t id)
 		pthread_mutex_lock(&c->lock);
 		c->locs[id] = loc;
 		pthread_mutex_unlock(&c->lock);
-		opts.location = loc;
 	}
 	return sluice_job_trigger_checkpoint(
 		c->job, id, sluice_clock_wall_ms(sluice_clock_system()), &opts);

@@ -16,8 +16,8 @@
  *    state and operator list state through it (via sluice_ctx_*).  A
  *    checkpoint calls snapshot_sync on the subtask thread (short: freeze a
  *    consistent view) and snapshot_async on a snapshot-pool thread (write
- *    the frozen view into streams of the checkpoint's storage location,
- *    sluice_checkpoint_options.location, produce handles).  Restore hands
+ *    the frozen view into streams from the job's stream factory, e.g. the
+ *    checkpoint's storage location, and produce handles).  Restore hands
  *    the provider the handles assigned to its subtask, with the storage
  *    to read them from.  sluice_mem_state_provider_new is a
  *    simple in-memory provider; the real keyed backends plug in here.
@@ -83,14 +83,29 @@ sluice_job_task_info(sluice_job *job, int index, sluice_task_info *out);
 /* --- snapshots -----------------------------------------------------------
  */
 
+/*
+ * Where tasks open the state streams of checkpoint `id` (for example the
+ * coordinator's checkpoint store, by id).  `open` is called from
+ * snapshot-pool threads, concurrently; it returns SLUICE_ENOTFOUND when
+ * the checkpoint is no longer pending (the task then declines it with
+ * CHECKPOINT_ASYNC_EXCEPTION).
+ */
+typedef struct sluice_stream_factory {
+	void *ctx;
+	int (*open)(
+		void *ctx,
+		int64_t id,
+		sluice_scope scope,
+		sluice_ostream **out);
+} sluice_stream_factory;
+
 typedef struct sluice_checkpoint_options {
 	int savepoint;      /* 1 for a savepoint */
 	int sync_savepoint; /* 1 for stop-with-savepoint */
-	/* Where tasks open this checkpoint's state streams (exclusive scope);
-	 * borrowed: must stay valid until every task acked or declined the
-	 * checkpoint, or the job stopped.  NULL = memory streams (INLINE
-	 * handles). */
-	sluice_location *location;
+	/* Set by the runtime for the state provider: the job's stream
+	 * factory (sluice_job_set_stream_factory), NULL = memory streams
+	 * (INLINE handles). */
+	const sluice_stream_factory *streams;
 } sluice_checkpoint_options;
 
 /*
@@ -306,6 +321,14 @@ typedef int (*sluice_state_provider_factory)(
 	void *arg);
 
 /*
+ * State streams of every checkpoint go through `f` (copied; its ctx must
+ * outlive the job); without one they stay in memory.  Only before start.
+ * Returns 0 or SLUICE_EINVALID.
+ */
+SLUICE_EXTERN(int)
+sluice_job_set_stream_factory(sluice_job *job, const sluice_stream_factory *f);
+
+/*
  * Use `factory` (called with `arg`) for every subtask's provider; the
  * default is sluice_mem_state_provider_new.  Only before start.
  */
@@ -318,8 +341,8 @@ sluice_job_set_state_provider(
  * a small table.  The sync phase copies everything (cost proportional to
  * state size); the async phase writes keyed state key group by key group
  * with an offset per group, and operator state one element per offset,
- * through the checkpoint's storage location (options.location) or, without
- * one, memory streams (INLINE handles).  Every handle carries an xxh3-64
+ * through the job's stream factory (options.streams) or, without one,
+ * memory streams (INLINE handles).  Every handle carries an xxh3-64
  * checksum that restore verifies; FILE / RELATIVE handles are read through
  * the restore's storage (without one: SLUICE_EUNSUPPORTED).  `arg` is
  * unused.
