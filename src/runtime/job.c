@@ -496,7 +496,7 @@ static void release_run(sluice_job *job)
 	job->channels = NULL;
 	job->num_channels = 0;
 	job->tasks = NULL;
-	job->started = 0;
+	__atomic_store_n(&job->started, 0, __ATOMIC_RELEASE);
 }
 
 static int launch(sluice_job *job)
@@ -550,12 +550,13 @@ int sluice_job_start(
 	job->stopping = 0;
 	if (restore && (rc = check_restore(job, restore)) < 0)
 		return rc;
-	job->started = 1;
+	__atomic_store_n(&job->started, 1, __ATOMIC_RELEASE);
 	if ((rc = make_tasks(job)) < 0 || (rc = make_channels(job)) < 0 ||
 	    (rc = make_providers(job, restore)) < 0 ||
 	    (rc = sluice__pool_init(&job->pool, job->opts.snapshot_threads)) <
 		    0)
 		goto fail;
+	__atomic_add_fetch(&job->runs, 1, __ATOMIC_ACQ_REL);
 	if ((rc = launch(job)) < 0) {
 		sluice_job_stop(job);
 		return rc;
@@ -676,6 +677,20 @@ notify_all(sluice_job *job, sluice__mail_kind kind, int64_t id, int64_t arg)
 			sluice_error_clear(); /* finished tasks: nothing to do
 					       */
 	return 0;
+}
+
+int sluice__job_post(sluice_job *job, int task, const sluice__mail *m)
+{
+	if (!job->started || task < 0 || task >= job->num_tasks)
+		return sluice__error_set(
+			SLUICE_EINVALID, SLUICE_ERRCLS_JOB,
+			"job '%s': no task %d to notify", job->name, task);
+	return sluice__inbox_post(&job->tasks[task].inbox, m);
+}
+
+int sluice__job_started(sluice_job *job)
+{
+	return __atomic_load_n(&job->started, __ATOMIC_ACQUIRE);
 }
 
 int sluice_job_notify_complete(

@@ -130,6 +130,7 @@ struct sluice_job {
 	void *factory_arg;
 	sluice_stream_factory streams; /* open == NULL: memory streams */
 	int num_tasks;                 /* after validation */
+	uint64_t runs; /* atomic: starts so far (the attempt number) */
 	/* one run */
 	int started;
 	sluice__task *tasks;
@@ -172,5 +173,9 @@ int sluice__record_read(sluice_reader *r, sluice_record *rec);
 void sluice__job_fail(sluice_job *job, const char *message);
 int sluice__job_stopping(sluice_job *job);
 void sluice__job_task_done(sluice_job *job);
+/* Queue `m` for task `task` only; SLUICE_ECANCELED when it ended. */
+int sluice__job_post(sluice_job *job, int task, const sluice__mail *m);
+/* 1 while started (readable from other threads). */
+int sluice__job_started(sluice_job *job);
 
 #endif
