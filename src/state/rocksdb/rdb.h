@@ -254,4 +254,106 @@ int sluice__rdb_clip(sluice_rdb *db, int32_t kg_start, int32_t kg_end);
 /* Native checkpoint into `dir`, which must not exist (flushes first). */
 int sluice__rdb_native_checkpoint(sluice_rdb *db, const char *dir);
 
+/* ---- incremental snapshots (rdb_snapshot.c) -------------------------- */
+
+/*
+ * Where snapshot files go and come from.  open_output opens a stream for
+ * one file (shared = 1: scope SHARED, else EXCLUSIVE; `name` is the local
+ * file name, a hint); open_input opens a stored file; discard (may be
+ * NULL) deletes an uploaded file after a failed snapshot.  All three are
+ * called from transfer threads concurrently.
+ */
+typedef struct sluice_rdb_transfer {
+	void *ctx;
+	int (*open_output)(
+		void *ctx, int shared, const char *name, sluice_ostream **out);
+	int (*open_input)(
+		void *ctx, const sluice_stream_handle *h, sluice_istream **out);
+	void (*discard)(void *ctx, const sluice_stream_handle *h);
+} sluice_rdb_transfer;
+
+/* Sharing strategy by snapshot type (spec §6.2 step 7). */
+typedef enum sluice_rdb_sharing {
+	SLUICE_RDB_FORWARD_BACKWARD = 0, /* checkpoint: reuse and be reused */
+	SLUICE_RDB_FORWARD = 1,          /* full checkpoint: upload all */
+	SLUICE_RDB_NO_SHARING = 2        /* native savepoint: all exclusive */
+} sluice_rdb_sharing;
+
+typedef struct sluice_rdb_snapshot sluice_rdb_snapshot;
+
+/*
+ * Synchronous phase: native checkpoint into <instance>/chk-<id> and a copy
+ * of the base (files of the last completed checkpoint).  [kg_start,
+ * kg_start + kg_num) is the range recorded in the handle.
+ */
+int sluice__rdb_snapshot_sync(
+	sluice_rdb_snapshot **out,
+	sluice_rdb *db,
+	int64_t checkpoint_id,
+	sluice_rdb_sharing sharing,
+	int32_t kg_start,
+	int32_t kg_num);
+
+/*
+ * Asynchronous phase: write `meta` as the metadata stream, upload new
+ * files in parallel, reference base SSTs by placeholders, record the
+ * uploaded set.  On failure uploaded files are discarded.  May run on any
+ * thread while the task thread keeps using the db.
+ */
+int sluice__rdb_snapshot_async(
+	sluice_incremental_handle **out,
+	sluice_rdb_snapshot *s,
+	const sluice_rdb_transfer *t,
+	sluice_slice meta);
+
+/* Delete the local snapshot directory and free; NULL-safe. */
+void sluice__rdb_snapshot_free(sluice_rdb_snapshot *s);
+
+/* Checkpoint `id` completed / aborted (spec §6.2 step 6). */
+void sluice__rdb_notify_complete(sluice_rdb *db, int64_t id);
+void sluice__rdb_notify_aborted(sluice_rdb *db, int64_t id);
+/* Last completed checkpoint whose files are the base, -1 = none. */
+int64_t sluice__rdb_last_completed(sluice_rdb *db);
+
+/* ---- restore (rdb_restore.c) ----------------------------------------- */
+
+/*
+ * New instance holding key groups [kg_start, kg_end] of `handles` (see the
+ * header comment).  Placeholders in the handles are SLUICE_EINVALID;
+ * checksum or size mismatches are SLUICE_ECORRUPT naming the file and
+ * checkpoint.  `n` = 0 gives an empty instance.
+ */
+int sluice__rdb_restore(
+	sluice_rdb **out,
+	const sluice_rdb_options *o,
+	const char *label,
+	int32_t max_parallelism,
+	int32_t kg_start,
+	int32_t kg_end,
+	sluice_incremental_handle *const *handles,
+	size_t n,
+	const sluice_rdb_transfer *t);
+
+/* ---- transfers (rdb_transfer.c) -------------------------------------- */
+
+/*
+ * Run job(ctx, i) for i in [0, n) on up to `threads` threads.  Returns 0
+ * or the first failure's code with its message set on the calling thread.
+ */
+int sluice__rdb_parallel(
+	size_t n, int threads, int (*job)(void *ctx, size_t i), void *ctx);
+/* Upload file `path` through `t`; the handle is returned in *out. */
+int sluice__rdb_upload(
+	sluice_stream_handle **out,
+	const sluice_rdb_transfer *t,
+	int shared,
+	const char *name,
+	const char *path);
+/* Download `h` into new file `path`, verifying size and checksum. */
+int sluice__rdb_download(
+	const sluice_rdb_transfer *t,
+	const sluice_stream_handle *h,
+	const char *path,
+	const char *what);
+
 #endif

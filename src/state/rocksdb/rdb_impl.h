@@ -98,6 +98,8 @@ void sluice__rdb_names_free(char **names, size_t count);
 /* Size and xxh3-64 of a file. */
 int sluice__rdb_file_digest(
 	const char *path, uint64_t *size, uint64_t *checksum);
+/* An INLINE handle of zero bytes named `name` (empty files, metadata). */
+int sluice__rdb_empty_handle(sluice_stream_handle **out, const char *name);
 /* Fill `hex` (33 bytes) with a random 128-bit id. */
 void sluice__rdb_random_id(char hex[33]);
 
