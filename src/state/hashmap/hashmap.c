@@ -1,0 +1,861 @@
+/*
+ * The `hashmap` keyed state backend: every state is an open-addressing
+ * hash table of (key group, key, namespace) entries held in memory, with
+ * copy-on-write versioning so a snapshot is O(pages) to take and can be
+ * written by another thread while the task thread keeps writing (the idea
+ * of Flink's CopyOnWriteStateMap, with paged slot arrays instead of one
+ * bucket array so the synchronous copy stays tiny).
+ *
+ * Versioning: the backend has a version counter.  Taking a snapshot
+ * records the current version v as held and bumps the counter; `required`
+ * is the highest held version.  Pages and entries carry the version they
+ * were created at; one with version <= required may be read by a
+ * snapshot, so a writer copies it (new object at the current version),
+ * swaps the copy in and retires the old one.  A retired object is freed
+ * once every held snapshot is newer than its retirement (see reclaim).
+ * Rehashing moves entry pointers into fresh pages; entries stay put.
+ *
+ * This file owns the tables and the backend methods; nested.c the user
+ * maps of MAP states; snapshot.c the frozen views.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "state/hashmap/hashmap.h"
+#include "util/alloc.h"
+#include "util/error.h"
+
+#define LOAD_NUM 3 /* grow beyond 3/4 full */
+#define LOAD_DEN 4
+
+static int visible(hm_backend *b, uint32_t version)
+{
+	return version <=
+	       atomic_load_explicit(&b->required, memory_order_acquire);
+}
+
+static uint32_t tag_of(uint32_t hash)
+{
+	return hash ? hash : 1;
+}
+
+static hm_entry **slot_at(hm_table *t, size_t i)
+{
+	return &t->pages[i >> HM_PAGE_BITS]->slots[i & (HM_PAGE_SLOTS - 1)];
+}
+
+static void entry_free(hm_entry *e, sluice_backend_shape shape)
+{
+	if (e && shape == SLUICE_SHAPE_MAP)
+		sluice__hm_map_free(hm_entry_map(e));
+	sluice__free(e);
+}
+
+void sluice__hm_page_free(hm_page *p, sluice_backend_shape shape, int deep)
+{
+	size_t i;
+
+	if (p && deep)
+		for (i = 0; i < HM_PAGE_SLOTS; i++)
+			entry_free(p->slots[i], shape);
+	sluice__free(p);
+}
+
+static void retired_free(hm_retired *r)
+{
+	if (r->kind == HM_RET_PAGE)
+		sluice__free(r->p);
+	else
+		entry_free(
+			r->p, r->kind == HM_RET_MAP_ENTRY ? SLUICE_SHAPE_MAP
+							  : SLUICE_SHAPE_FLAT);
+}
+
+void sluice__hm_reclaim_locked(hm_backend *b)
+{
+	uint32_t min = UINT32_MAX;
+	size_t i, n = 0;
+
+	for (i = 0; i < b->nheld; i++)
+		if (b->held[i] < min)
+			min = b->held[i];
+	while (n < b->rlen && b->retired[n].tag <= min)
+		retired_free(&b->retired[n++]);
+	if (n) {
+		memmove(b->retired, b->retired + n,
+			(b->rlen - n) * sizeof(*b->retired));
+		b->rlen -= n;
+	}
+}
+
+static int reserve_locked(hm_backend *b, size_t n)
+{
+	size_t cap = b->rcap ? b->rcap : 64;
+	hm_retired *r;
+
+	while (cap - b->rlen < n)
+		cap *= 2;
+	if (cap == b->rcap)
+		return 0;
+	if (!(r = sluice__reallocarray(b->retired, cap, sizeof(*r))))
+		return sluice__error_oom();
+	b->retired = r;
+	b->rcap = cap;
+	return 0;
+}
+
+/*
+ * Make room to retire `n` objects, so that an operation that has begun
+ * to modify the table cannot fail half-way.  Free when no snapshot is held.
+ */
+static int reserve(hm_backend *b, size_t n)
+{
+	int rc;
+
+	if (!atomic_load_explicit(&b->required, memory_order_acquire))
+		return 0;
+	pthread_mutex_lock(&b->lock);
+	rc = reserve_locked(b, n);
+	pthread_mutex_unlock(&b->lock);
+	return rc;
+}
+
+/* Hand an object a snapshot may read to the reclaimer. */
+static int retire(hm_backend *b, void *p, int kind)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&b->lock);
+	if ((rc = reserve_locked(b, 1)) < 0)
+		goto done;
+	b->retired[b->rlen].p = p;
+	b->retired[b->rlen].tag = b->version;
+	b->retired[b->rlen].kind = kind;
+	b->rlen++;
+done:
+	pthread_mutex_unlock(&b->lock);
+	return rc;
+}
+
+/* Drop an entry no longer referenced by the live table. */
+static int entry_drop(hm_backend *b, hm_table *t, hm_entry *e)
+{
+	if (!visible(b, e->version)) {
+		entry_free(e, t->shape);
+		return 0;
+	}
+	return retire(
+		b, e,
+		t->shape == SLUICE_SHAPE_MAP ? HM_RET_MAP_ENTRY : HM_RET_ENTRY);
+}
+
+/* Make page `pi` writable: copy it if a snapshot may read it. */
+static int page_writable(hm_backend *b, hm_table *t, size_t pi)
+{
+	hm_page *old = t->pages[pi], *p;
+
+	if (!visible(b, old->version))
+		return 0;
+	p = sluice__malloc(sizeof(*p));
+	if (!p)
+		return sluice__error_oom();
+	memcpy(p, old, sizeof(*p));
+	p->version = b->version;
+	if (retire(b, old, HM_RET_PAGE) < 0) {
+		sluice__free(p);
+		return SLUICE_ENOMEM;
+	}
+	t->pages[pi] = p;
+	return 0;
+}
+
+static int slot_set(hm_backend *b, hm_table *t, size_t i, hm_entry *e)
+{
+	hm_page *p;
+
+	SLUICE_ERRCHECK(page_writable(b, t, i >> HM_PAGE_BITS));
+	p = t->pages[i >> HM_PAGE_BITS];
+	p->slots[i & (HM_PAGE_SLOTS - 1)] = e;
+	p->tags[i & (HM_PAGE_SLOTS - 1)] = e ? tag_of(e->hash) : 0;
+	return 0;
+}
+
+static int pages_alloc(hm_backend *b, hm_page ***out, size_t npages)
+{
+	hm_page **pages = sluice__calloc(npages, sizeof(*pages));
+	size_t i;
+
+	if (!pages)
+		return sluice__error_oom();
+	for (i = 0; i < npages; i++) {
+		if (!(pages[i] = sluice__calloc(1, sizeof(hm_page)))) {
+			while (i--)
+				sluice__free(pages[i]);
+			sluice__free(pages);
+			return sluice__error_oom();
+		}
+		pages[i]->version = b->version;
+	}
+	*out = pages;
+	return 0;
+}
+
+static int match(const hm_entry *e, const sluice_state_key *k)
+{
+	return e->key_len == k->key.len && e->ns_len == k->ns.len &&
+	       !memcmp(e->data, k->key.data, k->key.len) &&
+	       !memcmp(e->data + e->key_len, k->ns.data, k->ns.len);
+}
+
+/* Slot holding k, or the empty slot that ends its probe sequence. */
+static size_t find(const hm_table *t, const sluice_state_key *k)
+{
+	uint32_t tag = tag_of(k->hash);
+	size_t i = k->hash & t->mask;
+
+	for (;; i = (i + 1) & t->mask) {
+		const hm_page *p = t->pages[i >> HM_PAGE_BITS];
+		size_t o = i & (HM_PAGE_SLOTS - 1);
+		uint32_t have = p->tags[o];
+
+		if (!have || (have == tag && match(p->slots[o], k)))
+			return i;
+	}
+}
+
+static hm_entry *lookup(const hm_table *t, const sluice_state_key *k)
+{
+	size_t i = find(t, k);
+
+	return t->pages[i >> HM_PAGE_BITS]->slots[i & (HM_PAGE_SLOTS - 1)];
+}
+
+static int rehash(hm_backend *b, hm_table *t)
+{
+	size_t npages = t->npages * 2, mask = npages * HM_PAGE_SLOTS - 1, i;
+	hm_page **pages = NULL, **old = t->pages;
+	SLUICE_ERRCHECK(reserve(b, t->npages));
+	SLUICE_ERRCHECK(pages_alloc(b, &pages, npages));
+	for (i = 0; i <= t->mask; i++) {
+		hm_entry *e = *slot_at(t, i);
+		size_t j;
+
+		if (!e)
+			continue;
+		for (j = e->hash & mask;
+		     pages[j >> HM_PAGE_BITS]->slots[j & (HM_PAGE_SLOTS - 1)];
+		     j = (j + 1) & mask)
+			;
+		pages[j >> HM_PAGE_BITS]->slots[j & (HM_PAGE_SLOTS - 1)] = e;
+		pages[j >> HM_PAGE_BITS]->tags[j & (HM_PAGE_SLOTS - 1)] =
+			tag_of(e->hash);
+	}
+	for (i = 0; i < t->npages; i++) {
+		if (!visible(b, old[i]->version))
+			sluice__free(old[i]);
+		else
+			retire(b, old[i], HM_RET_PAGE); /* reserved: no fail */
+	}
+	sluice__free(old);
+	t->pages = pages;
+	t->npages = npages;
+	t->mask = mask;
+	t->cursor = 0;
+	return 0;
+}
+
+static hm_entry *entry_new(
+	hm_backend *b,
+	const sluice_state_key *k,
+	const void *val,
+	size_t vlen,
+	size_t vcap)
+{
+	hm_entry *e =
+		sluice__malloc(sizeof(*e) + k->key.len + k->ns.len + vcap);
+
+	if (!e)
+		return NULL;
+	e->version = b->version;
+	e->hash = k->hash;
+	e->kg = k->key_group;
+	e->key_len = (uint32_t)k->key.len;
+	e->ns_len = (uint32_t)k->ns.len;
+	e->val_len = (uint32_t)vlen;
+	e->val_cap = (uint32_t)vcap;
+	if (k->key.len)
+		memcpy(e->data, k->key.data, k->key.len);
+	if (k->ns.len)
+		memcpy(e->data + k->key.len, k->ns.data, k->ns.len);
+	if (vlen)
+		memcpy(e->data + k->key.len + k->ns.len, val, vlen);
+	return e;
+}
+
+/*
+ * Insert a new entry at the end of k's probe sequence (k is absent),
+ * growing first.  Takes ownership of `e` on success only.
+ */
+static int
+insert(hm_backend *b, hm_table *t, const sluice_state_key *k, hm_entry *e)
+{
+	if ((t->count + 1) * LOAD_DEN > (t->mask + 1) * LOAD_NUM)
+		SLUICE_ERRCHECK(rehash(b, t));
+	SLUICE_ERRCHECK(slot_set(b, t, find(t, k), e));
+	t->count++;
+	return 0;
+}
+
+/* Replace the entry in slot i by `e` and drop the old one. */
+static int replace(hm_backend *b, hm_table *t, size_t i, hm_entry *e)
+{
+	hm_entry *old = *slot_at(t, i);
+
+	SLUICE_ERRCHECK(slot_set(b, t, i, e));
+	return entry_drop(b, t, old);
+}
+
+static int
+hm_get(sluice_backend *bb,
+       sluice_backend_state *st,
+       const sluice_state_key *k,
+       sluice_slice *out)
+{
+	hm_entry *e = lookup((hm_table *)st, k);
+
+	(void)bb;
+	if (!e)
+		return SLUICE_ENOTFOUND;
+	*out = SLUICE_SLICE(hm_entry_val(e), e->val_len);
+	return 0;
+}
+
+static int
+hm_put(sluice_backend *bb,
+       sluice_backend_state *st,
+       const sluice_state_key *k,
+       sluice_slice v)
+{
+	hm_backend *b = (hm_backend *)bb;
+	hm_table *t = (hm_table *)st;
+	size_t i = find(t, k);
+	hm_entry *e = *slot_at(t, i), *n;
+
+	if (e && !visible(b, e->version) && e->val_cap >= v.len) {
+		if (v.len)
+			memcpy(hm_entry_val(e), v.data, v.len);
+		e->val_len = (uint32_t)v.len;
+		return 0;
+	}
+	SLUICE_ERRCHECK(reserve(b, 4));
+	if (!(n = entry_new(b, k, v.data, v.len, v.len)))
+		return sluice__error_oom();
+	if (!e) {
+		if (insert(b, t, k, n) < 0)
+			goto fail;
+		return 0;
+	}
+	if (replace(b, t, i, n) < 0)
+		goto fail;
+	return 0;
+fail:
+	if (*slot_at(t, find(t, k)) != n)
+		sluice__free(n);
+	return SLUICE_ENOMEM;
+}
+
+static int hm_merge(
+	sluice_backend *bb,
+	sluice_backend_state *st,
+	const sluice_state_key *k,
+	sluice_slice v)
+{
+	hm_backend *b = (hm_backend *)bb;
+	hm_table *t = (hm_table *)st;
+	size_t i = find(t, k), cap;
+	hm_entry *e = *slot_at(t, i), *n;
+
+	if (!e)
+		return hm_put(bb, st, k, v);
+	if (!visible(b, e->version) && e->val_cap - e->val_len >= v.len) {
+		memcpy(hm_entry_val(e) + e->val_len, v.data, v.len);
+		e->val_len += (uint32_t)v.len;
+		return 0;
+	}
+	cap = (size_t)e->val_len + v.len;
+	cap += cap / 2;
+	if (cap > UINT32_MAX)
+		return sluice__error_set(
+			SLUICE_EINVALID, SLUICE_ERRCLS_STATE,
+			"value of state '%s' exceeds 4 GiB", t->name);
+	SLUICE_ERRCHECK(reserve(b, 4));
+	if (!(n = entry_new(b, k, hm_entry_val(e), e->val_len, cap)))
+		return sluice__error_oom();
+	memcpy(hm_entry_val(n) + n->val_len, v.data, v.len);
+	n->val_len += (uint32_t)v.len;
+	if (replace(b, t, i, n) < 0) {
+		if (*slot_at(t, i) != n)
+			sluice__free(n);
+		return SLUICE_ENOMEM;
+	}
+	return 0;
+}
+
+/* Remove slot i, shifting later entries of the cluster back. */
+static int remove_at(hm_backend *b, hm_table *t, size_t i)
+{
+	hm_entry *old = *slot_at(t, i), *e;
+	size_t j;
+
+	SLUICE_ERRCHECK(reserve(b, 8));
+	SLUICE_ERRCHECK(slot_set(b, t, i, NULL));
+	t->count--;
+	for (j = (i + 1) & t->mask; (e = *slot_at(t, j));
+	     j = (j + 1) & t->mask) {
+		size_t home = e->hash & t->mask;
+
+		if (((j - home) & t->mask) >= ((j - i) & t->mask)) {
+			SLUICE_ERRCHECK(slot_set(b, t, i, e));
+			SLUICE_ERRCHECK(slot_set(b, t, j, NULL));
+			i = j;
+		}
+	}
+	return entry_drop(b, t, old);
+}
+
+static int hm_remove(
+	sluice_backend *bb, sluice_backend_state *st, const sluice_state_key *k)
+{
+	hm_table *t = (hm_table *)st;
+	size_t i = find(t, k);
+
+	if (!*slot_at(t, i))
+		return 0;
+	return remove_at((hm_backend *)bb, t, i);
+}
+
+static int hm_map_get(
+	sluice_backend *bb,
+	sluice_backend_state *st,
+	const sluice_state_key *k,
+	sluice_slice ukey,
+	sluice_slice *out)
+{
+	hm_entry *e = lookup((hm_table *)st, k);
+	const hm_item *it;
+
+	(void)bb;
+	if (!e || !(it = sluice__hm_map_find(hm_entry_map(e), ukey)))
+		return SLUICE_ENOTFOUND;
+	*out = SLUICE_SLICE(it->data + it->klen, it->vlen);
+	return 0;
+}
+
+/* The MAP entry of k made writable (copied if visible), created if asked. */
+static int map_entry(
+	hm_backend *b,
+	hm_table *t,
+	const sluice_state_key *k,
+	int create,
+	hm_map **out)
+{
+	size_t i = find(t, k);
+	hm_entry *e = *slot_at(t, i), *n = NULL;
+	hm_map *m = NULL;
+	int rc;
+
+	*out = NULL;
+	if (e && !visible(b, e->version)) {
+		*out = hm_entry_map(e);
+		return 0;
+	}
+	if (!e && !create)
+		return 0;
+	SLUICE_ERRCHECK(reserve(b, 4));
+	rc = e ? sluice__hm_map_dup(&m, hm_entry_map(e))
+	       : sluice__hm_map_new(&m);
+	if (rc < 0)
+		return rc;
+	if (!(n = entry_new(b, k, &m, sizeof(m), sizeof(m)))) {
+		sluice__hm_map_free(m);
+		return sluice__error_oom();
+	}
+	rc = e ? replace(b, t, i, n) : insert(b, t, k, n);
+	if (rc < 0) {
+		if (*slot_at(t, find(t, k)) != n)
+			entry_free(n, SLUICE_SHAPE_MAP);
+		return rc;
+	}
+	*out = m;
+	return 0;
+}
+
+static int hm_map_put(
+	sluice_backend *bb,
+	sluice_backend_state *st,
+	const sluice_state_key *k,
+	sluice_slice ukey,
+	sluice_slice v)
+{
+	hm_map *m;
+
+	SLUICE_ERRCHECK(map_entry((hm_backend *)bb, (hm_table *)st, k, 1, &m));
+	return sluice__hm_map_put(m, ukey, v);
+}
+
+static int hm_map_remove(
+	sluice_backend *bb,
+	sluice_backend_state *st,
+	const sluice_state_key *k,
+	sluice_slice ukey)
+{
+	hm_table *t = (hm_table *)st;
+	hm_entry *e = lookup(t, k);
+	hm_map *m;
+
+	if (!e || !sluice__hm_map_find(hm_entry_map(e), ukey))
+		return 0;
+	if (hm_entry_map(e)->count == 1)
+		return hm_remove(bb, st, k);
+	SLUICE_ERRCHECK(map_entry((hm_backend *)bb, t, k, 0, &m));
+	sluice__hm_map_remove(m, ukey);
+	return 0;
+}
+
+static int emit_entry(
+	hm_entry *e,
+	sluice_backend_shape shape,
+	sluice_backend_entry_fn fn,
+	void *ctx)
+{
+	sluice_backend_entry be = {
+		e->kg, hm_entry_key(e), hm_entry_ns(e), SLUICE_SLICE(NULL, 0),
+		SLUICE_SLICE(NULL, 0)};
+	hm_map *m;
+	uint32_t i;
+	int rc;
+
+	if (shape == SLUICE_SHAPE_FLAT) {
+		be.value = SLUICE_SLICE(hm_entry_val(e), e->val_len);
+		return fn(ctx, &be);
+	}
+	m = hm_entry_map(e);
+	for (i = 0; i <= m->mask; i++) {
+		const hm_item *it = m->slots[i];
+
+		if (!it)
+			continue;
+		be.ukey = SLUICE_SLICE(it->data, it->klen);
+		be.value = SLUICE_SLICE(it->data + it->klen, it->vlen);
+		if ((rc = fn(ctx, &be)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Exported for snapshot.c through the same helper. */
+int sluice__hm_emit_entry(
+	hm_entry *e,
+	sluice_backend_shape shape,
+	sluice_backend_entry_fn fn,
+	void *ctx);
+int sluice__hm_emit_entry(
+	hm_entry *e,
+	sluice_backend_shape shape,
+	sluice_backend_entry_fn fn,
+	void *ctx)
+{
+	return emit_entry(e, shape, fn, ctx);
+}
+
+static int hm_map_iterate(
+	sluice_backend *bb,
+	sluice_backend_state *st,
+	const sluice_state_key *k,
+	sluice_backend_entry_fn fn,
+	void *ctx)
+{
+	hm_entry *e = lookup((hm_table *)st, k);
+	int rc;
+
+	(void)bb;
+	if (!e)
+		return 0;
+	rc = emit_entry(e, SLUICE_SHAPE_MAP, fn, ctx);
+	return rc > 0 ? 0 : rc;
+}
+
+static int hm_iterate(
+	sluice_backend *bb,
+	sluice_backend_state *st,
+	const sluice_slice *ns,
+	sluice_backend_entry_fn fn,
+	void *ctx)
+{
+	hm_table *t = (hm_table *)st;
+	size_t i;
+	int rc;
+
+	(void)bb;
+	for (i = 0; i <= t->mask; i++) {
+		hm_entry *e = *slot_at(t, i);
+
+		if (!e ||
+		    (ns && (e->ns_len != ns->len ||
+			    memcmp(e->data + e->key_len, ns->data, ns->len))))
+			continue;
+		if ((rc = emit_entry(e, t->shape, fn, ctx)) != 0)
+			return rc > 0 ? 0 : rc;
+	}
+	return 0;
+}
+
+/* Apply the TTL filter to one MAP entry's user values. */
+static int cleanup_map(
+	hm_backend *b,
+	hm_table *t,
+	size_t i,
+	sluice_backend_filter_fn filter,
+	void *ctx,
+	int *removed)
+{
+	hm_entry *e = *slot_at(t, i);
+	hm_map *m = hm_entry_map(e);
+	sluice_slice rep;
+	uint32_t s, drops = 0;
+
+	*removed = 0;
+	for (s = 0; s <= m->mask; s++)
+		if (m->slots[s] &&
+		    filter(ctx,
+			   SLUICE_SLICE(
+				   m->slots[s]->data + m->slots[s]->klen,
+				   m->slots[s]->vlen),
+			   &rep) == SLUICE_FILTER_DROP)
+			drops++;
+	if (!drops)
+		return 0;
+	if (drops == m->count) {
+		*removed = 1;
+		return remove_at(b, t, i);
+	}
+	{
+		sluice_state_key k = {
+			e->kg, e->hash, hm_entry_key(e), hm_entry_ns(e)};
+
+		SLUICE_ERRCHECK(map_entry(b, t, &k, 0, &m));
+	}
+	for (s = 0; s <= m->mask;) {
+		hm_item *it = m->slots[s];
+
+		if (it &&
+		    filter(ctx, SLUICE_SLICE(it->data + it->klen, it->vlen),
+			   &rep) == SLUICE_FILTER_DROP)
+			sluice__hm_map_remove(
+				m, SLUICE_SLICE(it->data, it->klen));
+		else
+			s++; /* a removal may shift a later item into s */
+	}
+	return 0;
+}
+
+static int cleanup_flat(
+	hm_backend *b,
+	hm_table *t,
+	size_t i,
+	sluice_backend_filter_fn filter,
+	void *ctx,
+	int *removed)
+{
+	hm_entry *e = *slot_at(t, i);
+	sluice_slice rep = {NULL, 0};
+	sluice_state_key k = {e->kg, e->hash, hm_entry_key(e), hm_entry_ns(e)};
+	int verdict =
+		filter(ctx, SLUICE_SLICE(hm_entry_val(e), e->val_len), &rep);
+
+	*removed = 0;
+	if (verdict == SLUICE_FILTER_DROP) {
+		*removed = 1;
+		return remove_at(b, t, i);
+	}
+	if (verdict == SLUICE_FILTER_REPLACE)
+		return hm_put(&b->base, (sluice_backend_state *)t, &k, rep);
+	return 0;
+}
+
+static int hm_cleanup_step(
+	sluice_backend *bb,
+	sluice_backend_state *st,
+	size_t n,
+	sluice_backend_filter_fn filter,
+	void *ctx)
+{
+	hm_backend *b = (hm_backend *)bb;
+	hm_table *t = (hm_table *)st;
+	size_t scanned = 0;
+	int removed, rc;
+
+	while (n && t->count && scanned <= t->mask) {
+		size_t i = t->cursor & t->mask;
+
+		if (!*slot_at(t, i)) {
+			t->cursor = (i + 1) & t->mask;
+			scanned++;
+			continue;
+		}
+		rc = t->shape == SLUICE_SHAPE_MAP
+			     ? cleanup_map(b, t, i, filter, ctx, &removed)
+			     : cleanup_flat(b, t, i, filter, ctx, &removed);
+		if (rc < 0)
+			return rc;
+		n--;
+		if (!removed) { /* else a shifted entry now sits in i */
+			t->cursor = (i + 1) & t->mask;
+			scanned++;
+		}
+	}
+	return 0;
+}
+
+static void table_free(hm_table *t)
+{
+	size_t i;
+
+	if (!t)
+		return;
+	for (i = 0; t->pages && i < t->npages; i++)
+		sluice__hm_page_free(t->pages[i], t->shape, 1);
+	sluice__free(t->pages);
+	sluice__free(t->name);
+	sluice__free(t);
+}
+
+static int hm_register(
+	sluice_backend *bb,
+	const char *name,
+	sluice_backend_shape shape,
+	sluice_backend_state **out)
+{
+	hm_backend *b = (hm_backend *)bb;
+	hm_table *t;
+	size_t i;
+
+	for (i = 0; i < b->ntables; i++) {
+		if (strcmp(b->tables[i]->name, name))
+			continue;
+		if (b->tables[i]->shape != shape)
+			return sluice__error_set(
+				SLUICE_EINVALID, SLUICE_ERRCLS_STATE,
+				"state '%s' exists with another shape", name);
+		*out = (sluice_backend_state *)b->tables[i];
+		return 0;
+	}
+	if (b->ntables == b->tcap) {
+		size_t cap = b->tcap ? b->tcap * 2 : 8;
+		hm_table **tables =
+			sluice__reallocarray(b->tables, cap, sizeof(*tables));
+
+		if (!tables)
+			return sluice__error_oom();
+		b->tables = tables;
+		b->tcap = cap;
+	}
+	if (!(t = sluice__calloc(1, sizeof(*t))) ||
+	    !(t->name = sluice__strdup(name)) ||
+	    pages_alloc(b, &t->pages, 1) < 0) {
+		table_free(t);
+		return sluice__error_oom();
+	}
+	t->npages = 1;
+	t->mask = HM_PAGE_SLOTS - 1;
+	t->shape = shape;
+	b->tables[b->ntables++] = t;
+	*out = (sluice_backend_state *)t;
+	return 0;
+}
+
+static size_t hm_count(sluice_backend *bb, sluice_backend_state *st)
+{
+	(void)bb;
+	return ((hm_table *)st)->count;
+}
+
+static size_t hm_memory(sluice_backend *bb)
+{
+	hm_backend *b = (hm_backend *)bb;
+	size_t n = sizeof(*b), i, j;
+
+	for (i = 0; i < b->ntables; i++) {
+		hm_table *t = b->tables[i];
+
+		n += sizeof(*t) +
+		     t->npages * (sizeof(hm_page) + sizeof(void *));
+		for (j = 0; j <= t->mask; j++) {
+			hm_entry *e = *slot_at(t, j);
+
+			if (!e)
+				continue;
+			n += sizeof(*e) + e->key_len + e->ns_len + e->val_cap;
+			if (t->shape == SLUICE_SHAPE_MAP)
+				n += sluice__hm_map_memory(hm_entry_map(e));
+		}
+	}
+	return n;
+}
+
+static void hm_free(sluice_backend *bb)
+{
+	hm_backend *b = (hm_backend *)bb;
+	size_t i;
+
+	if (!b)
+		return;
+	for (i = 0; i < b->rlen; i++)
+		retired_free(&b->retired[i]);
+	for (i = 0; i < b->ntables; i++)
+		table_free(b->tables[i]);
+	sluice__free(b->retired);
+	sluice__free(b->held);
+	sluice__free(b->tables);
+	pthread_mutex_destroy(&b->lock);
+	sluice__free(b);
+}
+
+int sluice_backend_hashmap_new(sluice_backend **out, void *ctx)
+{
+	hm_backend *b = sluice__calloc(1, sizeof(*b));
+
+	(void)ctx;
+	*out = NULL;
+	if (!b)
+		return sluice__error_oom();
+	if (pthread_mutex_init(&b->lock, NULL)) {
+		sluice__free(b);
+		return sluice__error_set(
+			SLUICE_ERROR, SLUICE_ERRCLS_OS,
+			"hashmap backend: mutex init failed");
+	}
+	b->version = 1;
+	atomic_init(&b->required, 0);
+	b->base.version = SLUICE_BACKEND_VERSION;
+	b->base.name = "hashmap";
+	b->base.register_state = hm_register;
+	b->base.get = hm_get;
+	b->base.put = hm_put;
+	b->base.merge = hm_merge;
+	b->base.remove = hm_remove;
+	b->base.map_get = hm_map_get;
+	b->base.map_put = hm_map_put;
+	b->base.map_remove = hm_map_remove;
+	b->base.map_iterate = hm_map_iterate;
+	b->base.iterate = hm_iterate;
+	b->base.cleanup_step = hm_cleanup_step;
+	b->base.snapshot_sync = sluice__hm_snapshot_sync;
+	b->base.snapshot_iterate = sluice__hm_snapshot_iterate;
+	b->base.snapshot_release = sluice__hm_snapshot_release;
+	b->base.count = hm_count;
+	b->base.memory = hm_memory;
+	b->base.free = hm_free;
+	*out = &b->base;
+	return 0;
+}

@@ -1,0 +1,135 @@
+/*
+ * Private structures of the hashmap backend, shared by its files:
+ * hashmap.c (tables, copy-on-write, the backend methods), nested.c (the
+ * per-(key, namespace) user map of MAP states) and snapshot.c (frozen
+ * views and their ordered iteration).
+ */
+#ifndef SLUICE_STATE_HASHMAP_H
+#define SLUICE_STATE_HASHMAP_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "sluice/sys/backend.h"
+
+#define HM_PAGE_BITS  10
+#define HM_PAGE_SLOTS (1u << HM_PAGE_BITS)
+
+/*
+ * One (key, namespace) entry: header, then key, namespace and value bytes
+ * in one allocation.  A MAP state's value area holds an `hm_map *`.
+ * Entries reachable from a held snapshot (version <= required) are never
+ * modified: writers copy them first.
+ */
+typedef struct hm_entry {
+	uint32_t version;
+	uint32_t hash;
+	int32_t kg;
+	uint32_t key_len;
+	uint32_t ns_len;
+	uint32_t val_len;
+	uint32_t val_cap;
+	uint8_t data[];
+} hm_entry;
+
+/* A page of open-addressing slots; tags[i] == 0 means empty. */
+typedef struct hm_page {
+	uint32_t version;
+	uint32_t tags[HM_PAGE_SLOTS];
+	hm_entry *slots[HM_PAGE_SLOTS];
+} hm_page;
+
+typedef struct hm_table {
+	char *name;
+	sluice_backend_shape shape;
+	hm_page **pages;
+	size_t npages;
+	size_t mask; /* slots - 1 */
+	size_t count;
+	size_t cursor; /* incremental TTL cleanup position */
+} hm_table;
+
+/* Nested user map of a MAP entry: open addressing over items. */
+typedef struct hm_item {
+	uint32_t hash;
+	uint32_t klen;
+	uint32_t vlen;
+	uint8_t data[];
+} hm_item;
+
+typedef struct hm_map {
+	uint32_t count;
+	uint32_t mask;
+	hm_item **slots;
+} hm_map;
+
+enum { HM_RET_PAGE = 0, HM_RET_ENTRY = 1, HM_RET_MAP_ENTRY = 2 };
+
+typedef struct hm_retired {
+	void *p;
+	uint32_t tag; /* backend version when retired */
+	int kind;
+} hm_retired;
+
+typedef struct hm_backend {
+	sluice_backend base;
+	hm_table **tables;
+	size_t ntables;
+	size_t tcap;
+	uint32_t version;     /* task thread only */
+	atomic_uint required; /* highest held snapshot version, 0 = none */
+	pthread_mutex_t lock; /* guards held[] and retired[] */
+	uint32_t *held;
+	size_t nheld, heldcap;
+	hm_retired *retired;
+	size_t rlen, rcap;
+} hm_backend;
+
+static inline sluice_slice hm_entry_key(const hm_entry *e)
+{
+	return SLUICE_SLICE(e->data, e->key_len);
+}
+
+static inline sluice_slice hm_entry_ns(const hm_entry *e)
+{
+	return SLUICE_SLICE(e->data + e->key_len, e->ns_len);
+}
+
+static inline uint8_t *hm_entry_val(hm_entry *e)
+{
+	return e->data + e->key_len + e->ns_len;
+}
+
+static inline hm_map *hm_entry_map(const hm_entry *e)
+{
+	hm_map *m;
+
+	__builtin_memcpy(&m, e->data + e->key_len + e->ns_len, sizeof(m));
+	return m;
+}
+
+/* nested.c */
+int sluice__hm_map_new(hm_map **out);
+void sluice__hm_map_free(hm_map *m);
+int sluice__hm_map_dup(hm_map **out, const hm_map *m);
+/* Borrowed value, or NULL. */
+const hm_item *sluice__hm_map_find(const hm_map *m, sluice_slice ukey);
+int sluice__hm_map_put(hm_map *m, sluice_slice ukey, sluice_slice value);
+/* 1 removed, 0 absent */
+int sluice__hm_map_remove(hm_map *m, sluice_slice ukey);
+size_t sluice__hm_map_memory(const hm_map *m);
+
+/* snapshot.c */
+int sluice__hm_snapshot_sync(sluice_backend *b, sluice_backend_snapshot **out);
+int sluice__hm_snapshot_iterate(
+	sluice_backend_snapshot *s,
+	size_t state_index,
+	int32_t key_group,
+	sluice_backend_entry_fn fn,
+	void *ctx);
+void sluice__hm_snapshot_release(sluice_backend_snapshot *s);
+/* hashmap.c: free retired objects no held snapshot can see (lock held) */
+void sluice__hm_reclaim_locked(hm_backend *b);
+void sluice__hm_page_free(hm_page *p, sluice_backend_shape shape, int deep);
+
+#endif

@@ -1,0 +1,409 @@
+/*
+ * The keyed-state front end object: one subtask's keyed backend (its
+ * key-group range, the backend instance), the current key and namespace
+ * with their hashes computed once, and the registry of states created
+ * from descriptors (or announced by a restored snapshot).  Operations of
+ * the state kinds are in ops.c; snapshots and restore in format.c.
+ */
+#include <string.h>
+
+#include "state/keyed.h"
+#include "util/alloc.h"
+#include "util/error.h"
+#include "util/hash.h"
+
+void sluice_keyed_options_init(sluice_keyed_options *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->version = SLUICE_KEYED_OPTIONS_VERSION;
+	opts->backend = "hashmap";
+	opts->parallelism = 1;
+	opts->latency_interval = 100;
+	opts->latency_history = 128;
+	opts->latency_name_as_variable = 1;
+}
+
+static int
+pick_factory(const sluice_keyed_options *o, sluice_backend_factory *f)
+{
+	const char *name = o->backend ? o->backend : "hashmap";
+
+	if (o->factory) {
+		*f = o->factory;
+		return 0;
+	}
+	if (!strcmp(name, "hashmap") || !strcmp(name, "jobmanager") ||
+	    !strcmp(name, "filesystem")) {
+		*f = sluice_backend_hashmap_new;
+		return 0;
+	}
+	return sluice__error_set(
+		SLUICE_EINVALID, SLUICE_ERRCLS_CONFIG,
+		"state.backend.type: unknown state backend '%s' (known: "
+		"hashmap)",
+		name);
+}
+
+static int check_options(const sluice_keyed_options *o)
+{
+	if (o->version != SLUICE_KEYED_OPTIONS_VERSION)
+		return sluice__error_set(
+			SLUICE_EINVALID, SLUICE_ERRCLS_STATE,
+			"keyed options: unknown version %d", o->version);
+	if (o->latency_enabled && o->latency_interval < 1)
+		return sluice__error_set(
+			SLUICE_EINVALID, SLUICE_ERRCLS_CONFIG,
+			"state.latency-track.sample-interval: must be >= 1, "
+			"got %d",
+			(int)o->latency_interval);
+	if (o->latency_enabled && o->latency_history < 1)
+		return sluice__error_set(
+			SLUICE_EINVALID, SLUICE_ERRCLS_CONFIG,
+			"state.latency-track.history-size: must be >= 1, got "
+			"%d",
+			(int)o->latency_history);
+	if (o->default_ttl_ms < 0)
+		return sluice__error_set(
+			SLUICE_EINVALID, SLUICE_ERRCLS_CONFIG,
+			"table.exec.state.ttl: must not be "
+			"negative");
+	return 0;
+}
+
+int sluice_keyed_backend_new(
+	sluice_keyed_backend **out, const sluice_keyed_options *opts)
+{
+	sluice_keyed_backend *kb;
+	sluice_backend_factory factory = NULL;
+	int32_t maxp;
+	int rc;
+
+	*out = NULL;
+	SLUICE_ERRCHECK(check_options(opts));
+	SLUICE_ERRCHECK(pick_factory(opts, &factory));
+	if (opts->parallelism <= 0 ||
+	    opts->parallelism > SLUICE_KEYGROUP_UPPER_BOUND)
+		return sluice_keygroup_check(1, opts->parallelism);
+	maxp = opts->max_parallelism ? opts->max_parallelism
+				     : sluice_keygroup_default_max_parallelism(
+					       opts->parallelism);
+	if (!(kb = sluice__calloc(1, sizeof(*kb))))
+		return sluice__error_oom();
+	kb->opts = *opts;
+	kb->maxp = maxp;
+	kb->p = opts->parallelism;
+	kb->subtask = opts->subtask;
+	kb->clock = opts->clock ? opts->clock : sluice_clock_system();
+	kb->ns_hash = sluice__ns_hash(SLUICE_SLICE(NULL, 0));
+	if ((rc = sluice_keygroup_range(
+		     &kb->start, &kb->end, maxp, kb->p, kb->subtask)) < 0 ||
+	    (rc = factory(&kb->be, opts->factory_ctx)) < 0) {
+		sluice__free(kb);
+		return rc;
+	}
+	*out = kb;
+	return 0;
+}
+
+static void state_free(sluice_state *st)
+{
+	if (!st)
+		return;
+	sluice__lat_free(st->lat);
+	sluice__free(st->default_value);
+	sluice__free(st->name);
+	sluice__free(st);
+}
+
+void sluice_keyed_backend_free(sluice_keyed_backend *kb)
+{
+	size_t i;
+
+	if (!kb)
+		return;
+	for (i = 0; i < kb->nstates; i++)
+		state_free(kb->states[i]);
+	sluice__free(kb->states);
+	if (kb->be)
+		kb->be->free(kb->be);
+	sluice_buf_release(&kb->key);
+	sluice_buf_release(&kb->ns);
+	sluice_buf_release(&kb->scratch);
+	sluice_buf_release(&kb->work);
+	sluice_buf_release(&kb->filter);
+	sluice__free(kb);
+}
+
+void sluice_keyed_backend_range(
+	const sluice_keyed_backend *kb, int32_t *start, int32_t *end)
+{
+	*start = kb->start;
+	*end = kb->end;
+}
+
+int32_t sluice_keyed_backend_max_parallelism(const sluice_keyed_backend *kb)
+{
+	return kb->maxp;
+}
+
+uint32_t sluice__ns_hash(sluice_slice ns)
+{
+	return (uint32_t)sluice__xxh3(ns.data, ns.len);
+}
+
+uint32_t sluice__state_hash(uint32_t key_hash, uint32_t ns_hash)
+{
+	return (uint32_t)sluice__fmix64(((uint64_t)key_hash << 32) | ns_hash);
+}
+
+int sluice_keyed_backend_set_key(sluice_keyed_backend *kb, sluice_slice key)
+{
+	uint32_t h = sluice__hash32(key.data, key.len);
+	int32_t kg = (int32_t)((h & 0x7fffffffu) % (uint32_t)kb->maxp);
+
+	if (kg < kb->start || kg > kb->end)
+		return sluice__error_set(
+			SLUICE_EINVALID, SLUICE_ERRCLS_STATE,
+			"key of key group %d is not in this subtask's range "
+			"[%d, %d]",
+			(int)kg, (int)kb->start, (int)kb->end);
+	sluice_buf_clear(&kb->key);
+	SLUICE_ERRCHECK(sluice_buf_put(&kb->key, key.data, key.len));
+	kb->key_hash = h;
+	kb->kg = kg;
+	kb->key_set = 1;
+	return 0;
+}
+
+int sluice_keyed_backend_set_namespace(
+	sluice_keyed_backend *kb, sluice_slice ns)
+{
+	sluice_buf_clear(&kb->ns);
+	SLUICE_ERRCHECK(sluice_buf_put(&kb->ns, ns.data, ns.len));
+	kb->ns_hash = sluice__ns_hash(ns);
+	return 0;
+}
+
+sluice_state_key sluice__state_key(const sluice_keyed_backend *kb)
+{
+	sluice_state_key k;
+
+	k.key_group = kb->kg;
+	k.hash = sluice__state_hash(kb->key_hash, kb->ns_hash);
+	k.key = SLUICE_SLICE(kb->key.ptr, kb->key.len);
+	k.ns = SLUICE_SLICE(kb->ns.ptr, kb->ns.len);
+	return k;
+}
+
+static const char *const kind_names[] = {
+	"value", "list", "map", "reducing", "aggregating"};
+
+int sluice__state_key_ready(const sluice_state *st, sluice_state_kind kind)
+{
+	if (st->kind != kind)
+		return sluice__error_set(
+			SLUICE_EINVALID, SLUICE_ERRCLS_STATE,
+			"state '%s' is a %s state, not %s", st->name,
+			kind_names[st->kind], kind_names[kind]);
+	if (!st->kb->key_set)
+		return sluice__error_set(
+			SLUICE_EINVALID, SLUICE_ERRCLS_STATE,
+			"state '%s': no current key set", st->name);
+	return 0;
+}
+
+static sluice_state *find_state(sluice_keyed_backend *kb, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < kb->nstates; i++)
+		if (!strcmp(kb->states[i]->name, name))
+			return kb->states[i];
+	return NULL;
+}
+
+int sluice__state_lookup(
+	sluice_state **out,
+	sluice_keyed_backend *kb,
+	const char *name,
+	sluice_state_kind kind,
+	int ttl_on,
+	int64_t ttl_ms)
+{
+	sluice_state *st = find_state(kb, name);
+	int rc;
+
+	*out = NULL;
+	if (st) {
+		if (st->kind != kind)
+			return sluice__error_set(
+				SLUICE_EINVALID, SLUICE_ERRCLS_STATE,
+				"state '%s' exists as a %s state, not %s", name,
+				kind_names[st->kind], kind_names[kind]);
+		if (st->ttl_on != ttl_on)
+			return sluice__error_set(
+				SLUICE_EINVALID, SLUICE_ERRCLS_STATE,
+				"state '%s': TTL %s in the snapshot but %s "
+				"now (incompatible serialized layout)",
+				name, st->ttl_on ? "enabled" : "disabled",
+				ttl_on ? "enabled" : "disabled");
+		*out = st;
+		return 0;
+	}
+	if (kb->nstates == kb->scap) {
+		size_t cap = kb->scap ? kb->scap * 2 : 8;
+		sluice_state **s =
+			sluice__reallocarray(kb->states, cap, sizeof(*s));
+
+		if (!s)
+			return sluice__error_oom();
+		kb->states = s;
+		kb->scap = cap;
+	}
+	if (!(st = sluice__calloc(1, sizeof(*st))) ||
+	    !(st->name = sluice__strdup(name))) {
+		state_free(st);
+		return sluice__error_oom();
+	}
+	st->kb = kb;
+	st->kind = kind;
+	st->ttl_on = ttl_on;
+	st->ttl_ms = ttl_ms;
+	st->update = SLUICE_TTL_ON_CREATE_AND_WRITE;
+	st->cleanup_size = 5;
+	st->full_cleanup = 1;
+	rc = kb->be->register_state(
+		kb->be, name,
+		kind == SLUICE_STATE_MAP ? SLUICE_SHAPE_MAP : SLUICE_SHAPE_FLAT,
+		&st->bs);
+	if (rc == 0 && kb->opts.latency_enabled)
+		rc = sluice__lat_new(
+			&st->lat, (uint32_t)kb->opts.latency_interval,
+			(uint32_t)kb->opts.latency_history);
+	if (rc < 0) {
+		state_free(st);
+		return rc;
+	}
+	kb->states[kb->nstates++] = st;
+	*out = st;
+	return 0;
+}
+
+static int check_desc(const sluice_state_desc *d)
+{
+	if (!d->name || !*d->name || strlen(d->name) > 65535)
+		return sluice__error_set(
+			SLUICE_EINVALID, SLUICE_ERRCLS_STATE,
+			"state descriptor: name must be 1..65535 bytes");
+	if ((unsigned)d->kind > SLUICE_STATE_AGGREGATING)
+		return sluice__error_set(
+			SLUICE_EINVALID, SLUICE_ERRCLS_STATE,
+			"state '%s': unknown kind %d", d->name, (int)d->kind);
+	if (d->ttl.ttl_ms < 0)
+		return sluice__error_set(
+			SLUICE_EINVALID, SLUICE_ERRCLS_STATE,
+			"state '%s': TTL is expected to be "
+			"positive.",
+			d->name);
+	if (d->kind == SLUICE_STATE_REDUCING && !d->reduce)
+		return sluice__error_set(
+			SLUICE_EINVALID, SLUICE_ERRCLS_STATE,
+			"state '%s': reducing state needs a "
+			"reduce function",
+			d->name);
+	if (d->kind == SLUICE_STATE_AGGREGATING && !d->agg_add)
+		return sluice__error_set(
+			SLUICE_EINVALID, SLUICE_ERRCLS_STATE,
+			"state '%s': aggregating state needs "
+			"an add function",
+			d->name);
+	return 0;
+}
+
+static int bind_desc(sluice_state *st, const sluice_state_desc *d, int64_t ttl)
+{
+	if (d->kind == SLUICE_STATE_VALUE && d->default_value.data) {
+		sluice__free(st->default_value);
+		st->default_value = sluice__memdup(
+			d->default_value.data,
+			d->default_value.len ? d->default_value.len : 1);
+		if (!st->default_value)
+			return sluice__error_oom();
+		st->default_len = d->default_value.len;
+		st->has_default = 1;
+	}
+	st->reduce = d->reduce;
+	st->agg_add = d->agg_add;
+	st->agg_get = d->agg_get;
+	st->fn_ctx = d->fn_ctx;
+	st->ttl_ms = ttl;
+	if (d->ttl.ttl_ms > 0) {
+		st->update = d->ttl.update == SLUICE_TTL_ON_READ_AND_WRITE
+				     ? SLUICE_TTL_ON_READ_AND_WRITE
+				     : SLUICE_TTL_ON_CREATE_AND_WRITE;
+		st->visibility = d->ttl.visibility;
+		st->cleanup_size =
+			d->ttl.cleanup_size ? d->ttl.cleanup_size : 5;
+		st->full_cleanup = !d->ttl.no_full_snapshot_cleanup;
+	}
+	st->bound = 1;
+	return 0;
+}
+
+int sluice_keyed_backend_state(
+	sluice_state **out,
+	sluice_keyed_backend *kb,
+	const sluice_state_desc *desc)
+{
+	sluice_state *st = NULL;
+	int64_t ttl;
+
+	*out = NULL;
+	SLUICE_ERRCHECK(check_desc(desc));
+	ttl = desc->ttl.ttl_ms > 0 ? desc->ttl.ttl_ms : kb->opts.default_ttl_ms;
+	st = find_state(kb, desc->name);
+	if (st && st->bound) {
+		if (st->kind != desc->kind)
+			return sluice__error_set(
+				SLUICE_EINVALID, SLUICE_ERRCLS_STATE,
+				"state '%s' exists as a %s state, not %s",
+				desc->name, kind_names[st->kind],
+				kind_names[desc->kind]);
+		*out = st;
+		return 0;
+	}
+	SLUICE_ERRCHECK(sluice__state_lookup(
+		&st, kb, desc->name, desc->kind, ttl > 0, ttl));
+	SLUICE_ERRCHECK(bind_desc(st, desc, ttl));
+	*out = st;
+	return 0;
+}
+
+const char *sluice_state_name(const sluice_state *st)
+{
+	return st->name;
+}
+
+sluice_state_kind sluice_state_kind_of(const sluice_state *st)
+{
+	return st->kind;
+}
+
+int sluice_open_inline(
+	void *ctx, const sluice_stream_handle *h, sluice_istream **out)
+{
+	(void)ctx;
+	*out = NULL;
+	if (h->kind != SLUICE_HANDLE_INLINE)
+		return sluice__error_set(
+			SLUICE_EUNSUPPORTED, SLUICE_ERRCLS_STATE,
+			"stream '%s': only inline handles can be opened "
+			"without checkpoint storage",
+			h->path ? h->path : "");
+	if (sluice__xxh3(h->data, (size_t)h->size) != h->checksum)
+		return sluice__error_set(
+			SLUICE_ECORRUPT, SLUICE_ERRCLS_STATE,
+			"stream '%s': checksum mismatch",
+			h->path ? h->path : "");
+	return sluice_mem_istream_new(out, h->data, (size_t)h->size);
+}
