@@ -104,21 +104,27 @@ static void test_rdb_key__list_elements_roundtrip_and_truncation(void **st)
 	sluice_buf b = SLUICE_BUF_INIT;
 	sluice_slice e;
 	size_t pos = 0;
+	int64_t ts;
 
 	(void)st;
 	assert_int_equal(sluice__rdb_list_put(&b, S("one")), 0);
 	assert_int_equal(sluice__rdb_list_put(&b, S("")), 0);
 	assert_int_equal(sluice__rdb_list_put(&b, S("three")), 0);
-	assert_int_equal(sluice__rdb_list_next(b.ptr, b.len, &pos, &e), 1);
+	assert_int_equal(
+		sluice__rdb_list_next(b.ptr, b.len, 0, &pos, &e, &ts), 1);
 	assert_memory_equal(e.data, "one", 3);
-	assert_int_equal(sluice__rdb_list_next(b.ptr, b.len, &pos, &e), 1);
+	assert_int_equal(
+		sluice__rdb_list_next(b.ptr, b.len, 0, &pos, &e, &ts), 1);
 	assert_int_equal(e.len, 0);
-	assert_int_equal(sluice__rdb_list_next(b.ptr, b.len, &pos, &e), 1);
+	assert_int_equal(
+		sluice__rdb_list_next(b.ptr, b.len, 0, &pos, &e, &ts), 1);
 	assert_int_equal(e.len, 5);
-	assert_int_equal(sluice__rdb_list_next(b.ptr, b.len, &pos, &e), 0);
+	assert_int_equal(
+		sluice__rdb_list_next(b.ptr, b.len, 0, &pos, &e, &ts), 0);
 	pos = 0;
 	assert_int_equal(
-		sluice__rdb_list_next(b.ptr, 3, &pos, &e), SLUICE_ECORRUPT);
+		sluice__rdb_list_next(b.ptr, 3, 0, &pos, &e, &ts),
+		SLUICE_ECORRUPT);
 	sluice_buf_release(&b);
 }
 
@@ -277,12 +283,14 @@ static void list_values(fixture *f, sluice_rdb_cf *cf, const char *want)
 	sluice_buf got = SLUICE_BUF_INIT;
 	sluice_slice e;
 	size_t pos = 0;
+	int64_t ts;
 
 	assert_int_equal(
 		sluice__rdb_get(
 			f->db, cf, SLUICE_SLICE(f->k.ptr, f->k.len), &f->v),
 		0);
-	while (sluice__rdb_list_next(f->v.ptr, f->v.len, &pos, &e) == 1) {
+	while (sluice__rdb_list_next(f->v.ptr, f->v.len, 0, &pos, &e, &ts) ==
+	       1) {
 		assert_int_equal(sluice_buf_put(&got, e.data, e.len), 0);
 		assert_int_equal(sluice_buf_put(&got, ",", 1), 0);
 	}
@@ -296,10 +304,7 @@ static void append(fixture *f, sluice_rdb_cf *cf, const char *elem, int64_t ts)
 	sluice_buf b = SLUICE_BUF_INIT, w = SLUICE_BUF_INIT;
 
 	if (ts >= 0) {
-		assert_int_equal(sluice__rdb_ttl_wrap(&w, ts, S(elem)), 0);
-		assert_int_equal(
-			sluice__rdb_list_put(&b, SLUICE_SLICE(w.ptr, w.len)),
-			0);
+		assert_int_equal(sluice__rdb_list_put_ttl(&b, ts, S(elem)), 0);
 	} else {
 		assert_int_equal(sluice__rdb_list_put(&b, S(elem)), 0);
 	}
@@ -407,7 +412,7 @@ test_rdb_ttl__filter_rewrites_lists_without_expired_elements(void **st)
 	fixture *f = *st;
 	sluice_rdb_cf *cf;
 	int64_t now = sluice_clock_wall_ms(&f->clock.base);
-	sluice_slice e, v;
+	sluice_slice e;
 	size_t pos = 0;
 	int64_t ts;
 	int n = 0;
@@ -431,10 +436,11 @@ test_rdb_ttl__filter_rewrites_lists_without_expired_elements(void **st)
 		sluice__rdb_get(
 			f->db, cf, SLUICE_SLICE(f->k.ptr, f->k.len), &f->v),
 		0);
-	while (sluice__rdb_list_next(f->v.ptr, f->v.len, &pos, &e) == 1) {
-		assert_int_equal(sluice__rdb_ttl_unwrap(e, &ts, &v), 0);
-		assert_int_equal(v.len, 5);
-		assert_memory_equal(v.data, "fresh", 5);
+	while (sluice__rdb_list_next(f->v.ptr, f->v.len, 1, &pos, &e, &ts) ==
+	       1) {
+		assert_int_equal(ts, now);
+		assert_int_equal(e.len, 5);
+		assert_memory_equal(e.data, "fresh", 5);
 		n++;
 	}
 	assert_int_equal(n, 1);

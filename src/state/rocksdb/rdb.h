@@ -32,13 +32,14 @@
  * and whose merge is concatenation.
  *
  * TTL (§8.2-8.4).  A TTL value is `i64 BE last-access timestamp (ms) |
- * user value`; for lists each element is wrapped, for maps each entry
- * value.  expired <=> ts + min(ttl, INT64_MAX - ts) <= now.  The compaction
- * filter drops expired values and map entries, rewrites lists without their
- * expired elements (drops the list when none is left), and reads the clock
- * again only after every `query_time_after` entries (Flink's
- * query-time-after-num-entries).  A value too short to carry a timestamp
- * is kept (never dropped on a guess).
+ * user value` (also each map entry value); a TTL list element is `u32 BE
+ * length | i64 BE timestamp | bytes` -- the stored forms of the keyed-state
+ * front end (src/state/ops.c), which owns TTL semantics on reads.  expired <=>
+ * ts + min(ttl, INT64_MAX - ts) <= now.  The compaction filter drops expired
+ * values and map entries, rewrites lists without their expired elements (drops
+ * the list when none is left), and reads the clock again only after every
+ * `query_time_after` entries (Flink's query-time-after-num-entries).  A value
+ * too short to carry a timestamp is kept (never dropped on a guess).
  *
  * Snapshots (§6.2).  Sync phase: a native checkpoint (memtables flushed,
  * SST files hard-linked, MANIFEST/CURRENT/OPTIONS copied) into
@@ -149,13 +150,22 @@ int sluice__rdb_key_decode(
 
 /* Append one list element (u32 BE length | bytes). */
 int sluice__rdb_list_put(sluice_buf *b, sluice_slice elem);
+/* Append one TTL list element (u32 BE length of elem | i64 BE ts | elem). */
+int sluice__rdb_list_put_ttl(sluice_buf *b, int64_t ts_ms, sluice_slice elem);
 
 /*
- * Iterate list elements: start with *pos = 0; returns 1 and the element,
- * 0 at the end, SLUICE_ECORRUPT on a truncated element.
+ * Iterate list elements (TTL elements when `ttl`): start with *pos = 0;
+ * returns 1 with the element's user bytes (and its timestamp, 0 without
+ * TTL), 0 at the end, SLUICE_ECORRUPT on a truncated element.  The raw
+ * element spans [old *pos, new *pos).
  */
 int sluice__rdb_list_next(
-	const void *data, size_t len, size_t *pos, sluice_slice *elem);
+	const void *data,
+	size_t len,
+	int ttl,
+	size_t *pos,
+	sluice_slice *elem,
+	int64_t *ts_ms);
 
 /* TTL wrapper: append ts (i64 BE) then the user value. */
 int sluice__rdb_ttl_wrap(sluice_buf *b, int64_t ts_ms, sluice_slice value);

@@ -75,22 +75,36 @@ int sluice__rdb_list_put(sluice_buf *b, sluice_slice elem)
 	return sluice_buf_put_bytes32(b, elem.data, elem.len);
 }
 
+int sluice__rdb_list_put_ttl(sluice_buf *b, int64_t ts_ms, sluice_slice elem)
+{
+	SLUICE_ERRCHECK(sluice_buf_put_u32(b, (uint32_t)elem.len));
+	SLUICE_ERRCHECK(sluice_buf_put_u64(b, (uint64_t)ts_ms));
+	return sluice_buf_put(b, elem.data, elem.len);
+}
+
 int sluice__rdb_list_next(
-	const void *data, size_t len, size_t *pos, sluice_slice *elem)
+	const void *data,
+	size_t len,
+	int ttl,
+	size_t *pos,
+	sluice_slice *elem,
+	int64_t *ts_ms)
 {
 	const uint8_t *p = data;
+	size_t hdr = ttl ? 12 : 4;
 	uint32_t n;
 
 	if (*pos >= len)
 		return 0;
-	if (len - *pos < 4)
+	if (len - *pos < hdr)
 		goto corrupt;
 	n = sluice__rd32(p + *pos);
-	if (len - *pos - 4 < n)
+	if (len - *pos - hdr < n)
 		goto corrupt;
-	elem->data = p + *pos + 4;
+	*ts_ms = ttl ? (int64_t)sluice__rd64(p + *pos + 4) : 0;
+	elem->data = p + *pos + hdr;
 	elem->len = n;
-	*pos += 4 + (size_t)n;
+	*pos += hdr + (size_t)n;
 	return 1;
 corrupt:
 	return sluice__error_set(

@@ -186,11 +186,11 @@ static int64_t filter_now(sluice_rdb_filter *f)
 	return atomic_load(&f->now_ms);
 }
 
-static int elem_expired(sluice_slice e, int64_t ttl, int64_t now)
+static int value_expired(sluice_slice v, int64_t ttl, int64_t now)
 {
 	/* too short for a timestamp: not ours to judge, keep it */
-	return e.len >= 8 &&
-	       sluice__rdb_ttl_expired((int64_t)sluice__rd64(e.data), ttl, now);
+	return v.len >= 8 &&
+	       sluice__rdb_ttl_expired((int64_t)sluice__rd64(v.data), ttl, now);
 }
 
 /* 0 keep, 1 drop, 2 rewritten into *out (length *out_len) */
@@ -202,16 +202,18 @@ static int filter_list(
 	char **out,
 	size_t *out_len)
 {
-	size_t pos = 0, kept = 0, kept_bytes = 0, total = 0;
+	size_t pos = 0, start, kept = 0, kept_bytes = 0, total = 0;
 	sluice_slice e;
+	int64_t ts;
 	char *buf;
 	int rc;
 
-	while ((rc = sluice__rdb_list_next(v, len, &pos, &e)) == 1) {
+	while ((start = pos,
+		rc = sluice__rdb_list_next(v, len, 1, &pos, &e, &ts)) == 1) {
 		total++;
-		if (!elem_expired(e, ttl, now)) {
+		if (!sluice__rdb_ttl_expired(ts, ttl, now)) {
 			kept++;
-			kept_bytes += 4 + e.len;
+			kept_bytes += pos - start;
 		}
 	}
 	if (rc < 0 || kept == total)
@@ -223,12 +225,12 @@ static int filter_list(
 	*out = buf;
 	*out_len = kept_bytes;
 	pos = 0;
-	while (sluice__rdb_list_next(v, len, &pos, &e) == 1) {
-		if (elem_expired(e, ttl, now))
+	while ((start = pos, sluice__rdb_list_next(v, len, 1, &pos, &e, &ts)) ==
+	       1) {
+		if (sluice__rdb_ttl_expired(ts, ttl, now))
 			continue;
-		sluice__be32((uint8_t *)buf, (uint32_t)e.len);
-		memcpy(buf + 4, e.data, e.len);
-		buf += 4 + e.len;
+		memcpy(buf, v + start, pos - start);
+		buf += pos - start;
 	}
 	return 2;
 }
@@ -256,7 +258,7 @@ static unsigned char filter_cb(
 		return 0;
 	now = filter_now(f);
 	if (atomic_load(&f->kind) != SLUICE_RDB_LIST)
-		return (unsigned char)elem_expired(
+		return (unsigned char)value_expired(
 			SLUICE_SLICE(v, vlen), ttl, now);
 	rc = filter_list(v, vlen, ttl, now, new_value, new_len);
 	if (rc == 2)
