@@ -75,28 +75,22 @@
 #include "sluice/clock.h"
 #include "sluice/common.h"
 #include "sluice/config.h"
+#include "sluice/sys/rocksdb.h"
 #include "sluice/sys/stream.h"
 #include "util/buf.h"
 
-/* state.backend.rocksdb.predefined-options, in the registry's enum order */
-typedef enum sluice_rdb_predefined {
-	SLUICE_RDB_DEFAULT = 0,
-	SLUICE_RDB_SPINNING_DISK_OPTIMIZED = 1,
-	SLUICE_RDB_SPINNING_DISK_OPTIMIZED_HIGH_MEM = 2,
-	SLUICE_RDB_FLASH_SSD_OPTIMIZED = 3
-} sluice_rdb_predefined;
+/* Options and transfers are the public types of sluice/sys/rocksdb.h. */
+typedef sluice_rocksdb_options sluice_rdb_options;
+typedef sluice_rocksdb_transfer sluice_rdb_transfer;
 
-typedef struct sluice_rdb_options {
-	const char *local_dir;      /* borrowed; NULL = $TMPDIR or /tmp */
-	uint64_t block_cache_size;  /* bytes, default 8 MiB */
-	uint64_t write_buffer_size; /* bytes per memtable, default 64 MiB */
-	int32_t max_write_buffers;  /* default 2 */
-	sluice_rdb_predefined predefined;
-	int32_t thread_num;       /* background flush/compaction threads, 2 */
-	int32_t transfer_threads; /* upload/download threads, 4 */
-	int64_t ttl_query_time_after; /* entries between clock reads, 1000 */
-	sluice_clock *clock;          /* borrowed; NULL = system clock */
-} sluice_rdb_options;
+enum {
+	SLUICE_RDB_DEFAULT = SLUICE_ROCKSDB_DEFAULT,
+	SLUICE_RDB_SPINNING_DISK_OPTIMIZED =
+		SLUICE_ROCKSDB_SPINNING_DISK_OPTIMIZED,
+	SLUICE_RDB_SPINNING_DISK_OPTIMIZED_HIGH_MEM =
+		SLUICE_ROCKSDB_SPINNING_DISK_OPTIMIZED_HIGH_MEM,
+	SLUICE_RDB_FLASH_SSD_OPTIMIZED = SLUICE_ROCKSDB_FLASH_SSD_OPTIMIZED
+};
 
 /* Fill `o` with Flink's defaults. */
 void sluice__rdb_options_init(sluice_rdb_options *o);
@@ -113,7 +107,7 @@ int sluice__rdb_options_from_config(
 
 /* ---- key layout (rdb_key.c, no RocksDB) ------------------------------ */
 
-/* Key-group prefix width for a max parallelism: 1 (<= 128) or 2. */
+/* Key-group prefix width: 1 for 1..128, else (also 0 = unknown) 2. */
 int sluice__rdb_kg_bytes(int32_t max_parallelism);
 
 /* Append the key-group prefix of `kg` (kg_bytes wide) to `b`. */
@@ -265,22 +259,6 @@ int sluice__rdb_clip(sluice_rdb *db, int32_t kg_start, int32_t kg_end);
 int sluice__rdb_native_checkpoint(sluice_rdb *db, const char *dir);
 
 /* ---- incremental snapshots (rdb_snapshot.c) -------------------------- */
-
-/*
- * Where snapshot files go and come from.  open_output opens a stream for
- * one file (shared = 1: scope SHARED, else EXCLUSIVE; `name` is the local
- * file name, a hint); open_input opens a stored file; discard (may be
- * NULL) deletes an uploaded file after a failed snapshot.  All three are
- * called from transfer threads concurrently.
- */
-typedef struct sluice_rdb_transfer {
-	void *ctx;
-	int (*open_output)(
-		void *ctx, int shared, const char *name, sluice_ostream **out);
-	int (*open_input)(
-		void *ctx, const sluice_stream_handle *h, sluice_istream **out);
-	void (*discard)(void *ctx, const sluice_stream_handle *h);
-} sluice_rdb_transfer;
 
 /* Sharing strategy by snapshot type (spec §6.2 step 7). */
 typedef enum sluice_rdb_sharing {

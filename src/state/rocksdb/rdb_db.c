@@ -14,9 +14,15 @@
 #include "util/alloc.h"
 #include "util/error.h"
 
+void sluice_rocksdb_options_init(sluice_rocksdb_options *o)
+{
+	sluice__rdb_options_init(o);
+}
+
 void sluice__rdb_options_init(sluice_rdb_options *o)
 {
 	memset(o, 0, sizeof(*o));
+	o->version = SLUICE_ROCKSDB_OPTIONS_VERSION;
 	o->block_cache_size = 8u << 20;
 	o->write_buffer_size = 64u << 20;
 	o->max_write_buffers = 2;
@@ -50,9 +56,7 @@ int sluice__rdb_err(char *err, const char *fmt, ...)
 
 /* Flink's PredefinedOptions, in our words: profiles tuned per disk. */
 static void apply_predefined(
-	rocksdb_options_t *opts,
-	rocksdb_block_based_table_options_t *table,
-	sluice_rdb_predefined p)
+	rocksdb_options_t *opts, rocksdb_block_based_table_options_t *table, int p)
 {
 	rocksdb_options_set_max_open_files(opts, -1);
 	rocksdb_options_set_use_fsync(opts, 0);
@@ -171,7 +175,12 @@ int sluice__rdb_alloc(
 	if (!(db = sluice__calloc(1, sizeof(*db))))
 		return sluice__error_oom();
 	db->o = *o;
+	/* borrowed pointers are not kept */
 	db->o.local_dir = NULL;
+	db->o.label = NULL;
+	db->o.restore = NULL;
+	db->o.num_restore = 0;
+	db->o.transfer = NULL;
 	if (!db->o.clock)
 		db->o.clock = sluice_clock_system();
 	db->kg_bytes = sluice__rdb_kg_bytes(max_parallelism);

@@ -12,7 +12,7 @@
 
 int sluice__rdb_kg_bytes(int32_t max_parallelism)
 {
-	return max_parallelism <= 128 ? 1 : 2;
+	return max_parallelism > 0 && max_parallelism <= 128 ? 1 : 2;
 }
 
 int sluice__rdb_put_kg(sluice_buf *b, int kg_bytes, int32_t kg)
