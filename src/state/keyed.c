@@ -382,7 +382,7 @@ int sluice_keyed_backend_state(
 	if (st->ttl_on && kb->be->configure_ttl)
 		SLUICE_ERRCHECK(kb->be->configure_ttl(
 			kb->be, st->bs, st->ttl_ms,
-			st->kind == SLUICE_STATE_LIST));
+			st->kind == SLUICE_STATE_LIST, kb->clock));
 	*out = st;
 	return 0;
 }

@@ -39,6 +39,7 @@
 #ifndef SLUICE_SYS_BACKEND_H
 #define SLUICE_SYS_BACKEND_H
 
+#include "../clock.h"
 #include "../common.h"
 
 #ifdef __cplusplus
@@ -223,17 +224,19 @@ struct sluice_backend {
 
 	/*
 	 * Optional (NULL: nothing to do).  Tell the backend that a state has
-	 * TTL `ttl_ms` (> 0), so it can drop expired entries in the
-	 * background (RocksDB's compaction filter, spec §8.4).  Stored forms
-	 * as the front end writes them: a value or map user value starts
-	 * with an 8-byte big-endian timestamp; with `list` set, a FLAT value
-	 * is a sequence of `u32 length, u64 timestamp, bytes` elements.
+	 * TTL `ttl_ms` (> 0) measured on `clock` (borrowed, outlives the
+	 * backend), so it can drop expired entries in the background
+	 * (RocksDB's compaction filter, spec §8.4).  Stored forms as the
+	 * front end writes them: a value or map user value starts with an
+	 * 8-byte big-endian timestamp; with `list` set, a FLAT value is a
+	 * sequence of `u32 length, u64 timestamp, bytes` elements.
 	 */
 	int (*configure_ttl)(
 		sluice_backend *b,
 		sluice_backend_state *st,
 		int64_t ttl_ms,
-		int list);
+		int list,
+		sluice_clock *clock);
 };
 
 /* Creates a backend instance; used by the front end and contract tests. */

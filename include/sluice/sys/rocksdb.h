@@ -55,18 +55,18 @@ typedef struct sluice_rocksdb_transfer {
 } sluice_rocksdb_transfer;
 
 typedef struct sluice_rocksdb_options {
-	int version;                /* SLUICE_ROCKSDB_OPTIONS_VERSION */
-	const char *local_dir;      /* borrowed; NULL = $TMPDIR or /tmp */
-	uint64_t block_cache_size;  /* bytes, default 8 MiB */
-	uint64_t write_buffer_size; /* bytes per memtable, default 64 MiB */
-	int32_t max_write_buffers;  /* default 2 */
-	int predefined;             /* sluice_rocksdb_predefined */
-	int32_t thread_num;         /* background threads, default 2 */
-	int32_t transfer_threads;   /* upload/download threads, default 4 */
+	int version;                  /* SLUICE_ROCKSDB_OPTIONS_VERSION */
+	const char *local_dir;        /* borrowed; NULL = $TMPDIR or /tmp */
+	uint64_t block_cache_size;    /* bytes, default 8 MiB */
+	uint64_t write_buffer_size;   /* bytes per memtable, default 64 MiB */
+	int32_t max_write_buffers;    /* default 2 */
+	int predefined;               /* sluice_rocksdb_predefined */
+	int32_t thread_num;           /* background threads, default 2 */
+	int32_t transfer_threads;     /* upload/download threads, default 4 */
 	int64_t ttl_query_time_after; /* compaction filter clock reads, 1000 */
 	sluice_clock *clock;          /* borrowed; NULL = system clock */
-	int32_t max_parallelism; /* 0 = unknown: 2-byte key-group prefix */
-	const char *label;       /* part of the instance dir name; NULL ok */
+	int32_t max_parallelism;      /* 0 = unknown: 2-byte key-group prefix */
+	const char *label; /* part of the instance dir name; NULL ok */
 	/* Optional: start from incremental handles instead of empty. */
 	sluice_incremental_handle *const *restore; /* borrowed */
 	size_t num_restore;

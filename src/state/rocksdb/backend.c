@@ -587,7 +587,11 @@ static void b_free(sluice_backend *be)
 }
 
 static int b_configure_ttl(
-	sluice_backend *be, sluice_backend_state *st, int64_t ttl_ms, int list)
+	sluice_backend *be,
+	sluice_backend_state *st,
+	int64_t ttl_ms,
+	int list,
+	sluice_clock *clock)
 {
 	rstate *s = RST(st);
 
@@ -595,6 +599,7 @@ static int b_configure_ttl(
 	s->cf->kind = list                           ? SLUICE_RDB_LIST
 		      : s->shape == SLUICE_SHAPE_MAP ? SLUICE_RDB_MAP
 						     : SLUICE_RDB_VALUE;
+	sluice__rdb_filter_set_clock(s->cf->filter, clock);
 	sluice__rdb_filter_configure(s->cf->filter, s->cf->kind, ttl_ms);
 	return 0;
 }
@@ -660,6 +665,11 @@ int sluice_backend_rocksdb_new(sluice_backend **out, void *ctx)
 	}
 	*out = &b->base;
 	return 0;
+}
+
+int sluice__rdb_backend_compact(sluice_backend *b)
+{
+	return sluice__rdb_compact(RB(b)->db);
 }
 
 /* ---- incremental checkpoints ----------------------------------------- */

@@ -255,6 +255,9 @@ int sluice__rdb_compact(sluice_rdb *db);
  */
 int sluice__rdb_clip(sluice_rdb *db, int32_t kg_start, int32_t kg_end);
 
+/* Flush and fully compact the database of a rocksdb backend (tests). */
+int sluice__rdb_backend_compact(sluice_backend *b);
+
 /* Native checkpoint into `dir`, which must not exist (flushes first). */
 int sluice__rdb_native_checkpoint(sluice_rdb *db, const char *dir);
 

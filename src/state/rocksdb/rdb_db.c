@@ -56,7 +56,9 @@ int sluice__rdb_err(char *err, const char *fmt, ...)
 
 /* Flink's PredefinedOptions, in our words: profiles tuned per disk. */
 static void apply_predefined(
-	rocksdb_options_t *opts, rocksdb_block_based_table_options_t *table, int p)
+	rocksdb_options_t *opts,
+	rocksdb_block_based_table_options_t *table,
+	int p)
 {
 	rocksdb_options_set_max_open_files(opts, -1);
 	rocksdb_options_set_use_fsync(opts, 0);
@@ -283,6 +285,52 @@ done:
 	return error;
 }
 
+int sluice__rdb_layout(
+	rocksdb_t *rdb,
+	rocksdb_readoptions_t *ro,
+	rocksdb_column_family_handle_t *cf,
+	int *kg_bytes)
+{
+	char *err = NULL;
+	size_t n = 0;
+	char *v = rocksdb_get_cf(
+		rdb, ro, cf, SLUICE_RDB_LAYOUT_KEY,
+		sizeof(SLUICE_RDB_LAYOUT_KEY) - 1, &n, &err);
+	int ok;
+
+	if (err)
+		return sluice__rdb_err(err, "rocksdb: read the key layout");
+	if (!v)
+		return SLUICE_ENOTFOUND;
+	ok = n == 1 && (v[0] == 1 || v[0] == 2);
+	if (ok)
+		*kg_bytes = v[0];
+	rocksdb_free(v);
+	if (!ok)
+		return sluice__error_set(
+			SLUICE_ECORRUPT, SLUICE_ERRCLS_ROCKSDB,
+			"rocksdb: key layout record of %zu bytes is invalid",
+			n);
+	return 0;
+}
+
+/* A restored database keeps the key-group width it was written with. */
+static int layout(sluice_rdb *db)
+{
+	char w = (char)db->kg_bytes, *err = NULL;
+	int rc = sluice__rdb_layout(
+		db->db, db->ro, db->default_cf, &db->kg_bytes);
+
+	if (rc != SLUICE_ENOTFOUND)
+		return rc;
+	rocksdb_put_cf(
+		db->db, db->wo, db->default_cf, SLUICE_RDB_LAYOUT_KEY,
+		sizeof(SLUICE_RDB_LAYOUT_KEY) - 1, &w, 1, &err);
+	if (err)
+		return sluice__rdb_err(err, "rocksdb: write the key layout");
+	return 0;
+}
+
 int sluice__rdb_open_db(sluice_rdb *db)
 {
 	char **names = NULL;
@@ -294,7 +342,7 @@ int sluice__rdb_open_db(sluice_rdb *db)
 	error = open_with(db, names, n);
 	if (names)
 		rocksdb_list_column_families_destroy(names, n);
-	return error;
+	return error < 0 ? error : layout(db);
 }
 
 int sluice__rdb_open(

@@ -66,7 +66,18 @@ struct sluice_rdb {
  */
 int sluice__rdb_err(char *err, const char *fmt, ...) SLUICE_PRINTF(2, 3);
 
-/* Open the DB at db->db_path with every column family found there. */
+/* Key of the record in the default column family holding the key-group
+ * prefix width (1 byte: 1 or 2) the database was written with. */
+#define SLUICE_RDB_LAYOUT_KEY "sluice.key-group-bytes"
+/* Read that record: 0, SLUICE_ENOTFOUND, or an error. */
+int sluice__rdb_layout(
+	rocksdb_t *rdb,
+	rocksdb_readoptions_t *ro,
+	rocksdb_column_family_handle_t *cf,
+	int *kg_bytes);
+
+/* Open the DB at db->db_path with every column family found there; a
+ * restored database's key-group width wins over the options. */
 int sluice__rdb_open_db(sluice_rdb *db);
 /* Allocate an instance struct with its directories created. */
 int sluice__rdb_alloc(
@@ -83,6 +94,8 @@ int sluice__rdb_filter_new(
 	sluice_rdb_filter **out, sluice_clock *clock, int64_t query_after);
 void sluice__rdb_filter_configure(
 	sluice_rdb_filter *f, sluice_rdb_kind kind, int64_t ttl_ms);
+/* Read time from `clock` from now on (NULL: keep the current one). */
+void sluice__rdb_filter_set_clock(sluice_rdb_filter *f, sluice_clock *clock);
 rocksdb_compactionfilter_t *sluice__rdb_filter_handle(sluice_rdb_filter *f);
 /* Only after the DB that uses it is closed. */
 void sluice__rdb_filter_free(sluice_rdb_filter *f);

@@ -194,6 +194,35 @@ static int src_open(src_db *s, sluice_rdb *db, const char *dir)
 	return 0;
 }
 
+static int same_layout(sluice_rdb *db, src_db *src, const char *dir)
+{
+	int width = 0, rc;
+	size_t i;
+
+	for (i = 0; i < src->n; i++)
+		if (!strcmp(src->names[i], "default"))
+			break;
+	if (i == src->n)
+		return sluice__error_set(
+			SLUICE_ECORRUPT, SLUICE_ERRCLS_ROCKSDB,
+			"rocksdb restore: '%s' has no default column family",
+			dir);
+	if ((rc = sluice__rdb_layout(src->db, db->ro, src->hs[i], &width)) ==
+	    SLUICE_ENOTFOUND)
+		return sluice__error_set(
+			SLUICE_ECORRUPT, SLUICE_ERRCLS_ROCKSDB,
+			"rocksdb restore: '%s' has no key layout record", dir);
+	if (rc < 0)
+		return rc;
+	if (width != db->kg_bytes)
+		return sluice__error_set(
+			SLUICE_EINVALID, SLUICE_ERRCLS_ROCKSDB,
+			"rocksdb restore: '%s' uses %d-byte key groups, the "
+			"base %d-byte ones (different max parallelism)",
+			dir, width, db->kg_bytes);
+	return 0;
+}
+
 /* Copy key groups [s, e] of the database in `dir` into db. */
 static int merge_from(sluice_rdb *db, const char *dir, int32_t s, int32_t e)
 {
@@ -203,6 +232,7 @@ static int merge_from(sluice_rdb *db, const char *dir, int32_t s, int32_t e)
 	int error;
 
 	if ((error = src_open(&src, db, dir)) < 0 ||
+	    (error = same_layout(db, &src, dir)) < 0 ||
 	    (error = sluice__rdb_put_kg(&lo, db->kg_bytes, s)) < 0 ||
 	    (error = sluice__rdb_put_kg(&hi, db->kg_bytes, e + 1)) < 0)
 		goto done;

@@ -124,7 +124,7 @@ struct sluice_rdb_filter {
 	atomic_int_fast64_t now_ms; /* cached clock reading */
 	atomic_uint_fast64_t seen;  /* entries looked at */
 	int64_t query_after;
-	sluice_clock *clock;
+	_Atomic(sluice_clock *) clock;
 	rocksdb_compactionfilter_t *handle;
 };
 
@@ -182,7 +182,9 @@ static int64_t filter_now(sluice_rdb_filter *f)
 	uint_fast64_t n = atomic_fetch_add(&f->seen, 1);
 
 	if (n % (uint_fast64_t)f->query_after == 0)
-		atomic_store(&f->now_ms, sluice_clock_wall_ms(f->clock));
+		atomic_store(
+			&f->now_ms,
+			sluice_clock_wall_ms(atomic_load(&f->clock)));
 	return atomic_load(&f->now_ms);
 }
 
@@ -285,7 +287,7 @@ int sluice__rdb_filter_new(
 	atomic_init(&f->now_ms, 0);
 	atomic_init(&f->seen, 0);
 	f->query_after = query_after > 0 ? query_after : 1;
-	f->clock = clock ? clock : sluice_clock_system();
+	atomic_init(&f->clock, clock ? clock : sluice_clock_system());
 	f->handle = rocksdb_compactionfilter_create(
 		f, noop_destructor, filter_cb, filter_name);
 	*out = f;
@@ -297,6 +299,12 @@ void sluice__rdb_filter_configure(
 {
 	atomic_store(&f->kind, (int)kind);
 	atomic_store(&f->ttl_ms, ttl_ms > 0 ? ttl_ms : 0);
+}
+
+void sluice__rdb_filter_set_clock(sluice_rdb_filter *f, sluice_clock *clock)
+{
+	if (clock)
+		atomic_store(&f->clock, clock);
 }
 
 rocksdb_compactionfilter_t *sluice__rdb_filter_handle(sluice_rdb_filter *f)
