@@ -374,6 +374,103 @@ sluice_keyed_backend_restore(
 	sluice_open_fn open,
 	void *open_ctx);
 
+/* ---- operator (non-keyed) state (spec §7.3) --------------------------- */
+
+/*
+ * Named lists of byte elements per operator subtask.  A list's mode says
+ * how it is redistributed when parallelism changes: SPLIT (even split of
+ * all elements), UNION (every subtask gets every element) or BROADCAST
+ * (a map, identical on all subtasks; subtask i restores old subtask
+ * i % old_p's copy).  Broadcast maps keep one element per entry.
+ *
+ * Threading: one thread at a time.  Borrowed results as for keyed state.
+ */
+typedef struct sluice_operator_state sluice_operator_state;
+
+SLUICE_EXTERN(int) sluice_operator_state_new(sluice_operator_state **out);
+SLUICE_EXTERN(void) sluice_operator_state_free(sluice_operator_state *os);
+
+/* SPLIT or UNION list: append / replace (n == 0 clears) / iterate. EINVALID
+ * when the name exists with another mode. */
+SLUICE_EXTERN(int)
+sluice_operator_list_add(
+	sluice_operator_state *os,
+	const char *name,
+	sluice_opstate_mode mode,
+	sluice_slice value);
+SLUICE_EXTERN(int)
+sluice_operator_list_update(
+	sluice_operator_state *os,
+	const char *name,
+	sluice_opstate_mode mode,
+	const sluice_slice *values,
+	size_t n);
+/* Iterator over the elements (empty when the list does not exist). */
+SLUICE_EXTERN(int)
+sluice_operator_list_get(
+	sluice_operator_state *os, const char *name, sluice_list_iter *it);
+
+/* BROADCAST map state. */
+SLUICE_EXTERN(int)
+sluice_broadcast_put(
+	sluice_operator_state *os,
+	const char *name,
+	sluice_slice key,
+	sluice_slice value);
+/* ENOTFOUND (no last error) when absent. */
+SLUICE_EXTERN(int)
+sluice_broadcast_get(
+	sluice_operator_state *os,
+	const char *name,
+	sluice_slice key,
+	sluice_slice *out);
+SLUICE_EXTERN(int)
+sluice_broadcast_remove(
+	sluice_operator_state *os, const char *name, sluice_slice key);
+SLUICE_EXTERN(int)
+sluice_broadcast_foreach(
+	sluice_operator_state *os,
+	const char *name,
+	sluice_map_entry_fn fn,
+	void *ctx);
+
+/*
+ * Write every operator state to `out` (consumed) and return the handle
+ * (per state: name, mode, element offsets).  No states: `*h` NULL.
+ */
+SLUICE_EXTERN(int)
+sluice_operator_state_snapshot(
+	sluice_operator_state *os,
+	sluice_ostream *out,
+	sluice_opstate_handle **h);
+
+/*
+ * Redistribution (Flink's RoundRobinOperatorStateRepartitioner): from the
+ * handles of `old_p` old subtasks (old[i] may be NULL), the handles new
+ * subtask `index` of `new_p` restores.  `*out` is an array of `*n`
+ * handles, free each with sluice_opstate_handle_free and the array with
+ * sluice_opstate_handles_free.
+ */
+SLUICE_EXTERN(int)
+sluice_opstate_assign(
+	sluice_opstate_handle ***out,
+	size_t *n,
+	const sluice_opstate_handle *const *old,
+	size_t old_p,
+	size_t new_p,
+	size_t index);
+SLUICE_EXTERN(void)
+sluice_opstate_handles_free(sluice_opstate_handle **hs, size_t n);
+
+/* Restore (adds to what `os` holds); elements are verified. */
+SLUICE_EXTERN(int)
+sluice_operator_state_restore(
+	sluice_operator_state *os,
+	const sluice_opstate_handle *const *handles,
+	size_t n,
+	sluice_open_fn open,
+	void *open_ctx);
+
 #ifdef __cplusplus
 }
 #endif

@@ -313,27 +313,37 @@ typedef struct rd {
 	sluice_buf buf, raw;
 } rd;
 
-static int corrupt(const rd *r, const char *fmt, const char *what, int kg)
+static int corrupt(const rd *r, const char *what, const char *state, int kg)
 {
+	if (kg >= 0 && state)
+		return sluice__error_set(
+			SLUICE_ECORRUPT, SLUICE_ERRCLS_STATE,
+			"keyed snapshot '%s' key group %d, state '%s': %s",
+			r->name, kg, state, what);
 	if (kg >= 0)
 		return sluice__error_set(
 			SLUICE_ECORRUPT, SLUICE_ERRCLS_STATE,
-			"keyed snapshot '%s' key group %d%s%s: %s", r->name, kg,
-			what ? ", state " : "", what ? what : "", fmt);
+			"keyed snapshot '%s' key group %d: %s", r->name, kg,
+			what);
 	return sluice__error_set(
 		SLUICE_ECORRUPT, SLUICE_ERRCLS_STATE, "keyed snapshot '%s': %s",
-		r->name, fmt);
+		r->name, what);
+}
+
+static int read_n_at(rd *r, sluice_buf *b, size_t n, const char *state, int kg)
+{
+	if (n > r->in->size(r->in))
+		return corrupt(r, "length beyond end of stream", state, kg);
+	SLUICE_ERRCHECK(sluice_buf_grow(b, n));
+	if (sluice_istream_read_full(r->in, b->ptr + b->len, n) < 0)
+		return corrupt(r, "unexpected end of stream", state, kg);
+	b->len += n;
+	return 0;
 }
 
 static int read_n(rd *r, sluice_buf *b, size_t n)
 {
-	if (n > r->in->size(r->in))
-		return corrupt(r, "length beyond end of stream", NULL, -1);
-	SLUICE_ERRCHECK(sluice_buf_grow(b, n));
-	if (sluice_istream_read_full(r->in, b->ptr + b->len, n) < 0)
-		return corrupt(r, "unexpected end of stream", NULL, -1);
-	b->len += n;
-	return 0;
+	return read_n_at(r, b, n, NULL, -1);
 }
 
 static int read_meta(rd *r, const uint8_t *p, size_t len, size_t *pos)
@@ -507,7 +517,7 @@ static int restore_group(rd *r, int32_t kg, uint64_t off)
 	sluice_buf_clear(&r->buf);
 	if (r->in->seek(r->in, off) < 0)
 		return corrupt(r, "offset beyond end of stream", NULL, kg);
-	SLUICE_ERRCHECK(read_n(r, &r->buf, BLOCK_HDR));
+	SLUICE_ERRCHECK(read_n_at(r, &r->buf, BLOCK_HDR, NULL, kg));
 	if (sluice__xxh3(r->buf.ptr, 6) != sluice__rd64(r->buf.ptr + 6))
 		return corrupt(r, "block header checksum mismatch", NULL, kg);
 	if ((int32_t)sluice__rd32(r->buf.ptr) != kg)
@@ -521,7 +531,7 @@ static int restore_group(rd *r, int32_t kg, uint64_t off)
 		sluice_state *st;
 
 		sluice_buf_clear(&r->buf);
-		SLUICE_ERRCHECK(read_n(r, &r->buf, SECTION_HDR));
+		SLUICE_ERRCHECK(read_n_at(r, &r->buf, SECTION_HDR, NULL, kg));
 		hdr = r->buf.ptr;
 		id = sluice__rd16(hdr);
 		slen = sluice__rd32(hdr + 11);
@@ -529,7 +539,7 @@ static int restore_group(rd *r, int32_t kg, uint64_t off)
 			return corrupt(
 				r, "section names an unknown state", NULL, kg);
 		st = r->states[id];
-		SLUICE_ERRCHECK(read_n(r, &r->buf, slen));
+		SLUICE_ERRCHECK(read_n_at(r, &r->buf, slen, st->name, kg));
 		hdr = r->buf.ptr;
 		if (section_sum(kg, hdr, hdr + SECTION_HDR, slen) !=
 		    sluice__rd64(hdr + 15))
