@@ -51,6 +51,9 @@ typedef struct sluice_option {
 	unsigned flags;
 	const char *description; /* one paragraph */
 	const char *advice;      /* the seed's advice, or NULL */
+	/* ENUM only: NULL-terminated pairs {synonym, value in enum_values},
+	 * e.g. {"off", "none"}: a synonym parses to its value's index. */
+	const char *const *enum_synonyms;
 } sluice_option;
 
 typedef enum sluice_config_source {
@@ -227,6 +230,37 @@ sluice_config_checkpoint_settings(
 /* Name of a source: "default", "file", "job", "-D", "api". */
 SLUICE_EXTERN(const char *)
 sluice_config_source_name(sluice_config_source source);
+
+/*
+ * Raw entries exactly as set (keys, aliases and unknown keys), in the order
+ * first set.  `*key` and `*raw` are borrowed from the config.  Returns
+ * SLUICE_ENOTFOUND past the end.
+ */
+SLUICE_EXTERN(size_t) sluice_config_entry_count(const sluice_config *conf);
+SLUICE_EXTERN(int)
+sluice_config_entry_at(
+	const sluice_config *conf,
+	size_t i,
+	const char **key,
+	const char **raw,
+	sluice_config_source *source);
+
+/*
+ * True when values of `key` must never be shown (printed as "******"):
+ * options flagged SLUICE_OPTF_SECRET, their aliases, and unknown keys whose
+ * name looks like a secret (password, secret, token, ...).
+ */
+SLUICE_EXTERN(int) sluice_config_is_sensitive(const char *key);
+
+/* The registry key or alias closest to `key` (edit distance), or NULL. */
+SLUICE_EXTERN(const char *) sluice_option_closest(const char *key);
+
+/*
+ * A short phrase saying what a valid value of `opt` looks like, e.g.
+ * "a duration such as '10 min', '30 s' or '100 ms'"; written into `buf`.
+ */
+SLUICE_EXTERN(void)
+sluice_option_expected(const sluice_option *opt, char *buf, size_t len);
 
 #ifdef __cplusplus
 }
