@@ -6,5 +6,6 @@
 #include "clock.h"
 #include "log.h"
 #include "failure.h"
+#include "state.h"
 
 #endif

@@ -193,6 +193,12 @@ SLUICE_EXTERN(int32_t)
 sluice_keyed_backend_max_parallelism(const sluice_keyed_backend *kb);
 
 /*
+ * Bytes of memory the backend holds for state (0 if the backend does not
+ * say); for the bytes-per-entry figure of benchmarks.
+ */
+SLUICE_EXTERN(size_t) sluice_keyed_backend_memory(sluice_keyed_backend *kb);
+
+/*
  * Set the current key (copied).  EINVALID if the key's group is not in
  * this subtask's range.  The namespace resets to empty only via
  * sluice_keyed_backend_set_namespace.

@@ -150,6 +150,11 @@ int32_t sluice_keyed_backend_max_parallelism(const sluice_keyed_backend *kb)
 	return kb->maxp;
 }
 
+size_t sluice_keyed_backend_memory(sluice_keyed_backend *kb)
+{
+	return kb->be->memory ? kb->be->memory(kb->be) : 0;
+}
+
 uint32_t sluice__ns_hash(sluice_slice ns)
 {
 	return (uint32_t)sluice__xxh3(ns.data, ns.len);

@@ -29,5 +29,6 @@ void cli_log_init(void);
 
 extern const cmd cmd_config_def;
 extern const cmd cmd_doctor_def;
+extern const cmd cmd_bench_def;
 
 #endif

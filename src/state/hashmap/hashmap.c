@@ -41,7 +41,7 @@ static uint32_t tag_of(uint32_t hash)
 
 static hm_entry **slot_at(hm_table *t, size_t i)
 {
-	return &t->pages[i >> HM_PAGE_BITS]->slots[i & (HM_PAGE_SLOTS - 1)];
+	return &t->pages[i >> HM_PAGE_BITS]->s[i & (HM_PAGE_SLOTS - 1)].e;
 }
 
 static void entry_free(hm_entry *e, sluice_backend_shape shape)
@@ -57,7 +57,7 @@ void sluice__hm_page_free(hm_page *p, sluice_backend_shape shape, int deep)
 
 	if (p && deep)
 		for (i = 0; i < HM_PAGE_SLOTS; i++)
-			entry_free(p->slots[i], shape);
+			entry_free(p->s[i].e, shape);
 	sluice__free(p);
 }
 
@@ -175,8 +175,8 @@ static int slot_set(hm_backend *b, hm_table *t, size_t i, hm_entry *e)
 
 	SLUICE_ERRCHECK(page_writable(b, t, i >> HM_PAGE_BITS));
 	p = t->pages[i >> HM_PAGE_BITS];
-	p->slots[i & (HM_PAGE_SLOTS - 1)] = e;
-	p->tags[i & (HM_PAGE_SLOTS - 1)] = e ? tag_of(e->hash) : 0;
+	p->s[i & (HM_PAGE_SLOTS - 1)].e = e;
+	p->s[i & (HM_PAGE_SLOTS - 1)].tag = e ? tag_of(e->hash) : 0;
 	return 0;
 }
 
@@ -203,8 +203,8 @@ static int pages_alloc(hm_backend *b, hm_page ***out, size_t npages)
 static int match(const hm_entry *e, const sluice_state_key *k)
 {
 	return e->key_len == k->key.len && e->ns_len == k->ns.len &&
-	       !memcmp(e->data, k->key.data, k->key.len) &&
-	       !memcmp(e->data + e->key_len, k->ns.data, k->ns.len);
+	       hm_bytes_eq(e->data, k->key.data, k->key.len) &&
+	       hm_bytes_eq(e->data + e->key_len, k->ns.data, k->ns.len);
 }
 
 /* Slot holding k, or the empty slot that ends its probe sequence. */
@@ -216,9 +216,9 @@ static size_t find(const hm_table *t, const sluice_state_key *k)
 	for (;; i = (i + 1) & t->mask) {
 		const hm_page *p = t->pages[i >> HM_PAGE_BITS];
 		size_t o = i & (HM_PAGE_SLOTS - 1);
-		uint32_t have = p->tags[o];
+		uint32_t have = p->s[o].tag;
 
-		if (!have || (have == tag && match(p->slots[o], k)))
+		if (!have || (have == tag && match(p->s[o].e, k)))
 			return i;
 	}
 }
@@ -227,7 +227,7 @@ static hm_entry *lookup(const hm_table *t, const sluice_state_key *k)
 {
 	size_t i = find(t, k);
 
-	return t->pages[i >> HM_PAGE_BITS]->slots[i & (HM_PAGE_SLOTS - 1)];
+	return t->pages[i >> HM_PAGE_BITS]->s[i & (HM_PAGE_SLOTS - 1)].e;
 }
 
 static int rehash(hm_backend *b, hm_table *t)
@@ -243,11 +243,11 @@ static int rehash(hm_backend *b, hm_table *t)
 		if (!e)
 			continue;
 		for (j = e->hash & mask;
-		     pages[j >> HM_PAGE_BITS]->slots[j & (HM_PAGE_SLOTS - 1)];
+		     pages[j >> HM_PAGE_BITS]->s[j & (HM_PAGE_SLOTS - 1)].e;
 		     j = (j + 1) & mask)
 			;
-		pages[j >> HM_PAGE_BITS]->slots[j & (HM_PAGE_SLOTS - 1)] = e;
-		pages[j >> HM_PAGE_BITS]->tags[j & (HM_PAGE_SLOTS - 1)] =
+		pages[j >> HM_PAGE_BITS]->s[j & (HM_PAGE_SLOTS - 1)].e = e;
+		pages[j >> HM_PAGE_BITS]->s[j & (HM_PAGE_SLOTS - 1)].tag =
 			tag_of(e->hash);
 	}
 	for (i = 0; i < t->npages; i++) {

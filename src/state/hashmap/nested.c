@@ -79,7 +79,7 @@ static size_t find_slot(const hm_map *m, sluice_slice k, uint32_t h)
 		const hm_item *it = m->slots[i];
 
 		if (!it || (it->hash == h && it->klen == k.len &&
-			    !memcmp(it->data, k.data, k.len)))
+			    hm_bytes_eq(it->data, k.data, k.len)))
 			return i;
 	}
 }

@@ -146,8 +146,8 @@ static int build(hm_view *v)
 		return sluice__error_oom();
 	for (i = 0; i < v->npages; i++)
 		for (j = 0; j < HM_PAGE_SLOTS; j++)
-			if (v->pages[i]->slots[j] && n < v->count)
-				v->sorted[n++] = v->pages[i]->slots[j];
+			if (v->pages[i]->s[j].e && n < v->count)
+				v->sorted[n++] = v->pages[i]->s[j].e;
 	v->count = n;
 	qsort(v->sorted, n, sizeof(hm_entry *), entry_cmp);
 	return 0;
