@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "sluice/clock.h"
+#include "sluice/config.h"
 #include "state/rocksdb/rdb.h"
 #include "util/buf.h"
 
@@ -523,9 +524,105 @@ static void test_rdb__native_checkpoint_hard_links_sst_files(void **st)
 	assert_true(sluice__rdb_native_checkpoint(f->db, dir) < 0);
 }
 
+static void test_rdb_options__flink_keys_and_defaults(void **st)
+{
+	sluice_config *conf;
+	sluice_rdb_options o;
+
+	(void)st;
+	assert_int_equal(sluice_config_new(&conf), 0);
+	sluice__rdb_options_init(&o);
+	assert_int_equal(sluice__rdb_options_from_config(&o, conf), 0);
+	assert_null(o.local_dir);
+	assert_int_equal(o.block_cache_size, 8u << 20);
+	assert_int_equal(o.write_buffer_size, 64u << 20);
+	assert_int_equal(o.thread_num, 2);
+	assert_int_equal(o.transfer_threads, 4);
+	assert_int_equal(o.ttl_query_time_after, 1000);
+	assert_int_equal(o.predefined, SLUICE_RDB_DEFAULT);
+	assert_int_equal(
+		sluice_config_set(
+			conf, "state.backend.rocksdb.localdir", "/data/rdb",
+			SLUICE_CONFIG_API),
+		0);
+	assert_int_equal(
+		sluice_config_set(
+			conf, "state.backend.rocksdb.block.cache-size", "256mb",
+			SLUICE_CONFIG_API),
+		0);
+	assert_int_equal(
+		sluice_config_set(
+			conf, "state.backend.rocksdb.predefined-options",
+			"flash_ssd_optimized", SLUICE_CONFIG_API),
+		0);
+	assert_int_equal(
+		sluice_config_set(
+			conf,
+			"state.backend.rocksdb.checkpoint.transfer.thread.num",
+			"8", SLUICE_CONFIG_API),
+		0);
+	assert_int_equal(
+		sluice_config_set(
+			conf,
+			"state.backend.rocksdb.compaction.filter.query-time-"
+			"after-num-entries",
+			"10", SLUICE_CONFIG_API),
+		0);
+	assert_int_equal(sluice__rdb_options_from_config(&o, conf), 0);
+	assert_string_equal(o.local_dir, "/data/rdb");
+	assert_int_equal(o.block_cache_size, 256u << 20);
+	assert_int_equal(o.predefined, SLUICE_RDB_FLASH_SSD_OPTIMIZED);
+	assert_int_equal(o.transfer_threads, 8);
+	assert_int_equal(o.ttl_query_time_after, 10);
+	/* a fixed budget per slot is split between cache and memtables */
+	assert_int_equal(
+		sluice_config_set(
+			conf, "state.backend.rocksdb.memory.fixed-per-slot",
+			"128mb", SLUICE_CONFIG_API),
+		0);
+	assert_int_equal(sluice__rdb_options_from_config(&o, conf), 0);
+	assert_int_equal(o.block_cache_size, 64u << 20);
+	assert_int_equal(o.write_buffer_size, 32u << 20);
+	assert_int_equal(
+		sluice_config_set(
+			conf, "state.backend.rocksdb.thread.num", "lots",
+			SLUICE_CONFIG_API),
+		0);
+	assert_int_equal(
+		sluice__rdb_options_from_config(&o, conf), SLUICE_EINVALID);
+	sluice_config_free(conf);
+}
+
+static void test_rdb__predefined_profiles_open(void **st)
+{
+	fixture *f = *st;
+	sluice_rdb_cf *cf;
+	int p;
+
+	for (p = SLUICE_RDB_DEFAULT; p <= SLUICE_RDB_FLASH_SSD_OPTIMIZED; p++) {
+		sluice__rdb_free(f->db);
+		f->o.predefined = p;
+		assert_int_equal(
+			sluice__rdb_open(&f->db, &f->o, "test", 128), 0);
+		assert_int_equal(
+			sluice__rdb_cf(&cf, f->db, "v", SLUICE_RDB_VALUE, 0),
+			0);
+		key(f, 1, "k", "");
+		assert_int_equal(
+			sluice__rdb_put(
+				f->db, cf, SLUICE_SLICE(f->k.ptr, f->k.len),
+				S("v")),
+			0);
+		assert_int_equal(sluice__rdb_compact(f->db), 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rdb_options__flink_keys_and_defaults),
+		cmocka_unit_test_setup_teardown(
+			test_rdb__predefined_profiles_open, setup, teardown),
 		cmocka_unit_test(test_rdb_key__layout_has_kg_and_lengths),
 		cmocka_unit_test(
 			test_rdb_key__list_elements_roundtrip_and_truncation),

@@ -80,6 +80,21 @@ typedef struct sluice_rocksdb_options {
 SLUICE_EXTERN(void) sluice_rocksdb_options_init(sluice_rocksdb_options *o);
 
 /*
+ * Read the state.backend.rocksdb.* keys (localdir, block.cache-size,
+ * writebuffer.size, predefined-options, thread.num,
+ * checkpoint.transfer.thread.num,
+ * compaction.filter.query-time-after-num-entries, memory.fixed-per-slot)
+ * into `o`, after sluice_rocksdb_options_init.  A fixed per-slot memory
+ * budget is split half block cache, half write buffers.  Strings are
+ * borrowed from `conf`.  Returns 0 or the getter's SLUICE_EINVALID.
+ * The caller sets max_parallelism, clock and label, and passes `o` as the
+ * factory context of sluice_keyed_options.
+ */
+SLUICE_EXTERN(int)
+sluice_rocksdb_options_from_config(
+	sluice_rocksdb_options *o, const sluice_config *conf);
+
+/*
  * The backend factory (sluice_backend_factory): `ctx` is a
  * `const sluice_rocksdb_options *` (NULL = defaults).  Errors: SLUICE_EIO
  * (directory, RocksDB open), SLUICE_ECORRUPT / SLUICE_EINVALID from a
