@@ -23,6 +23,7 @@
 
 #include "sluice/clock.h"
 #include "state/rocksdb/rdb.h"
+#include "util/alloc.h"
 #include "util/buf.h"
 
 #define S(str)  SLUICE_SLICE((str), strlen(str))
@@ -674,9 +675,66 @@ test_rdb_snapshot__many_small_checkpoints_upload_only_new_files(void **state)
 	sluice__rdb_free(db);
 }
 
+/*
+ * Every allocation of a snapshot and of a restore fails in turn: each
+ * attempt reports SLUICE_ENOMEM (or succeeds once the countdown is past
+ * the last allocation) and leaks nothing (ASan checks the leaks).
+ */
+static void test_rdb_snapshot__allocation_failures_are_reported(void **state)
+{
+	fixture *f = *state;
+	sluice_incremental_handle *h1, *h = NULL;
+	sluice_rdb *db, *back = NULL;
+	sluice_rdb_cf *cf;
+	long n;
+	int rc = -1, k;
+
+	assert_int_equal(sluice__rdb_open(&db, &f->o, "t", 128), 0);
+	assert_int_equal(sluice__rdb_cf(&cf, db, "v", SLUICE_RDB_VALUE, 0), 0);
+	for (k = 0; k < 100; k++)
+		put(f, db, cf, k % 128, k, "v");
+	h1 = checkpoint(f, db, 1, SLUICE_RDB_FORWARD_BACKWARD, 0, 128);
+	sluice__rdb_notify_complete(db, 1);
+	put(f, db, cf, 1, 1000, "new");
+	for (n = 0; rc != 0; n++) {
+		sluice_rdb_snapshot *s = NULL;
+
+		sluice__alloc_fail_after(n);
+		rc = sluice__rdb_snapshot_sync(
+			&s, db, 2 + n, SLUICE_RDB_FORWARD_BACKWARD, 0, 128);
+		if (rc == 0)
+			rc = sluice__rdb_snapshot_async(&h, s, &f->t, S("m"));
+		sluice__alloc_fail_after(-1);
+		sluice__rdb_snapshot_free(s);
+		if (rc != 0)
+			assert_int_equal(rc, SLUICE_ENOMEM);
+	}
+	assert_true(n > 5);
+	assert_true(placeholders(h) >= 1);
+	sluice_incremental_handle_free(h);
+	sluice__rdb_free(db);
+	for (rc = -1, n = 0; rc != 0; n++) {
+		sluice__alloc_fail_after(n);
+		rc = sluice__rdb_restore(
+			&back, &f->o, "r", 128, 0, 63, &h1, 1, &f->t);
+		sluice__alloc_fail_after(-1);
+		if (rc != 0) {
+			assert_int_equal(rc, SLUICE_ENOMEM);
+			assert_null(back);
+		}
+	}
+	assert_int_equal(
+		get(f, back, sluice__rdb_cf_at(back, 0), 1, 1, "v"), 0);
+	sluice__rdb_free(back);
+	sluice_incremental_handle_free(h1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+			test_rdb_snapshot__allocation_failures_are_reported,
+			setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_rdb_snapshot__confirmed_files_become_placeholders,
 			setup, teardown),
