@@ -729,9 +729,54 @@ static void test_rdb_snapshot__allocation_failures_are_reported(void **state)
 	sluice_incremental_handle_free(h1);
 }
 
+static void test_rdb_restore__keeps_the_written_key_group_width(void **state)
+{
+	fixture *f = *state;
+	sluice_incremental_handle *h[2];
+	sluice_rdb *a, *b, *back = NULL;
+	sluice_rdb_cf *cf;
+
+	assert_int_equal(sluice__rdb_open(&a, &f->o, "a", 128), 0);
+	assert_int_equal(sluice__rdb_open(&b, &f->o, "b", 256), 0);
+	assert_int_equal(sluice__rdb_kg_width(a), 1);
+	assert_int_equal(sluice__rdb_kg_width(b), 2);
+	assert_int_equal(sluice__rdb_cf(&cf, a, "v", SLUICE_RDB_VALUE, 0), 0);
+	put(f, a, cf, 3, 3, "a");
+	assert_int_equal(sluice__rdb_cf(&cf, b, "v", SLUICE_RDB_VALUE, 0), 0);
+	put(f, b, cf, 100, 100, "b");
+	h[0] = checkpoint(f, a, 1, SLUICE_RDB_FORWARD_BACKWARD, 0, 64);
+	h[1] = checkpoint(f, b, 1, SLUICE_RDB_FORWARD_BACKWARD, 64, 64);
+	sluice__rdb_free(a);
+	sluice__rdb_free(b);
+	/* options say 128 (1 byte), the database says 2 bytes: it wins */
+	assert_int_equal(
+		sluice__rdb_restore(
+			&back, &f->o, "r", 128, 64, 127, &h[1], 1, &f->t),
+		0);
+	assert_int_equal(sluice__rdb_kg_width(back), 2);
+	assert_int_equal(
+		sluice__rdb_cf(&cf, back, "v", SLUICE_RDB_VALUE, 0), 0);
+	assert_int_equal(get(f, back, cf, 100, 100, "b"), 0);
+	sluice__rdb_free(back);
+	back = NULL;
+	/* merging databases of different widths is refused */
+	assert_int_equal(
+		sluice__rdb_restore(
+			&back, &f->o, "r", 128, 0, 127, h, 2, &f->t),
+		SLUICE_EINVALID);
+	assert_null(back);
+	assert_non_null(
+		strstr(sluice_error_last()->message, "max parallelism"));
+	sluice_incremental_handle_free(h[0]);
+	sluice_incremental_handle_free(h[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+			test_rdb_restore__keeps_the_written_key_group_width,
+			setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_rdb_snapshot__allocation_failures_are_reported,
 			setup, teardown),
