@@ -9,8 +9,13 @@ PKGS="cmake ninja-build pkg-config make gcc clang-14 libclang-rt-14-dev
 clang-format-14 librocksdb-dev libcurl4-openssl-dev libssl-dev libyaml-dev
 libzstd-dev liblz4-dev libxxhash-dev libcmocka-dev libcjson-dev"
 
+# A real S3 server for the s3 tests (tests/e2e/s3_client.sh, label s3):
+# OpenStack Swift with its s3api layer, started by scripts/s3-server.sh.
+S3_PKGS="swift swift-proxy swift-account swift-container swift-object
+python3-lxml memcached"
+
 missing=""
-for p in $PKGS; do
+for p in $PKGS $S3_PKGS; do
 	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
 	case "$st" in
 	"install ok installed") ;;

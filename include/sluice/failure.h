@@ -94,6 +94,13 @@ SLUICE_EXTERN(const sluice_failure_info *)
 sluice_failure_info_match(const char *text);
 
 /*
+ * The configuration keys an operator should look at for `reason`, as a
+ * NULL-terminated static list (never NULL; empty when none applies).
+ */
+SLUICE_EXTERN(const char *const *)
+sluice_failure_keys(sluice_failure_reason reason);
+
+/*
  * Format a checkpoint exception message as Flink does: the reason message
  * alone, or "<text> Failure reason: <message>" when `text` is not NULL.
  * Writes at most `size` bytes including the NUL; returns the length the

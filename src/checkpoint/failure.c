@@ -438,6 +438,71 @@ const sluice_failure_info *sluice_failure_info_match(const char *text)
 	return best;
 }
 
+#define CK        "execution.checkpointing."
+#define KEYS(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+static const struct {
+	sluice_failure_reason reason;
+	const char *const *keys;
+} reason_keys[] = {
+	{SLUICE_CFR_TOO_MANY_CHECKPOINT_REQUESTS,
+	 KEYS(CK "interval",
+	      CK "min-pause",
+	      CK "timeout",
+	      CK "unaligned.enabled",
+	      CK "aligned-checkpoint-timeout")},
+	{SLUICE_CFR_MINIMUM_TIME_BETWEEN_CHECKPOINTS,
+	 KEYS(CK "min-pause", CK "interval")},
+	{SLUICE_CFR_NOT_ALL_REQUIRED_TASKS_RUNNING,
+	 KEYS(CK "checkpoints-after-tasks-finish")},
+	{SLUICE_CFR_IO_EXCEPTION, KEYS(CK "dir",
+				       CK "savepoint-dir",
+				       CK "storage",
+				       CK "tolerable-failed-checkpoints")},
+	{SLUICE_CFR_CHECKPOINT_ASYNC_EXCEPTION,
+	 KEYS(CK "dir",
+	      CK "tolerable-failed-checkpoints",
+	      "state.backend.type",
+	      "state.backend.rocksdb.localdir")},
+	{SLUICE_CFR_CHANNEL_STATE_SHARED_STREAM_EXCEPTION,
+	 KEYS(CK "unaligned.max-subtasks-per-channel-state-file", CK "dir")},
+	{SLUICE_CFR_CHECKPOINT_EXPIRED,
+	 KEYS(CK "timeout",
+	      CK "interval",
+	      CK "incremental",
+	      CK "unaligned.enabled",
+	      CK "aligned-checkpoint-timeout",
+	      CK "tolerable-failed-checkpoints")},
+	{SLUICE_CFR_CHECKPOINT_SUBSUMED,
+	 KEYS(CK "max-concurrent-checkpoints", CK "interval")},
+	{SLUICE_CFR_CHECKPOINT_DECLINED,
+	 KEYS(CK "tolerable-failed-checkpoints")},
+	{SLUICE_CFR_CHECKPOINT_DECLINED_SUBSUMED,
+	 KEYS(CK "interval",
+	      CK "unaligned.enabled",
+	      CK "aligned-checkpoint-timeout")},
+	{SLUICE_CFR_CHECKPOINT_DECLINED_INPUT_END_OF_STREAM,
+	 KEYS(CK "checkpoints-after-tasks-finish")},
+	{SLUICE_CFR_TASK_FAILURE, KEYS("restart-strategy.type")},
+	{SLUICE_CFR_JOB_FAILOVER_REGION, KEYS("restart-strategy.type")},
+	{SLUICE_CFR_FINALIZE_CHECKPOINT_FAILURE,
+	 KEYS(CK "dir", CK "num-retained", CK "tolerable-failed-checkpoints")},
+	{SLUICE_CFR_LEGACY_EXCEPTION, KEYS(CK "dir", CK "storage")},
+	{SLUICE_CFR_LEGACY_CHECKPOINT_DECLINED_ALIGNMENT_LIMIT_EXCEEDED,
+	 KEYS(CK "unaligned.enabled", CK "aligned-checkpoint-timeout")},
+};
+
+const char *const *sluice_failure_keys(sluice_failure_reason reason)
+{
+	static const char *const none[] = {NULL};
+	size_t i;
+
+	for (i = 0; i < sizeof(reason_keys) / sizeof(reason_keys[0]); i++)
+		if (reason_keys[i].reason == reason)
+			return reason_keys[i].keys;
+	return none;
+}
+
 int sluice_failure_format(
 	char *out, size_t size, sluice_failure_reason reason, const char *text)
 {

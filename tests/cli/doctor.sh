@@ -15,6 +15,17 @@ cmp -s "$tmp/ops.md" "$SLUICE_SOURCE_DIR/docs/operations.md" ||
 grep -q '^CHECKPOINT_EXPIRED' "$tmp/out" || fail "expired not recognised"
 grep -q 'counted:   yes' "$tmp/out" || fail "expired should be counted"
 
+# The keys to look at, with values from -D and their sources.
+"$SLUICE" doctor --message "Checkpoint expired before completing" \
+	-D execution.checkpointing.timeout=30min -D state.backend.incremental=true >"$tmp/out"
+grep -q '^    execution.checkpointing.timeout: 30min  # -D$' "$tmp/out" || fail "timeout key not shown"
+grep -q 'execution.checkpointing.incremental: true  # -D, via state.backend.incremental' "$tmp/out" ||
+	fail "alias source not shown"
+set +e
+"$SLUICE" doctor --message "x" -D execution.checkpointing.timeout >/dev/null 2>&1; rc=$?
+set -e
+[ "$rc" = 2 ] || fail "bad -D exit $rc, want 2"
+
 # A full log line with the Failure reason form.
 "$SLUICE" doctor --message "Could not finalize the pending checkpoint 17. Failure reason: Failure to finalize checkpoint." >"$tmp/out"
 grep -q '^FINALIZE_CHECKPOINT_FAILURE' "$tmp/out" || fail "finalize not recognised"

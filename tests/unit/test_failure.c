@@ -6,6 +6,7 @@
 
 #include <cmocka.h>
 
+#include "sluice/config.h"
 #include "sluice/failure.h"
 
 static void test_failure__table_has_24_current_and_6_legacy(void **st)
@@ -206,6 +207,27 @@ static void test_failure__format_uses_flink_failure_reason_suffix(void **st)
 	assert_string_equal(buf, "Task has failed.");
 }
 
+static void test_failure__keys_are_registry_keys(void **st)
+{
+	const sluice_failure_info *fi;
+	const char *const *keys;
+	size_t i, k, total = 0;
+	int via_alias;
+
+	(void)st;
+	for (i = 0; (fi = sluice_failure_info_at(i)); i++) {
+		keys = sluice_failure_keys(fi->reason);
+		assert_non_null(keys);
+		for (k = 0; keys[k]; k++, total++) {
+			assert_non_null(
+				sluice_option_find(keys[k], &via_alias));
+			assert_int_equal(via_alias, 0); /* new names only */
+		}
+	}
+	assert_true(total > 20);
+	assert_null(sluice_failure_keys(SLUICE_CFR_TASK_CHECKPOINT_FAILURE)[0]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -221,6 +243,7 @@ int main(void)
 		cmocka_unit_test(test_failure__by_name),
 		cmocka_unit_test(
 			test_failure__format_uses_flink_failure_reason_suffix),
+		cmocka_unit_test(test_failure__keys_are_registry_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,7 +27,21 @@ void cli_error_last(const char *context);
 /* Install the stderr log callback (WARN and up, DEBUG with SLUICE_DEBUG=1). */
 void cli_log_init(void);
 
+struct sluice_config;
+/*
+ * If argv[*i] is `--config FILE`, `--config=FILE`, `-D key=value` or
+ * `-Dkey=value`, apply it to `conf` (advancing *i past a separate value) and
+ * return 1; return 0 for any other argument; -1 after printing an error.
+ */
+int cli_config_opt(
+	struct sluice_config *conf,
+	const char *cmdname,
+	int argc,
+	char **argv,
+	int *i);
+
 extern const cmd cmd_config_def;
+extern const cmd cmd_checkpoint_def;
 extern const cmd cmd_doctor_def;
 extern const cmd cmd_bench_def;
 

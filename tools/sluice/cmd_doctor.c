@@ -8,9 +8,35 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "sluice/config.h"
 #include "sluice/sluice.h"
 
-static void explain(FILE *out, const sluice_failure_info *fi)
+/* The keys that matter for `reason`, with their values and sources. */
+static void
+print_keys(FILE *out, const sluice_config *conf, sluice_failure_reason reason)
+{
+	const char *const *keys = sluice_failure_keys(reason);
+	const char *raw, *alias;
+	sluice_config_source src;
+	size_t i;
+
+	if (!keys[0])
+		return;
+	fprintf(out, "  keys:\n");
+	for (i = 0; keys[i]; i++) {
+		if (sluice_config_lookup(conf, keys[i], &raw, &src, &alias) < 0)
+			continue;
+		fprintf(out, "    %s: %s  # %s%s%s\n", keys[i],
+			!raw                                  ? "(not set)"
+			: sluice_config_is_sensitive(keys[i]) ? "******"
+							      : raw,
+			raw ? sluice_config_source_name(src) : "no default",
+			alias ? ", via " : "", alias ? alias : "");
+	}
+}
+
+static void
+explain(FILE *out, const sluice_failure_info *fi, const sluice_config *conf)
 {
 	fprintf(out, "%s%s\n", fi->name, fi->legacy ? " (legacy)" : "");
 	fprintf(out, "  message:   %s\n", fi->message);
@@ -26,12 +52,15 @@ static void explain(FILE *out, const sluice_failure_info *fi)
 				 "saw the checkpoint)"
 			       : "after the checkpoint reached the tasks");
 	fprintf(out, "  check:     %s\n", fi->check);
+	if (conf)
+		print_keys(out, conf, fi->reason);
 }
 
 static void markdown(FILE *out)
 {
 	const sluice_failure_info *fi;
-	size_t i;
+	const char *const *keys;
+	size_t i, k;
 
 	fprintf(out,
 		"# Operations: checkpoint failure reasons\n\n"
@@ -68,45 +97,73 @@ static void markdown(FILE *out)
 			fi->counted ? "yes" : "no",
 			fi->pre_flight ? "yes" : "no");
 		fprintf(out, "- **What to check:** %s\n", fi->check);
+		keys = sluice_failure_keys(fi->reason);
+		for (k = 0; keys[k]; k++)
+			fprintf(out, "%s`%s`%s", k ? ", " : "- **Keys:** ",
+				keys[k], keys[k + 1] ? "" : "\n");
 	}
 }
 
 static int run(int argc, char **argv)
 {
 	const sluice_failure_info *fi;
-	size_t i;
+	const char *message = NULL, *mode = NULL;
+	sluice_config *conf = NULL;
+	int i, rc = EXIT_USAGE, r;
 
-	if (argc == 2 && !strcmp(argv[1], "--markdown")) {
+	if (sluice_config_new(&conf) < 0) {
+		cli_error_last("doctor");
+		return EXIT_FAIL;
+	}
+	for (i = 1; i < argc; i++) {
+		if ((r = cli_config_opt(conf, "doctor", argc, argv, &i)) < 0)
+			goto done;
+		if (r)
+			continue;
+		if (!strcmp(argv[i], "--message") && i + 1 < argc)
+			message = argv[++i];
+		else if (
+			!strcmp(argv[i], "--list") ||
+			!strcmp(argv[i], "--markdown"))
+			mode = argv[i];
+		else
+			goto usage;
+	}
+	if (!!message + !!mode != 1)
+		goto usage;
+	rc = 0;
+	if (mode && !strcmp(mode, "--markdown")) {
 		markdown(stdout);
-		return 0;
-	}
-	if (argc == 2 && !strcmp(argv[1], "--list")) {
-		for (i = 0; (fi = sluice_failure_info_at(i)); i++)
+	} else if (mode) {
+		for (i = 0; (fi = sluice_failure_info_at((size_t)i)); i++)
 			printf("%-46s %s\n", fi->name, fi->message);
-		return 0;
-	}
-	if (argc == 3 && !strcmp(argv[1], "--message")) {
-		fi = sluice_failure_info_match(argv[2]);
+	} else {
+		fi = sluice_failure_info_match(message);
 		if (!fi)
-			fi = sluice_failure_info_by_name(argv[2]);
-		if (!fi) {
+			fi = sluice_failure_info_by_name(message);
+		if (fi) {
+			explain(stdout, fi, conf);
+		} else {
 			cli_error(
 				"doctor: no checkpoint failure reason found "
 				"in '%s' (see 'sluice doctor --list')",
-				argv[2]);
-			return EXIT_FAIL;
+				message);
+			rc = EXIT_FAIL;
 		}
-		explain(stdout, fi);
-		return 0;
 	}
+	goto done;
+usage:
 	cli_error("doctor: expected --message TEXT, --list or --markdown");
 	fputs(cmd_doctor_def.usage, stderr);
-	return EXIT_USAGE;
+done:
+	sluice_config_free(conf);
+	return rc;
 }
 
 const cmd cmd_doctor_def = {
 	"doctor", run, "explain checkpoint failures",
-	"usage: sluice doctor --message TEXT\n"
+	"usage: sluice doctor --message TEXT [--config FILE] [-D "
+	"key=value]...\n"
 	"       sluice doctor --list\n"
 	"       sluice doctor --markdown\n\n"
 	"  --message TEXT  find the checkpoint failure reason in TEXT (a log\n"
@@ -115,6 +172,8 @@ const cmd cmd_doctor_def = {
 	"against\n"
 	"                  execution.checkpointing.tolerable-failed-"
 	"checkpoints,\n"
-	"                  and what to check.  A reason name works too.\n"
+	"                  what to check, and the keys to look at with their\n"
+	"                  values (defaults < --config FILE < -D).  A reason\n"
+	"                  name works too.\n"
 	"  --list          every reason with its exact message\n"
 	"  --markdown      the reference page docs/operations.md\n"};

@@ -1,0 +1,40 @@
+/*
+ * Configuration options shared by commands that take them: `--config FILE`
+ * and `-D key=value` (also `-Dkey=value`).  The file is loaded when seen and
+ * -D values are set as they come, with SLUICE_CONFIG_DYNAMIC as source, so
+ * precedence is default < file < -D whatever the order on the line.
+ */
+#include <string.h>
+
+#include "cmd.h"
+#include "sluice/config.h"
+
+int cli_config_opt(
+	sluice_config *conf, const char *cmdname, int argc, char **argv, int *i)
+{
+	const char *arg = argv[*i], *val;
+
+	if (!strcmp(arg, "--config") || !strcmp(arg, "-D")) {
+		if (*i + 1 >= argc) {
+			cli_error(
+				"%s: %s needs %s", cmdname, arg,
+				arg[1] == 'D' ? "key=value" : "a FILE");
+			return -1;
+		}
+		val = argv[++*i];
+	} else if (!strncmp(arg, "-D", 2)) {
+		val = arg + 2;
+	} else if (!strncmp(arg, "--config=", 9)) {
+		val = arg + 9;
+		arg = "--config";
+	} else {
+		return 0;
+	}
+	if (!strcmp(arg, "--config")
+		    ? sluice_config_load_file(conf, val, SLUICE_CONFIG_FILE) < 0
+		    : sluice_config_set_arg(conf, val) < 0) {
+		cli_error_last(cmdname);
+		return -1;
+	}
+	return 1;
+}
