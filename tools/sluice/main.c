@@ -13,8 +13,8 @@
 static const cmd *const commands[] = {
 	&cmd_config_def,
 	&cmd_doctor_def,
-	&cmd_bench_def,
 	&cmd_checkpoint_def,
+	&cmd_bench_def,
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -12,7 +12,8 @@
  *    values per (key, namespace));
  *  - entries are addressed by a sluice_state_key, which carries the key
  *    group and a 32-bit hash the front end computed once per key, so a
- *    backend never hashes user bytes itself;
+ *    backend need not hash keys and namespaces itself (user keys of MAP
+ *    states it hashes as it likes);
  *  - `merge` appends bytes to a FLAT value (list state appends framed
  *    elements; RocksDB maps it to its merge operator);
  *  - a snapshot is a synchronous `snapshot_sync` (short: it must not copy

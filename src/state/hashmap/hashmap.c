@@ -601,8 +601,9 @@ static int hm_iterate(
 		hm_entry *e = *slot_at(t, i);
 
 		if (!e ||
-		    (ns && (e->ns_len != ns->len ||
-			    memcmp(e->data + e->key_len, ns->data, ns->len))))
+		    (ns &&
+		     (e->ns_len != ns->len ||
+		      !hm_bytes_eq(e->data + e->key_len, ns->data, ns->len))))
 			continue;
 		if ((rc = emit_entry(e, t->shape, fn, ctx)) != 0)
 			return rc > 0 ? 0 : rc;

@@ -123,6 +123,30 @@ static inline int hm_bytes_eq(const void *a, const void *b, size_t n)
 	return 1;
 }
 
+/* memcmp-like ordering without glibc's masked loads (see hm_bytes_eq). */
+static inline int hm_bytes_cmp(const void *a, const void *b, size_t n)
+{
+	const unsigned char *x = a, *y = b;
+	uint64_t u, v;
+
+	while (n >= 8) {
+		__builtin_memcpy(&u, x, 8);
+		__builtin_memcpy(&v, y, 8);
+		if (u != v) {
+			u = __builtin_bswap64(u);
+			v = __builtin_bswap64(v);
+			return u < v ? -1 : 1;
+		}
+		x += 8;
+		y += 8;
+		n -= 8;
+	}
+	for (; n; n--, x++, y++)
+		if (*x != *y)
+			return *x < *y ? -1 : 1;
+	return 0;
+}
+
 static inline sluice_slice hm_entry_key(const hm_entry *e)
 {
 	return SLUICE_SLICE(e->data, e->key_len);

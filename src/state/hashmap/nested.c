@@ -40,7 +40,7 @@ void sluice__hm_map_free(hm_map *m)
 
 	if (!m)
 		return;
-	for (i = 0; i <= m->mask; i++)
+	for (i = 0; m->slots && i <= m->mask; i++)
 		sluice__free(m->slots[i]);
 	sluice__free(m->slots);
 	sluice__free(m);

@@ -23,12 +23,20 @@ int sluice__hm_emit_entry(
 	sluice_backend_entry_fn fn,
 	void *ctx);
 
+/* Sort record: key group and the first 8 key bytes decide most orderings
+ * without touching the entry. */
+typedef struct sort_rec {
+	int32_t kg;
+	uint64_t pfx;
+	hm_entry *e;
+} sort_rec;
+
 typedef struct hm_view {
 	hm_page **pages;
 	size_t npages;
 	size_t count;
 	sluice_backend_shape shape;
-	hm_entry **sorted; /* built on first iterate */
+	sort_rec *sorted; /* built on first iterate */
 } hm_view;
 
 typedef struct hm_snapshot {
@@ -123,33 +131,61 @@ static int entry_cmp(const void *pa, const void *pb)
 	if (a->key_len != b->key_len) {
 		size_t n = a->key_len < b->key_len ? a->key_len : b->key_len;
 
-		if ((c = memcmp(a->data, b->data, n)))
+		if ((c = hm_bytes_cmp(a->data, b->data, n)))
 			return c;
 		return a->key_len < b->key_len ? -1 : 1;
 	}
-	if ((c = memcmp(a->data, b->data, a->key_len)))
+	if ((c = hm_bytes_cmp(a->data, b->data, a->key_len)))
 		return c;
-	c =
-		memcmp(a->data + a->key_len, b->data + b->key_len,
-		       (la < lb ? la : lb) - a->key_len);
+	c = hm_bytes_cmp(
+		a->data + a->key_len, b->data + b->key_len,
+		(la < lb ? la : lb) - a->key_len);
 	if (c)
 		return c;
 	return la < lb ? -1 : la > lb;
 }
 
+static int rec_cmp(const void *pa, const void *pb)
+{
+	const sort_rec *a = pa, *b = pb;
+
+	if (a->kg != b->kg)
+		return a->kg < b->kg ? -1 : 1;
+	if (a->pfx != b->pfx)
+		return a->pfx < b->pfx ? -1 : 1;
+	return entry_cmp(&a->e, &b->e);
+}
+
+static uint64_t prefix_of(const hm_entry *e)
+{
+	uint8_t b[8] = {0};
+	uint64_t v;
+
+	memcpy(b, e->data, e->key_len < 8 ? e->key_len : 8);
+	memcpy(&v, b, 8);
+	return __builtin_bswap64(v);
+}
+
 static int build(hm_view *v)
 {
 	size_t n = 0, i, j;
+	sort_rec *recs;
 
-	if (!(v->sorted = sluice__malloc(
-		      (v->count ? v->count : 1) * sizeof(hm_entry *))))
+	if (!(recs = sluice__malloc((v->count ? v->count : 1) * sizeof(*recs))))
 		return sluice__error_oom();
 	for (i = 0; i < v->npages; i++)
-		for (j = 0; j < HM_PAGE_SLOTS; j++)
-			if (v->pages[i]->s[j].e && n < v->count)
-				v->sorted[n++] = v->pages[i]->s[j].e;
+		for (j = 0; j < HM_PAGE_SLOTS; j++) {
+			hm_entry *e = v->pages[i]->s[j].e;
+
+			if (e && n < v->count) {
+				recs[n].kg = e->kg;
+				recs[n].pfx = prefix_of(e);
+				recs[n++].e = e;
+			}
+		}
 	v->count = n;
-	qsort(v->sorted, n, sizeof(hm_entry *), entry_cmp);
+	qsort(recs, n, sizeof(*recs), rec_cmp);
+	v->sorted = recs;
 	return 0;
 }
 
@@ -174,15 +210,18 @@ int sluice__hm_snapshot_iterate(
 	while (lo < hi) { /* first entry with kg >= key_group */
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (v->sorted[mid]->kg < key_group)
+		if (v->sorted[mid].kg < key_group)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	for (; lo < v->count && v->sorted[lo]->kg == key_group; lo++)
+	for (; lo < v->count && v->sorted[lo].kg == key_group; lo++) {
+		if (lo + 8 < v->count)
+			__builtin_prefetch(v->sorted[lo + 8].e);
 		if ((rc = sluice__hm_emit_entry(
-			     v->sorted[lo], v->shape, fn, ctx)) != 0)
+			     v->sorted[lo].e, v->shape, fn, ctx)) != 0)
 			return rc > 0 ? 0 : rc;
+	}
 	return 0;
 }
 
