@@ -54,6 +54,26 @@ typedef struct sluice_rocksdb_transfer {
 	void (*discard)(void *ctx, const sluice_stream_handle *h);
 } sluice_rocksdb_transfer;
 
+/*
+ * Files through checkpoint storage (sluice/sys/storage.h): uploads become
+ * state streams of `loc` (shared scope for SST files, exclusive for the
+ * rest; NULL when only restoring), downloads open handles of checkpoints
+ * in `dir` (RELATIVE handles resolve against it) from `st`, discards
+ * remove uploaded FILE/RELATIVE files (best effort).  Everything borrowed;
+ * the context must outlive the transfer's use.
+ */
+struct sluice_location;
+struct sluice_storage;
+typedef struct sluice_rocksdb_storage_ctx {
+	struct sluice_location *loc;
+	struct sluice_storage *st;
+	const char *dir;
+} sluice_rocksdb_storage_ctx;
+
+SLUICE_EXTERN(void)
+sluice_rocksdb_transfer_storage(
+	sluice_rocksdb_transfer *t, sluice_rocksdb_storage_ctx *ctx);
+
 typedef struct sluice_rocksdb_options {
 	int version;                  /* SLUICE_ROCKSDB_OPTIONS_VERSION */
 	const char *local_dir;        /* borrowed; NULL = $TMPDIR or /tmp */

@@ -1,0 +1,215 @@
+/*
+ * Incremental RocksDB checkpoints through real (file) checkpoint storage:
+ * SST files land in shared/, the rest in chk-<n>/; the second checkpoint
+ * references the first one's files; a restore reads them back through the
+ * storage; a corrupted shared file is reported by name.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "sluice/state.h"
+#include "sluice/sys/rocksdb.h"
+#include "sluice/sys/storage.h"
+#include "state/rocksdb/rdb.h"
+
+#define JOB  "0123456789abcdef0123456789abcdef"
+#define S(s) SLUICE_SLICE((s), strlen(s))
+
+typedef struct fx {
+	char dir[64];
+	sluice_storage_options so;
+	sluice_checkpoint_storage *cs;
+} fx;
+
+static int setup(void **state)
+{
+	fx *f = calloc(1, sizeof(*f));
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(f->dir, sizeof(f->dir), "%s/rdbstXXXXXX", tmp ? tmp : "/tmp");
+	assert_non_null(mkdtemp(f->dir));
+	sluice_storage_options_init(&f->so);
+	f->so.checkpoint_dir = f->dir;
+	assert_int_equal(sluice_checkpoint_storage_new(&f->cs, &f->so, JOB), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	fx *f = *state;
+	char cmd[128];
+
+	sluice_checkpoint_storage_free(f->cs);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+static void
+put_all(sluice_backend *b,
+	sluice_backend_state *st,
+	int from,
+	int to,
+	const char *v)
+{
+	int i;
+
+	for (i = from; i < to; i++) {
+		char k[16];
+		sluice_state_key key;
+
+		snprintf(k, sizeof(k), "key%06d", i);
+		key.key_group = i % 128;
+		key.hash = 0;
+		key.key = S(k);
+		key.ns = SLUICE_SLICE(NULL, 0);
+		assert_int_equal(b->put(b, st, &key, S(v)), 0);
+	}
+}
+
+static sluice_incremental_handle *
+checkpoint(fx *f, sluice_backend *b, int64_t id, sluice_location **loc)
+{
+	sluice_rocksdb_storage_ctx ctx;
+	sluice_rocksdb_transfer t;
+	sluice_rocksdb_snapshot *s;
+	sluice_incremental_handle *h;
+
+	assert_int_equal(sluice_checkpoint_location_new(loc, f->cs, id), 0);
+	ctx.loc = *loc;
+	ctx.st = sluice_checkpoint_storage_backend(f->cs);
+	ctx.dir = sluice_location_dir(*loc);
+	sluice_rocksdb_transfer_storage(&t, &ctx);
+	assert_int_equal(
+		sluice_rocksdb_snapshot_sync(
+			&s, b, id, SLUICE_ROCKSDB_CHECKPOINT, 0, 128),
+		0);
+	assert_int_equal(
+		sluice_rocksdb_snapshot_upload(&h, s, &t, S("meta")), 0);
+	sluice_rocksdb_snapshot_free(s);
+	return h;
+}
+
+static const sluice_stream_handle *
+by_name(const sluice_incremental_handle *h, const char *name)
+{
+	uint32_t i;
+
+	for (i = 0; i < h->num_shared; i++)
+		if (!strcmp(h->shared_files[i].name, name))
+			return h->shared_files[i].handle;
+	return NULL;
+}
+
+static void
+test_rocksdb_storage__incremental_checkpoint_and_restore(void **state)
+{
+	fx *f = *state;
+	sluice_rocksdb_options o;
+	sluice_backend *b, *back;
+	sluice_backend_state *st;
+	sluice_location *l1, *l2;
+	sluice_incremental_handle *h1, *h2;
+	sluice_incremental_handle *hs[1];
+	sluice_rocksdb_storage_ctx ctx;
+	sluice_rocksdb_transfer t;
+	sluice_storage *storage = sluice_checkpoint_storage_backend(f->cs);
+	char shared[256];
+	uint32_t i;
+
+	sluice_rocksdb_options_init(&o);
+	o.max_parallelism = 128;
+	assert_int_equal(sluice_backend_rocksdb_new(&b, &o), 0);
+	assert_int_equal(b->register_state(b, "v", SLUICE_SHAPE_FLAT, &st), 0);
+	put_all(b, st, 0, 3000,
+		"first-value-of-some-length-to-pass-the-inline-threshold");
+	h1 = checkpoint(f, b, 1, &l1);
+	snprintf(shared, sizeof(shared), "%s/%s/shared/", f->dir, JOB);
+	for (i = 0; i < h1->num_shared; i++) {
+		const sluice_stream_handle *fh = h1->shared_files[i].handle;
+
+		if (fh->kind != SLUICE_HANDLE_FILE)
+			continue; /* small files may be inline */
+		assert_non_null(strstr(fh->path, shared));
+		assert_int_equal(
+			sluice_handle_verify(
+				storage, sluice_location_dir(l1), fh),
+			0);
+	}
+	sluice_rocksdb_notify_complete(b, 1);
+	put_all(b, st, 0, 10, "second");
+	h2 = checkpoint(f, b, 2, &l2);
+	/* the registry's job, done by hand: placeholders -> real handles */
+	for (i = 0; i < h2->num_shared; i++) {
+		sluice_stream_handle *ph = h2->shared_files[i].handle;
+		const sluice_stream_handle *real;
+
+		if (ph->kind != SLUICE_HANDLE_PLACEHOLDER)
+			continue;
+		assert_non_null(real = by_name(h1, h2->shared_files[i].name));
+		assert_string_equal(real->path, ph->path);
+		h2->shared_files[i].handle = sluice_stream_handle_dup(real);
+		sluice_stream_handle_free(ph);
+	}
+	b->free(b);
+
+	ctx.loc = NULL;
+	ctx.st = storage;
+	ctx.dir = sluice_location_dir(l2);
+	sluice_rocksdb_transfer_storage(&t, &ctx);
+	hs[0] = h2;
+	o.restore = hs;
+	o.num_restore = 1;
+	o.restore_start = 0;
+	o.restore_end = 127;
+	o.transfer = &t;
+	assert_int_equal(sluice_backend_rocksdb_new(&back, &o), 0);
+	assert_int_equal(
+		back->register_state(back, "v", SLUICE_SHAPE_FLAT, &st), 0);
+	assert_int_equal(back->count(back, st), 3000);
+	back->free(back);
+
+	/* flip a byte of one shared file on disk: reported by file name */
+	for (i = 0; i < h1->num_shared; i++) {
+		const sluice_stream_handle *fh = h1->shared_files[i].handle;
+		FILE *fp;
+
+		if (fh->kind != SLUICE_HANDLE_FILE || fh->size < 100)
+			continue;
+		assert_non_null(fp = fopen(fh->path, "r+b"));
+		fseek(fp, 50, SEEK_SET);
+		fputc(0x5a ^ fgetc(fp), fp);
+		fclose(fp);
+		assert_int_equal(
+			sluice_backend_rocksdb_new(&back, &o), SLUICE_ECORRUPT);
+		assert_non_null(
+			strstr(sluice_error_last()->message,
+			       h1->shared_files[i].name));
+		break;
+	}
+	assert_true(i < h1->num_shared);
+	sluice_location_free(l1);
+	sluice_location_free(l2);
+	sluice_incremental_handle_free(h1);
+	sluice_incremental_handle_free(h2);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+			test_rocksdb_storage__incremental_checkpoint_and_restore,
+			setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
