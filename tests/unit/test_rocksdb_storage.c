@@ -11,12 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "sluice/state.h"
 #include "sluice/sys/rocksdb.h"
+#include "sluice/sys/metadata.h"
 #include "sluice/sys/storage.h"
 #include "state/rocksdb/rdb.h"
 
@@ -204,11 +206,118 @@ test_rocksdb_storage__incremental_checkpoint_and_restore(void **state)
 	sluice_incremental_handle_free(h2);
 }
 
+static unsigned files_in(const char *dir)
+{
+	unsigned n = 0;
+	struct dirent *e;
+	DIR *d = opendir(dir);
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/*
+ * Twelve checkpoints with small changes, compactions in between, the
+ * shared-state registry with one retained checkpoint: retention deletes
+ * files no retained checkpoint uses and never one the latest references;
+ * the latest restores.
+ */
+static void
+test_rocksdb_storage__retention_keeps_every_referenced_file(void **state)
+{
+	fx *f = *state;
+	sluice_storage *storage = sluice_checkpoint_storage_backend(f->cs);
+	sluice_shared_registry *reg;
+	sluice_rocksdb_options o;
+	sluice_backend *b, *back;
+	sluice_backend_state *st;
+	sluice_incremental_handle *h = NULL, *hs[1];
+	sluice_location *loc = NULL;
+	sluice_rocksdb_storage_ctx ctx;
+	sluice_rocksdb_transfer t;
+	unsigned uploaded = 0;
+	char shared[256];
+	int64_t id;
+	uint32_t i;
+
+	snprintf(shared, sizeof(shared), "%s/%s/shared", f->dir, JOB);
+	assert_int_equal(sluice_shared_registry_new(&reg, storage), 0);
+	sluice_rocksdb_options_init(&o);
+	o.max_parallelism = 128;
+	assert_int_equal(sluice_backend_rocksdb_new(&b, &o), 0);
+	assert_int_equal(b->register_state(b, "v", SLUICE_SHAPE_FLAT, &st), 0);
+	put_all(b, st, 0, 2000,
+		"a-value-long-enough-that-sst-files-are-not-inlined-"
+		"0123456789");
+	for (id = 1; id <= 12; id++) {
+		put_all(b, st, (int)id * 100, (int)id * 100 + 300,
+			"changed-value-0123456789-0123456789-0123456789");
+		if (id % 4 == 0)
+			assert_int_equal(sluice__rdb_backend_compact(b), 0);
+		sluice_incremental_handle_free(h);
+		sluice_location_free(loc);
+		h = checkpoint(f, b, id, &loc);
+		for (i = 0; i < h->num_shared; i++) {
+			sluice_stream_handle *fh = h->shared_files[i].handle;
+			const sluice_stream_handle *kept;
+
+			uploaded += fh->kind == SLUICE_HANDLE_FILE;
+			assert_int_equal(
+				sluice_shared_registry_register(
+					reg, fh->path, fh, id, &kept),
+				0);
+			h->shared_files[i].handle =
+				sluice_stream_handle_dup(kept);
+			sluice_stream_handle_free(fh);
+		}
+		sluice_shared_registry_checkpoint_completed(reg, id);
+		sluice_rocksdb_notify_complete(b, id);
+		assert_int_equal(
+			sluice_shared_registry_unregister_unused(reg, id), 0);
+		for (i = 0; i < h->num_shared; i++)
+			if (h->shared_files[i].handle->kind ==
+			    SLUICE_HANDLE_FILE)
+				assert_int_equal(
+					sluice_handle_verify(
+						storage,
+						sluice_location_dir(loc),
+						h->shared_files[i].handle),
+					0);
+	}
+	/* compactions made old files unreferenced: they are gone */
+	assert_true(files_in(shared) < uploaded);
+	b->free(b);
+	ctx.loc = NULL;
+	ctx.st = storage;
+	ctx.dir = sluice_location_dir(loc);
+	sluice_rocksdb_transfer_storage(&t, &ctx);
+	hs[0] = h;
+	o.restore = hs;
+	o.num_restore = 1;
+	o.restore_start = 0;
+	o.restore_end = 127;
+	o.transfer = &t;
+	assert_int_equal(sluice_backend_rocksdb_new(&back, &o), 0);
+	assert_int_equal(
+		back->register_state(back, "v", SLUICE_SHAPE_FLAT, &st), 0);
+	assert_int_equal(back->count(back, st), 2000);
+	back->free(back);
+	sluice_incremental_handle_free(h);
+	sluice_location_free(loc);
+	sluice_shared_registry_free(reg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(
 			test_rocksdb_storage__incremental_checkpoint_and_restore,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_rocksdb_storage__retention_keeps_every_referenced_file,
 			setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
