@@ -110,7 +110,7 @@ int main(int argc, char **argv)
 	int64_t keys = argc > 1 ? atoll(argv[1]) : 500000;
 	size_t vn = argc > 2 ? (size_t)atoll(argv[2]) : 200;
 	int rounds = argc > 3 ? atoi(argv[3]) : 5, r;
-	sluice_rdb_transfer t = {NULL, t_out, t_in, NULL};
+	sluice_rdb_transfer t = {NULL, t_out, t_in, NULL, NULL};
 	sluice_rdb_options o;
 	sluice_rdb *db;
 	sluice_rdb_cf *cf;

@@ -293,7 +293,7 @@ static int t_in(void *ctx, const sluice_stream_handle *h, sluice_istream **out)
 static void
 test_rocksdb_backend__incremental_checkpoint_restores_through_factory(void **st)
 {
-	sluice_rocksdb_transfer t = {NULL, t_out, t_in, NULL};
+	sluice_rocksdb_transfer t = {NULL, t_out, t_in, NULL, NULL};
 	sluice_keyed_backend *kb = make("rocksdb", NULL, 1, 0), *back;
 	sluice_rocksdb_options ro;
 	sluice_rocksdb_snapshot *s;

@@ -52,6 +52,17 @@ typedef struct sluice_rocksdb_transfer {
 	int (*open_input)(
 		void *ctx, const sluice_stream_handle *h, sluice_istream **out);
 	void (*discard)(void *ctx, const sluice_stream_handle *h);
+	/*
+	 * Optional (NULL: always copy).  When `h` is a file on the local
+	 * filesystem, write its path into buf (cap bytes) and return 1; else
+	 * 0.  A restore then hard-links immutable SST files instead of
+	 * copying them (and still verifies size and checksum).
+	 */
+	int (*local_path)(
+		void *ctx,
+		const sluice_stream_handle *h,
+		char *buf,
+		size_t cap);
 } sluice_rocksdb_transfer;
 
 /*
@@ -59,7 +70,8 @@ typedef struct sluice_rocksdb_transfer {
  * state streams of `loc` (shared scope for SST files, exclusive for the
  * rest; NULL when only restoring), downloads open handles of checkpoints
  * in `dir` (RELATIVE handles resolve against it) from `st`, discards
- * remove uploaded FILE/RELATIVE files (best effort).  Everything borrowed;
+ * remove uploaded FILE/RELATIVE files (best effort); local files are
+ * hard-linked on restore when possible.  Everything borrowed;
  * the context must outlive the transfer's use.
  */
 struct sluice_location;

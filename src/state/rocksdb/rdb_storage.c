@@ -4,6 +4,8 @@
  * (SST files in the shared scope, the rest exclusive), downloads open
  * handles through the storage, discards remove uploaded files.
  */
+#include <string.h>
+
 #include "sluice/sys/rocksdb.h"
 #include "sluice/sys/storage.h"
 #include "util/error.h"
@@ -45,6 +47,27 @@ static void st_discard(void *ctx, const sluice_stream_handle *h)
 	sluice_free_bytes(path);
 }
 
+static int
+st_local_path(void *ctx, const sluice_stream_handle *h, char *buf, size_t cap)
+{
+	sluice_rocksdb_storage_ctx *c = ctx;
+	char *path = NULL;
+	const char *p;
+	int local = 0;
+
+	if ((h->kind != SLUICE_HANDLE_FILE &&
+	     h->kind != SLUICE_HANDLE_RELATIVE) ||
+	    sluice_handle_location(&path, c->dir, h) < 0)
+		return 0;
+	p = !strncmp(path, "file://", 7) ? path + 7 : path;
+	if (p[0] == '/' && strlen(p) < cap) {
+		memcpy(buf, p, strlen(p) + 1);
+		local = 1;
+	}
+	sluice_free_bytes(path);
+	return local;
+}
+
 void sluice_rocksdb_transfer_storage(
 	sluice_rocksdb_transfer *t, sluice_rocksdb_storage_ctx *ctx)
 {
@@ -52,4 +75,5 @@ void sluice_rocksdb_transfer_storage(
 	t->open_output = st_open_output;
 	t->open_input = st_open_input;
 	t->discard = st_discard;
+	t->local_path = st_local_path;
 }
