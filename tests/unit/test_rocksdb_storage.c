@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -113,6 +114,22 @@ by_name(const sluice_incremental_handle *h, const char *name)
 	return NULL;
 }
 
+/* SST files of h (in checkpoint storage) with a second link */
+static int linked(const sluice_incremental_handle *h)
+{
+	struct stat sb;
+	uint32_t i;
+	int n = 0;
+
+	for (i = 0; i < h->num_shared; i++) {
+		const sluice_stream_handle *fh = h->shared_files[i].handle;
+
+		if (fh->kind == SLUICE_HANDLE_FILE && stat(fh->path, &sb) == 0)
+			n += sb.st_nlink >= 2;
+	}
+	return n;
+}
+
 static void
 test_rocksdb_storage__incremental_checkpoint_and_restore(void **state)
 {
@@ -179,7 +196,10 @@ test_rocksdb_storage__incremental_checkpoint_and_restore(void **state)
 	assert_int_equal(
 		back->register_state(back, "v", SLUICE_SHAPE_FLAT, &st), 0);
 	assert_int_equal(back->count(back, st), 3000);
+	/* local storage: the restored SSTs are hard links, not copies */
+	assert_true(linked(h2) >= 1);
 	back->free(back);
+	assert_int_equal(linked(h2), 0);
 
 	/* flip a byte of one shared file on disk: reported by file name */
 	for (i = 0; i < h1->num_shared; i++) {
