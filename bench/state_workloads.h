@@ -211,12 +211,12 @@ typedef struct bw_ctx {
 	int op; /* BW_* */
 } bw_ctx;
 
+/* Big-endian 8 bytes in one store (byte-wise stores read back as one
+ * 8-byte load stall store forwarding and serialise the operations). */
 static inline void bw_be64(uint8_t *b, uint64_t v)
 {
-	int i;
-
-	for (i = 7; i >= 0; i--, v >>= 8)
-		b[i] = (uint8_t)v;
+	v = __builtin_bswap64(v);
+	memcpy(b, &v, 8);
 }
 
 static inline int bw_set_key(bw_ctx *c, int64_t key)
