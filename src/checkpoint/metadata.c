@@ -536,7 +536,7 @@ int sluice_metadata_decode(
 {
 	sluice_checkpoint_meta *m = NULL;
 	dec d;
-	uint32_t nops, i;
+	uint32_t nops = 0, i;
 	int error;
 
 	*out = NULL;

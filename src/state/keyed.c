@@ -37,10 +37,14 @@ pick_factory(const sluice_keyed_options *o, sluice_backend_factory *f)
 		*f = sluice_backend_hashmap_new;
 		return 0;
 	}
+	if (!strcmp(name, "rocksdb")) {
+		*f = sluice_backend_rocksdb_new;
+		return 0;
+	}
 	return sluice__error_set(
 		SLUICE_EINVALID, SLUICE_ERRCLS_CONFIG,
 		"state.backend.type: unknown state backend '%s' (known: "
-		"hashmap)",
+		"hashmap, rocksdb)",
 		name);
 }
 
@@ -380,6 +384,10 @@ int sluice_keyed_backend_state(
 	SLUICE_ERRCHECK(sluice__state_lookup(
 		&st, kb, desc->name, desc->kind, ttl > 0, ttl));
 	SLUICE_ERRCHECK(bind_desc(st, desc, ttl));
+	if (st->ttl_on && kb->be->configure_ttl)
+		SLUICE_ERRCHECK(kb->be->configure_ttl(
+			kb->be, st->bs, st->ttl_ms,
+			st->kind == SLUICE_STATE_LIST, kb->clock));
 	*out = st;
 	return 0;
 }

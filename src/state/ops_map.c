@@ -396,7 +396,8 @@ typedef struct keys_ctx {
 	int64_t now;
 	sluice_state_key_fn fn;
 	void *ctx;
-	sluice_slice last_key, last_ns;
+	sluice_buf last; /* u32 key length | key | ns of the last entry: a
+			    copy, the entry's slices die with the callback */
 	int have_last;
 } keys_ctx;
 
@@ -432,11 +433,15 @@ static int keys_cb(void *vctx, const sluice_backend_entry *e)
 
 	if (!live(c->st, e->value, c->now))
 		return 0;
-	if (c->have_last && same(c->last_key, e->key) &&
-	    same(c->last_ns, e->ns))
+	if (c->have_last && c->last.len == 4 + e->key.len + e->ns.len &&
+	    sluice__rd32(c->last.ptr) == e->key.len &&
+	    same(SLUICE_SLICE(c->last.ptr + 4, e->key.len), e->key) &&
+	    same(SLUICE_SLICE(c->last.ptr + 4 + e->key.len, e->ns.len), e->ns))
 		return 0; /* another user entry of the same map */
-	c->last_key = e->key;
-	c->last_ns = e->ns;
+	sluice_buf_clear(&c->last);
+	SLUICE_ERRCHECK(sluice_buf_put_u32(&c->last, (uint32_t)e->key.len));
+	SLUICE_ERRCHECK(sluice_buf_put(&c->last, e->key.data, e->key.len));
+	SLUICE_ERRCHECK(sluice_buf_put(&c->last, e->ns.data, e->ns.len));
 	c->have_last = 1;
 	return c->fn(c->ctx, e->key, e->ns);
 }
@@ -448,11 +453,14 @@ int sluice_state_keys(
 	void *ctx)
 {
 	keys_ctx c;
+	int rc;
 
 	memset(&c, 0, sizeof(c));
 	c.st = st;
 	c.now = st->ttl_on ? now_ms(st) : 0;
 	c.fn = fn;
 	c.ctx = ctx;
-	return st->kb->be->iterate(st->kb->be, st->bs, ns, keys_cb, &c);
+	rc = st->kb->be->iterate(st->kb->be, st->bs, ns, keys_cb, &c);
+	sluice_buf_release(&c.last);
+	return rc;
 }

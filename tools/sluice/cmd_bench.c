@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../bench/rocksdb_workloads.h"
 #include "../../bench/state_workloads.h"
 #include "cmd.h"
 
@@ -16,9 +17,31 @@ static const char *const all_ops[][2] = {
 	{"map", "put-all"}, {"map", "iterate"},
 };
 
+/* rocksdb: the baseline is raw RocksDB (bench/rocksdb_workloads.h) */
+static int run_one_rocksdb(const bw_params *p)
+{
+	double ops, base, spread;
+
+	if (bwr_run(p, &ops, &base, &spread) < 0) {
+		cli_error_last("bench state");
+		return EXIT_FAIL;
+	}
+	printf("{\"backend\":\"rocksdb\",\"state\":\"%s\",\"op\":\"%s\","
+	       "\"keys\":%lld,\"ops_per_sec\":%.0f,"
+	       "\"baseline\":\"raw-rocksdb\",\"baseline_ops_per_sec\":%.0f,"
+	       "\"ratio\":%.3f,\"spread\":%.3f}\n",
+	       p->state, p->op, (long long)p->keys, ops, base, ops / base,
+	       spread);
+	fflush(stdout);
+	return 0;
+}
+
 static int run_one(const bw_params *p)
 {
 	bw_result r;
+
+	if (!strcmp(p->backend, "rocksdb"))
+		return run_one_rocksdb(p);
 
 	if (bw_run(p, &r) < 0) {
 		cli_error_last("bench state");
@@ -92,11 +115,16 @@ static int bench_state(int argc, char **argv)
 			  "positive");
 		return EXIT_USAGE;
 	}
-	if (strcmp(p.backend, "hashmap")) {
+	if (strcmp(p.backend, "hashmap") && strcmp(p.backend, "rocksdb")) {
 		cli_error(
 			"bench state: backend '%s' is not available in this "
-			"build (known: hashmap)",
+			"build (known: hashmap, rocksdb)",
 			p.backend);
+		return EXIT_USAGE;
+	}
+	if (sync_pause && strcmp(p.backend, "hashmap")) {
+		cli_error("bench state: --sync-pause measures hashmap; for "
+			  "rocksdb run bench_rocksdb_checkpoint");
 		return EXIT_USAGE;
 	}
 	if (sync_pause)
@@ -137,7 +165,7 @@ const cmd cmd_bench_def = {
 	"bench",
 	bench,
 	"run benchmarks (keyed state)",
-	"usage: sluice bench state [--backend hashmap] [--state "
+	"usage: sluice bench state [--backend hashmap|rocksdb] [--state "
 	"value|list|map]\n"
 	"                          [--op OP] [--keys N] [--seconds S] "
 	"[--rounds R]\n"
@@ -145,8 +173,9 @@ const cmd cmd_bench_def = {
 	"\n"
 	"Runs ports of Flink's state benchmarks "
 	"(ValueState/ListState/MapState)\n"
-	"and a plain open-addressing hash map on the same data in the same "
-	"run,\n"
+	"and a baseline on the same data in the same run (hashmap: a plain\n"
+	"open-addressing hash map; rocksdb: raw RocksDB with the same key\n"
+	"layout and options),\n"
 	"printing one JSON object per result: ops_per_sec, "
 	"baseline_ops_per_sec,\n"
 	"ratio, spread (of the rounds) and bytes of overhead per entry.\n"

@@ -40,6 +40,7 @@
 #ifndef SLUICE_SYS_BACKEND_H
 #define SLUICE_SYS_BACKEND_H
 
+#include "../clock.h"
 #include "../common.h"
 
 #ifdef __cplusplus
@@ -221,6 +222,22 @@ struct sluice_backend {
 
 	/* Free the backend; every snapshot must have been released. */
 	void (*free)(sluice_backend *b);
+
+	/*
+	 * Optional (NULL: nothing to do).  Tell the backend that a state has
+	 * TTL `ttl_ms` (> 0) measured on `clock` (borrowed, outlives the
+	 * backend), so it can drop expired entries in the background
+	 * (RocksDB's compaction filter, spec §8.4).  Stored forms as the
+	 * front end writes them: a value or map user value starts with an
+	 * 8-byte big-endian timestamp; with `list` set, a FLAT value is a
+	 * sequence of `u32 length, u64 timestamp, bytes` elements.
+	 */
+	int (*configure_ttl)(
+		sluice_backend *b,
+		sluice_backend_state *st,
+		int64_t ttl_ms,
+		int list,
+		sluice_clock *clock);
 };
 
 /* Creates a backend instance; used by the front end and contract tests. */
@@ -228,6 +245,9 @@ typedef int (*sluice_backend_factory)(sluice_backend **out, void *ctx);
 
 /* The in-memory copy-on-write hash map backend (src/state/hashmap). */
 SLUICE_EXTERN(int) sluice_backend_hashmap_new(sluice_backend **out, void *ctx);
+/* The embedded RocksDB backend (src/state/rocksdb, sluice/sys/rocksdb.h);
+ * `ctx`: const sluice_rocksdb_options * or NULL. */
+SLUICE_EXTERN(int) sluice_backend_rocksdb_new(sluice_backend **out, void *ctx);
 
 #ifdef __cplusplus
 }

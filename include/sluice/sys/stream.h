@@ -150,6 +150,61 @@ SLUICE_EXTERN(void) sluice_opstate_handle_free(sluice_opstate_handle *h);
 SLUICE_EXTERN(sluice_opstate_handle *)
 sluice_opstate_handle_dup(const sluice_opstate_handle *h);
 
+/*
+ * Incremental keyed state handle: one subtask's RocksDB native snapshot
+ * (spec §6.2).  SST files are shared between checkpoints: each is either
+ * uploaded for this checkpoint (scope SHARED) or a PLACEHOLDER handle
+ * referring to a file uploaded by an earlier confirmed checkpoint.  The
+ * registry key of a shared file is the path of its handle (for a
+ * placeholder the path is the key it refers to).  MANIFEST, CURRENT and
+ * OPTIONS files are private to the checkpoint (scope EXCLUSIVE), as is the
+ * metadata stream describing the states.  On restore every placeholder
+ * must have been replaced by the registry's real handle.
+ *
+ * Ownership: the handle owns its strings, file handles and metadata; add
+ * files with sluice_incremental_handle_add (takes over the file handle,
+ * also on failure); free with sluice_incremental_handle_free (NULL-safe).
+ */
+typedef struct sluice_incremental_file {
+	char *name;                   /* local file name, "000012.sst" */
+	sluice_stream_handle *handle; /* owned */
+} sluice_incremental_file;
+
+typedef struct sluice_incremental_handle {
+	char *backend_id; /* id of the backend instance that wrote it */
+	int64_t checkpoint_id;
+	int32_t start_key_group;
+	int32_t num_key_groups;
+	uint32_t num_shared;
+	sluice_incremental_file *shared_files; /* SST files */
+	uint32_t num_private;
+	sluice_incremental_file *private_files; /* MANIFEST, CURRENT, OPTIONS */
+	sluice_stream_handle *metadata;         /* owned; NULL until set */
+	uint64_t checkpointed_size; /* metadata + newly uploaded bytes */
+} sluice_incremental_handle;
+
+/* New handle without files.  NULL on allocation failure. */
+SLUICE_EXTERN(sluice_incremental_handle *)
+sluice_incremental_handle_new(
+	const char *backend_id,
+	int64_t checkpoint_id,
+	int32_t start_key_group,
+	int32_t num_key_groups);
+/*
+ * Append file `name` to the shared (shared != 0) or private list, taking
+ * over `file` (freed on failure).  0 or SLUICE_ENOMEM.
+ */
+SLUICE_EXTERN(int)
+sluice_incremental_handle_add(
+	sluice_incremental_handle *h,
+	int shared,
+	const char *name,
+	sluice_stream_handle *file);
+SLUICE_EXTERN(sluice_incremental_handle *)
+sluice_incremental_handle_dup(const sluice_incremental_handle *h);
+SLUICE_EXTERN(void)
+sluice_incremental_handle_free(sluice_incremental_handle *h);
+
 #ifdef __cplusplus
 }
 #endif

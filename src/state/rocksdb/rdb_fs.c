@@ -1,0 +1,201 @@
+/*
+ * Small filesystem helpers of the rocksdb backend: instance and snapshot
+ * directories are created, listed, digested and removed here, so the rest
+ * of the backend talks about files, not syscalls.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "state/rocksdb/rdb_impl.h"
+#include "util/alloc.h"
+#include "util/error.h"
+#include "util/hash.h"
+
+char *sluice__rdb_join(const char *dir, const char *name)
+{
+	size_t a = strlen(dir), b = strlen(name);
+	char *p = sluice__malloc(a + b + 2);
+
+	if (!p)
+		return NULL;
+	memcpy(p, dir, a);
+	p[a] = '/';
+	memcpy(p + a + 1, name, b + 1);
+	return p;
+}
+
+int sluice__rdb_mkdirs(const char *path)
+{
+	char *tmp = sluice__strdup(path);
+	char *s;
+	int error = 0;
+
+	if (!tmp)
+		return sluice__error_oom();
+	for (s = tmp + 1;; s++) {
+		char c = *s;
+
+		if (c != '/' && c != '\0')
+			continue;
+		*s = '\0';
+		if (mkdir(tmp, 0755) < 0 && errno != EEXIST) {
+			error = sluice__error_os(
+				SLUICE_ERRCLS_ROCKSDB, "mkdir '%s'", tmp);
+			break;
+		}
+		*s = c;
+		if (c == '\0')
+			break;
+	}
+	sluice__free(tmp);
+	return error;
+}
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)f;
+	if (flag == FTW_DP)
+		return rmdir(p);
+	return unlink(p);
+}
+
+int sluice__rdb_rmtree(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0 && errno == ENOENT)
+		return 0;
+	if (nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) < 0)
+		return sluice__error_os(
+			SLUICE_ERRCLS_ROCKSDB, "remove '%s'", path);
+	return 0;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void sluice__rdb_names_free(char **names, size_t count)
+{
+	size_t i;
+
+	for (i = 0; names && i < count; i++)
+		sluice__free(names[i]);
+	sluice__free(names);
+}
+
+int sluice__rdb_list_files(char ***out, size_t *count, const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	int error = 0;
+
+	*out = NULL;
+	*count = 0;
+	if (!d)
+		return sluice__error_os(
+			SLUICE_ERRCLS_ROCKSDB, "list '%s'", dir);
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			char **nn = sluice__reallocarray(
+				names, ncap, sizeof(*names));
+
+			if (!nn) {
+				error = sluice__error_oom();
+				goto done;
+			}
+			names = nn;
+			cap = ncap;
+		}
+		if (!(names[n] = sluice__strdup(e->d_name))) {
+			error = sluice__error_oom();
+			goto done;
+		}
+		n++;
+	}
+	qsort(names, n, sizeof(*names), cmp_names);
+done:
+	closedir(d);
+	if (error < 0) {
+		sluice__rdb_names_free(names, n);
+		return error;
+	}
+	*out = names;
+	*count = n;
+	return 0;
+}
+
+int sluice__rdb_file_digest(
+	const char *path, uint64_t *size, uint64_t *checksum)
+{
+	sluice_xxh3_state *h = sluice__xxh3_new();
+	char buf[65536];
+	uint64_t total = 0;
+	int fd, error = 0;
+	ssize_t got;
+
+	if (!h)
+		return sluice__error_oom();
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		error = sluice__error_os(
+			SLUICE_ERRCLS_ROCKSDB, "open '%s'", path);
+		goto done;
+	}
+	while ((got = read(fd, buf, sizeof(buf))) != 0) {
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			error = sluice__error_os(
+				SLUICE_ERRCLS_ROCKSDB, "read '%s'", path);
+			break;
+		}
+		sluice__xxh3_update(h, buf, (size_t)got);
+		total += (uint64_t)got;
+	}
+	close(fd);
+	*size = total;
+	*checksum = sluice__xxh3_digest(h);
+done:
+	sluice__xxh3_free(h);
+	return error;
+}
+
+void sluice__rdb_random_id(char hex[33])
+{
+	static const char digits[] = "0123456789abcdef";
+	static atomic_uint_fast64_t seq;
+	unsigned char raw[16];
+	int i;
+
+	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
+		/* no entropy source: mix addresses and the pid instead */
+		uint64_t a = sluice__fmix64(
+			(uint64_t)(uintptr_t)hex ^ (uint64_t)getpid() ^
+			(uint64_t)atomic_fetch_add(&seq, 1) << 32);
+		uint64_t b = sluice__fmix64(a ^ (uint64_t)(uintptr_t)&a);
+
+		memcpy(raw, &a, 8);
+		memcpy(raw + 8, &b, 8);
+	}
+	for (i = 0; i < 16; i++) {
+		hex[2 * i] = digits[raw[i] >> 4];
+		hex[2 * i + 1] = digits[raw[i] & 15];
+	}
+	hex[32] = '\0';
+}
