@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "checkpoint/ckstore.h"
+#include "sluice/sys/metadata.h"
 #include "runtime/coord_bridge.h"
 #include "runtime_harness.h"
 
@@ -219,6 +220,60 @@ test_runtime_coord__failed_task_fails_pending_checkpoint(void **state)
 	pthread_mutex_destroy(&out.lock);
 }
 
+/* Fail after checkpoint 1, find it on disk like a restarting process
+ * would, restore from its `_metadata` and finish: counts are exact. */
+static void test_runtime_coord__restart_from_discovered_checkpoint(void **state)
+{
+	env e;
+	outcome out;
+	sluice_checkpoint_meta *m = NULL;
+	sluice_restore_set *rs = NULL;
+	sluice_job_responder r;
+	char *dir = NULL;
+	sluice_storage *st;
+
+	(void)state;
+	memset(&out, 0, sizeof(out));
+	pthread_mutex_init(&out.lock, NULL);
+	env_start(&e);
+	e.pl.count.target = 2 * 200;
+	assert_true(rt_wait_for(rt_counted_target, &e.pl.count));
+	assert_int_equal(
+		sluice__coord_trigger_checkpoint(e.coord, on_done, &out), 0);
+	assert_true(rt_wait_for(is_done, &out));
+	assert_int_equal(out.reason, SLUICE_CFR_NONE);
+	STORE(&e.pl.count.fail_at, LOAD(&e.pl.count.processed) + 150);
+	STORE(&e.pl.src.gate, e.pl.src.n);
+	sluice_job_wakeup(e.pl.job);
+	assert_int_equal(sluice_job_wait(e.pl.job, RT_WAIT_MS), 0);
+	assert_int_equal(
+		sluice_job_state_get(e.pl.job), SLUICE_JOB_STATE_FAILED);
+	sluice_job_stop(e.pl.job);
+	/* what a restarting process finds */
+	st = sluice_checkpoint_storage_backend(e.cs);
+	assert_int_equal(
+		sluice_checkpoint_discover(
+			&m, &dir, st, sluice_checkpoint_storage_job_dir(e.cs),
+			NULL, NULL),
+		0);
+	assert_int_equal(m->checkpoint_id, 1);
+	assert_int_equal(sluice_restore_set_from_meta(&rs, m, st, dir), 0);
+	assert_int_equal(rs->num_tasks, 2 + 2); /* sources' offsets, counters */
+	STORE(&e.pl.count.fail_at, 0);
+	sluice__job_coord_responder(e.bridge, &r);
+	assert_int_equal(sluice_job_start(e.pl.job, &r, &rs->restore), 0);
+	assert_int_equal(sluice_job_wait(e.pl.job, RT_WAIT_MS), 0);
+	assert_int_equal(
+		sluice_job_state_get(e.pl.job), SLUICE_JOB_STATE_FINISHED);
+	assert_int_equal(LOAD(&e.pl.src.restored), 2);
+	rt_sink_expect_exact(&e.pl.sink, &e.pl.src, 2);
+	sluice_restore_set_free(rs);
+	sluice_checkpoint_meta_free(m);
+	sluice_free_bytes(dir);
+	env_free(&e);
+	pthread_mutex_destroy(&out.lock);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -226,6 +281,8 @@ int main(void)
 			test_runtime_coord__checkpoint_completes_with_metadata),
 		cmocka_unit_test(
 			test_runtime_coord__failed_task_fails_pending_checkpoint),
+		cmocka_unit_test(
+			test_runtime_coord__restart_from_discovered_checkpoint),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

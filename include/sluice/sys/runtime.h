@@ -157,6 +157,32 @@ typedef struct sluice_job_restore {
 	int allow_non_restored;
 } sluice_job_restore;
 
+struct sluice_checkpoint_meta;
+
+/*
+ * A restore set built from a completed checkpoint's `_metadata` (see
+ * sys/metadata.h: sluice_checkpoint_load / sluice_checkpoint_discover):
+ * one task snapshot per state handle of every operator subtask (handles
+ * duplicated), and `restore` ready for sluice_job_start, reading FILE /
+ * RELATIVE handles through `st` relative to `dir` (both copied / borrowed:
+ * `st` must outlive the set).  Free with sluice_restore_set_free.
+ * Returns 0 or SLUICE_ENOMEM.
+ */
+typedef struct sluice_restore_set {
+	sluice_job_restore restore;
+	sluice_task_snapshot **tasks;
+	size_t num_tasks;
+	char *dir;
+} sluice_restore_set;
+
+SLUICE_EXTERN(int)
+sluice_restore_set_from_meta(
+	sluice_restore_set **out,
+	const struct sluice_checkpoint_meta *m,
+	sluice_storage *st,
+	const char *dir);
+SLUICE_EXTERN(void) sluice_restore_set_free(sluice_restore_set *s);
+
 /* --- the coordinator seam ------------------------------------------------
  */
 
