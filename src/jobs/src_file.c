@@ -9,8 +9,9 @@
  * at another parallelism is refused.
  *
  * Bounded (default): a last line without a newline is emitted at end of
- * file, and the source ends after its last file.  `follow: true`: the
- * source never ends; at the end of its files it waits `poll-interval`
+ * file, and the source ends after its last file.  A poll emits at most
+ * 64 lines, so checkpoint triggers are served between polls.  `follow: true`:
+ * the source never ends; at the end of its files it waits `poll-interval`
  * (default 100 ms, processing-time timer) and looks again, for new lines
  * (a partial last line waits for its newline) and, in a directory, for
  * new files.
@@ -31,8 +32,9 @@
 #include "util/hash.h"
 
 #define STATE_NAME "file-offsets"
-#define CHUNK      (64u << 10)
+#define CHUNK      (8u << 10)
 #define MAX_LINE   (16u << 20)
+#define BATCH      64 /* lines per poll: checkpoints stay prompt */
 
 typedef struct src_file {
 	char *path;
@@ -227,7 +229,7 @@ static int read_some(sluice_ctx *ctx, src_file *f, int *eof)
 	fsrc *s = sluice_ctx_local(ctx);
 	int fd = open(f->path, O_RDONLY | O_CLOEXEC);
 	ssize_t got;
-	size_t used = 0, i, start = 0;
+	size_t used = 0, i, start = 0, lines = 0;
 	int rc = 0;
 
 	if (fd < 0)
@@ -271,11 +273,14 @@ static int read_some(sluice_ctx *ctx, src_file *f, int *eof)
 			break;
 	}
 	close(fd);
-	for (i = 0; rc == 0 && i < used; i++)
+	for (i = 0; rc == 0 && i < used && lines < BATCH; i++)
 		if (s->buf[i] == '\n') {
 			rc = emit_line(ctx, s->buf + start, i - start);
 			start = i + 1;
+			lines++;
 		}
+	if (lines == BATCH && start < used)
+		*eof = 0; /* more complete lines wait for the next poll */
 	if (rc == 0 && *eof && !a->follow && start < used) {
 		rc = emit_line(ctx, s->buf + start, used - start);
 		start = used;

@@ -716,6 +716,13 @@ static int mp_restore(sluice_state_provider *p, const sluice_subtask_restore *r)
 		sluice_free_bytes(ld.owned);
 	}
 	for (i = 0; i < r->num_opstate && rc >= 0; i++) {
+		if (!r->opstate[i]->stream) {
+			/* only empty lists: no bytes, so no stream was
+			 * written; any element would read as truncated */
+			memset(&ld, 0, sizeof(ld));
+			rc = restore_opstate(m, r->opstate[i], &ld);
+			continue;
+		}
 		if ((rc = load_handle(
 			     m, r, r->opstate[i]->stream, "operator", &ld)) < 0)
 			break;

@@ -175,6 +175,7 @@ struct jh_coord {
 	int n, manual;
 	jh_slot slots[JH_SLOTS];
 	uint8_t *finished;
+	sluice_task_snapshot **last; /* newest ack of every task */
 	sluice_task_snapshot **restorable;
 	int64_t restorable_id, completed_id;
 	int num_completed;
@@ -228,6 +229,10 @@ static int try_complete(jh_coord *c, jh_slot *s)
 	for (t = 0; t < c->n; t++)
 		if (!s->snaps[t] && !c->finished[t])
 			return 0;
+	for (t = 0; t < c->n; t++) /* finished: their final state */
+		if (!s->snaps[t] && c->last[t] &&
+		    (s->snaps[t] = sluice_task_snapshot_dup(c->last[t])))
+			s->acks++;
 	if (s->id <= c->completed_id) {
 		slot_clear(c, s);
 		return 0;
@@ -264,6 +269,8 @@ jh_ack(void *ctx,
 		pthread_mutex_unlock(&c->lock);
 		return;
 	}
+	sluice_task_snapshot_free(c->last[task->index]);
+	c->last[task->index] = sluice_task_snapshot_dup(snap);
 	s = slot_of(c, id);
 	if (s->snaps[task->index])
 		sluice_task_snapshot_free(s->snaps[task->index]);
@@ -323,6 +330,7 @@ jh_coord *jh_coord_new(sluice_job *job, int manual)
 	c->n = sluice_job_task_count(job);
 	assert_true(c->n > 0);
 	assert_non_null(c->finished = calloc((size_t)c->n, 1));
+	assert_non_null(c->last = calloc((size_t)c->n, sizeof(*c->last)));
 	c->next_id = 1;
 	return c;
 }
@@ -335,6 +343,10 @@ void jh_coord_new_run(jh_coord *c)
 	for (i = 0; i < JH_SLOTS; i++)
 		slot_clear(c, &c->slots[i]);
 	memset(c->finished, 0, (size_t)c->n);
+	for (i = 0; i < c->n; i++) {
+		sluice_task_snapshot_free(c->last[i]);
+		c->last[i] = NULL;
+	}
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -342,6 +354,7 @@ void jh_coord_free(jh_coord *c)
 {
 	jh_coord_new_run(c);
 	snaps_free(c->restorable, c->n);
+	free(c->last);
 	free(c->finished);
 	pthread_mutex_destroy(&c->lock);
 	free(c);

@@ -34,7 +34,9 @@ void jh_expect_exact_counts(const jh_lines *l, int64_t count, int keys);
 /*
  * A fake checkpoint coordinator that, like Flink with checkpoints after
  * tasks finish, completes a checkpoint when every task acknowledged it or
- * has finished, and notifies the job (unless `manual`).  Checkpoints that
+ * has finished (its newest acknowledged state stands in for it, as Flink
+ * keeps finished operators finished), and notifies the job (unless
+ * `manual`).  Checkpoints that
  * every task acknowledged are kept (the newest) for restore.
  */
 typedef struct jh_coord jh_coord;
