@@ -134,7 +134,7 @@ static int scan_dir(sluice_ctx *ctx, fsrc *s, const char *dir)
 			n++;
 	}
 	closedir(d);
-	if (rc == 0)
+	if (rc == 0 && n > 1)
 		qsort(names, n, sizeof(*names), cmp_names);
 	for (i = 0; i < n; i++) {
 		if (rc == 0)
