@@ -1,5 +1,8 @@
 /*
- * Time-to-live of the dedup and join operators on a manual clock.  Scripted
+ * Time-driven built-ins.  The file source in follow mode picks up lines
+ * appended to a file (a partial last line only once its newline arrives)
+ * and new files.  Time-to-live of the dedup and join operators on a
+ * manual clock.  Scripted
  * gated sources release records step by step; a marker key that always
  * passes (dedup) or always matches (join) tells the test when every record
  * before it was processed, so the clock is advanced between steps without
@@ -260,9 +263,68 @@ static void test_join__state_expires_after_table_exec_state_ttl(void **state)
 	pthread_mutex_destroy(&c.lock);
 }
 
+static void append(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "ab");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
+	fclose(f);
+}
+
+static void
+test_file_source__follow_reads_appended_lines_and_new_files(void **state)
+{
+	sluice__file_source_arg src = {NULL, 1, 2};
+	collect c = {.n = 0};
+	sluice_vertex_spec spec;
+	sluice_job *job;
+	char dir[64], a[128], b[128];
+	seen_wait w = {&c, NULL};
+	int s, o;
+
+	(void)state;
+	pthread_mutex_init(&c.lock, NULL);
+	jh_tmpdir(dir);
+	snprintf(a, sizeof(a), "%s/a", dir);
+	snprintf(b, sizeof(b), "%s/b", dir);
+	append(a, "x\ny");
+	src.path = dir;
+	assert_int_equal(sluice_job_new(&job, "follow", NULL), 0);
+	spec = (sluice_vertex_spec){SLUICE_VERTEX_SOURCE,    "src", NULL, 1, 0,
+				    &sluice__file_source_op, &src};
+	assert_int_equal(sluice_job_add(job, &s, &spec), 0);
+	spec = (sluice_vertex_spec){SLUICE_VERTEX_SINK, "out", NULL, 1, 0,
+				    &collect_op,        &c};
+	assert_int_equal(sluice_job_add(job, &o, &spec), 0);
+	assert_int_equal(
+		sluice_job_connect(job, s, o, 0, SLUICE_EDGE_FORWARD), 0);
+	assert_int_equal(sluice_job_start(job, NULL, NULL), 0);
+	w.line = "x";
+	assert_true(rt_wait_for(has_line, &w));
+	append(a, "\nz\n");
+	w.line = "z";
+	assert_true(rt_wait_for(has_line, &w));
+	append(b, "w\n");
+	w.line = "w";
+	assert_true(rt_wait_for(has_line, &w));
+	assert_int_equal(sluice_job_state_get(job), SLUICE_JOB_STATE_RUNNING);
+	sluice_job_stop(job);
+	assert_int_equal(c.n, 4);
+	assert_string_equal(c.lines[0], "x");
+	assert_string_equal(c.lines[1], "y");
+	assert_string_equal(c.lines[2], "z");
+	assert_string_equal(c.lines[3], "w");
+	sluice_job_free(job);
+	jh_rmtree(dir);
+	pthread_mutex_destroy(&c.lock);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(
+			test_file_source__follow_reads_appended_lines_and_new_files),
 		cmocka_unit_test(test_dedup__forgets_a_key_after_its_ttl),
 		cmocka_unit_test(
 			test_join__state_expires_after_table_exec_state_ttl),
