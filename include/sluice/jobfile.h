@@ -35,7 +35,8 @@ typedef struct sluice_jobfile sluice_jobfile;
  * operator without a key-by before it — fails with SLUICE_EINVALID and
  * one message naming file:line:column.  When `conf` is not NULL the
  * config: section is set into it with source SLUICE_CONFIG_JOB (only when
- * the whole file is valid; values are not validated here, see
+ * the whole file is valid — only an allocation failure while setting
+ * them can leave some set; values are not validated here, see
  * sluice_config_validate).  Returns 0, SLUICE_EINVALID, SLUICE_EIO (file
  * unreadable) or SLUICE_ENOMEM.  Free with sluice_jobfile_free().
  */

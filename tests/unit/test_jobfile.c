@@ -16,6 +16,7 @@
 
 #include "sluice/jobfile.h"
 #include "sluice/sys/runtime.h"
+#include "util/alloc.h"
 
 static const char example[] = "job:\n"
 			      "  name: counts\n"
@@ -317,6 +318,37 @@ static void test_jobfile__loads_from_a_file(void **state)
 	assert_non_null(strstr(sluice_error_last()->message, path));
 }
 
+/* Every allocation failure while loading and building is reported as
+ * SLUICE_ENOMEM and leaks nothing (ASan); the config stays untouched. */
+static void test_jobfile__allocation_failures_are_reported(void **state)
+{
+	sluice_config *conf;
+	sluice_jobfile *jf = NULL;
+	sluice_job *job;
+	long n;
+	int rc;
+
+	(void)state;
+	for (n = 0;; n++) {
+		assert_int_equal(sluice_config_new(&conf), 0);
+		sluice__alloc_fail_after(n);
+		rc = sluice_jobfile_load_string(
+			&jf, example, strlen(example), "job.yaml", conf);
+		if (rc == 0)
+			rc = sluice_jobfile_build(jf, conf, NULL, &job);
+		sluice__alloc_fail_after(-1);
+		if (rc == 0)
+			break;
+		assert_int_equal(rc, SLUICE_ENOMEM);
+		sluice_jobfile_free(jf);
+		jf = NULL;
+		sluice_config_free(conf);
+	}
+	assert_true(n > 10);
+	sluice_jobfile_free(jf);
+	sluice_config_free(conf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -330,6 +362,8 @@ int main(void)
 		cmocka_unit_test(test_jobfile__malformed_yaml_and_wrong_shapes),
 		cmocka_unit_test(test_jobfile__two_input_join_builds),
 		cmocka_unit_test(test_jobfile__loads_from_a_file),
+		cmocka_unit_test(
+			test_jobfile__allocation_failures_are_reported),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
