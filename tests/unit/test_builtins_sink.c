@@ -160,10 +160,12 @@ static const sluice_operator fail_op = {
 	.process = fail_process,
 };
 
-/* source -> key-by -> count -> failer -> file sink, parallelism p. */
+/* source -> key-by -> mid -> failer -> file sink, parallelism p. */
 static sluice_job *build_chain(
 	const sluice_operator *src_op,
 	void *src_arg,
+	const sluice_operator *mid_op,
+	void *mid_arg,
 	sluice__file_sink_arg *sink,
 	failer *f,
 	int p)
@@ -173,12 +175,12 @@ static sluice_job *build_chain(
 	sluice_vertex_spec spec = {0};
 	int ids[4], i;
 	const sluice_operator *ops[4] = {
-		src_op, &sluice__count_op, &fail_op, &sluice__file_sink_op};
-	void *args[4] = {src_arg, NULL, f, sink};
+		src_op, mid_op, &fail_op, &sluice__file_sink_op};
+	void *args[4] = {src_arg, mid_arg, f, sink};
 	const sluice_vertex_kind kinds[4] = {
 		SLUICE_VERTEX_SOURCE, SLUICE_VERTEX_OPERATOR,
 		SLUICE_VERTEX_OPERATOR, SLUICE_VERTEX_SINK};
-	const char *uids[4] = {"src", "count", "fail", "sink"};
+	const char *uids[4] = {"src", "mid", "fail", "sink"};
 
 	opts.version = SLUICE_JOB_OPTIONS_VERSION;
 	opts.buffer_size = 256;
@@ -269,7 +271,9 @@ test_file_sink__exactly_once_across_failures_with_sequence(void **state)
 	(void)state;
 	jh_tmpdir(dir);
 	sink.path = dir;
-	job = build_chain(&sluice__sequence_op, &seq, &sink, &f, 2);
+	job = build_chain(
+		&sluice__sequence_op, &seq, &sluice__count_op, NULL, &sink, &f,
+		2);
 	run_with_failures(job, &f, 2, 150);
 	sluice_job_free(job);
 	jh_read_committed(dir, &l);
@@ -304,7 +308,9 @@ test_file_sink__exactly_once_across_a_failure_with_file_source(void **state)
 	}
 	src.path = in;
 	sink.path = out;
-	job = build_chain(&sluice__file_source_op, &src, &sink, &f, 2);
+	job = build_chain(
+		&sluice__file_source_op, &src, &sluice__count_op, NULL, &sink,
+		&f, 2);
 	run_with_failures(job, &f, 1, 100);
 	sluice_job_free(job);
 	jh_read_committed(out, &l);
@@ -313,6 +319,55 @@ test_file_sink__exactly_once_across_a_failure_with_file_source(void **state)
 	jh_lines_release(&l);
 	jh_rmtree(in);
 	jh_rmtree(out);
+}
+
+/* Event-time windows restore their open windows (keyed state plus the
+ * list of open keys in operator state): every (key, window) is committed
+ * exactly once with its exact count. */
+static void test_file_sink__windows_exactly_once_across_failures(void **state)
+{
+	sluice__sequence_arg seq = {6000, 3, 12000};
+	sluice__window_arg win = {100, 1, 0};
+	sluice__file_sink_arg sink;
+	failer f = {0, 0};
+	char dir[64], want[64];
+	jh_lines l;
+	sluice_job *job;
+	size_t i = 0;
+	int w, k;
+
+	(void)state;
+	jh_tmpdir(dir);
+	sink.path = dir;
+	job = build_chain(
+		&sluice__sequence_op, &seq, &sluice__window_op, &win, &sink, &f,
+		1);
+	run_with_failures(job, &f, 2, 20);
+	sluice_job_free(job);
+	jh_read_committed(dir, &l);
+	assert_int_equal(l.n, 60 * 3);
+	for (k = 0; k < 3; k++) /* sorted: key, then start as text */
+		for (w = 0; w < 60; w++) {
+			int64_t start = w * 100, n = 0, x;
+			size_t j;
+
+			for (x = start; x < start + 100; x++)
+				n += x % 3 == k;
+			snprintf(
+				want, sizeof(want), "k%d,%lld,%lld,%lld", k,
+				(long long)start, (long long)start + 100,
+				(long long)n);
+			for (j = 0; j < l.n; j++)
+				if (!strcmp(l.v[j], want))
+					break;
+			if (j == l.n)
+				fail_msg("missing '%s'", want);
+			i++;
+		}
+	assert_int_equal(i, l.n);
+	assert_int_equal(jh_hidden_files(dir), 0);
+	jh_lines_release(&l);
+	jh_rmtree(dir);
 }
 
 static void test_stdout_sink__writes_one_line_per_record(void **state)
@@ -369,6 +424,8 @@ int main(void)
 			test_file_sink__exactly_once_across_failures_with_sequence),
 		cmocka_unit_test(
 			test_file_sink__exactly_once_across_a_failure_with_file_source),
+		cmocka_unit_test(
+			test_file_sink__windows_exactly_once_across_failures),
 		cmocka_unit_test(test_stdout_sink__writes_one_line_per_record),
 	};
 
