@@ -147,7 +147,8 @@ struct sluice_config;
  * S3-compatible object storage for URIs of `scheme` ("s3" or "obs"; paths
  * "<scheme>://bucket/key"), configured from `conf` (may be NULL):
  * s3.endpoint, s3.access-key / s3.secret-key (fs.obs.* are aliases; else
- * AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY), s3.region, s3.path.style.access.
+ * AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY), s3.region, s3.path.style.access
+ * (always path-style for an IP-address endpoint).
  * No rename and no directories (capabilities 0): checkpoints commit by
  * writing `_metadata` last.  Register it with sluice_storage_register() to
  * use the scheme; free with sluice_storage_free().  SLUICE_EINVALID names

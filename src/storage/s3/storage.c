@@ -367,6 +367,21 @@ opt(const sluice_config *conf, const char *key, const char *env)
 	return v && *v ? v : NULL;
 }
 
+/* An IPv4 or bracketed IPv6 literal host cannot carry a bucket name in
+ * front of it, so such endpoints are always addressed path-style. */
+static int ip_literal_endpoint(const char *endpoint)
+{
+	const char *h = strstr(endpoint, "://");
+
+	h = h ? h + 3 : endpoint;
+	if (*h == '[')
+		return 1;
+	for (; *h && *h != ':' && *h != '/'; h++)
+		if (!(*h == '.' || (*h >= '0' && *h <= '9')))
+			return 0;
+	return 1;
+}
+
 int sluice_storage_s3_new(
 	sluice_storage **out, const char *scheme, const sluice_config *conf)
 {
@@ -383,7 +398,8 @@ int sluice_storage_s3_new(
 	if (conf && sluice_config_get_bool(
 			    conf, "s3.path.style.access", &path_style) < 0)
 		return sluice_error_last()->code;
-	o.path_style = path_style;
+	o.path_style =
+		path_style || (o.endpoint && ip_literal_endpoint(o.endpoint));
 	o.scheme = scheme;
 	if (!o.endpoint)
 		return sluice__error_set(
