@@ -43,7 +43,7 @@ int cli_config_opt(
 int cli_storage_for(
 	const sluice_config *conf, const char *cmdname, const char *uri)
 {
-	static const char *const schemes[] = {"s3", "obs"};
+	static const char *const schemes[] = {"s3", "obs", "hdfs", "webhdfs"};
 	sluice_storage *st;
 	size_t i, n;
 
@@ -52,7 +52,9 @@ int cli_storage_for(
 		if (strncmp(uri, schemes[i], n) || strncmp(uri + n, "://", 3))
 			continue;
 		/* lives until the process exits: the registry borrows it */
-		if (sluice_storage_s3_new(&st, schemes[i], conf) < 0 ||
+		if ((i < 2 ? sluice_storage_s3_new(&st, schemes[i], conf)
+			   : sluice_storage_hdfs_new(&st, schemes[i], conf)) <
+			    0 ||
 		    sluice_storage_register(st) < 0) {
 			cli_error_last(cmdname);
 			return -1;

@@ -42,7 +42,8 @@ int cli_config_opt(
 
 /*
  * Make the storage of `uri` available: for s3:// and obs:// URIs create the
- * object storage from `conf` (s3.* keys, AWS_* variables) and register it.
+ * object storage from `conf` (s3.* keys, AWS_* variables), for hdfs:// and
+ * webhdfs:// the WebHDFS storage (hadoop.user.name), and register it.
  * 0, or -1 after printing the error (e.g. the missing key).
  */
 int cli_storage_for(

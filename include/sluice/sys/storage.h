@@ -161,6 +161,20 @@ sluice_storage_s3_new(
 	const struct sluice_config *conf);
 
 /*
+ * HDFS through the WebHDFS REST protocol for URIs of `scheme` ("hdfs" or
+ * "webhdfs"; "<scheme>://namenode:http-port/path": the port is the
+ * NameNode's HTTP port, 9870 in Hadoop 3).  User from hadoop.user.name,
+ * else HADOOP_USER_NAME.  Directories and rename (checkpoints commit by
+ * renaming `_metadata` into place).  Register it with
+ * sluice_storage_register(); free with sluice_storage_free().
+ */
+SLUICE_EXTERN(int)
+sluice_storage_hdfs_new(
+	sluice_storage **out,
+	const char *scheme,
+	const struct sluice_config *conf);
+
+/*
  * Core wrappers: every storage call of the library goes through these.
  * They fill in documented defaults for NULL methods and set the last error
  * with the path involved.  write_all loops over short writes.
