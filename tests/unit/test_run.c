@@ -526,6 +526,191 @@ static void test_run__retention_on_cancel(void **state)
 	fx_release(&f);
 }
 
+/* Run the gated pipeline into a checkpoint (or `n` of them) and drop the
+ * run as a crashing process would (checkpoints retained); returns the
+ * directory of the newest one. */
+static char *
+crash_after_checkpoints(fx *f, pipeline *pl, sluice_config *c, int n)
+{
+	sluice_run *run;
+	sluice_checkpoint_meta *m = NULL;
+	char jobdir[160], id[33], *dir = NULL;
+	notes_wait w = {&pl->notes, 0};
+
+	assert_int_equal(sluice_run_start(&run, pl->job, c, &f->ro), 0);
+	run_to_gate(pl, 200, 1);
+	w.calls = LOAD(&pl->notes.complete_calls) + 2 * (n - 1);
+	assert_true(rt_wait_for(notified_after, &w));
+	sluice_run_free(run);
+	sluice__run_job_id(id, "pipeline");
+	snprintf(jobdir, sizeof(jobdir), "%s/chk/%s", f->dir, id);
+	assert_int_equal(
+		sluice_checkpoint_discover(
+			&m, &dir, sluice_storage_file_get(), jobdir, NULL,
+			NULL),
+		0);
+	sluice_checkpoint_meta_free(m);
+	return dir;
+}
+
+static int file_exists(const char *dir, const char *name)
+{
+	char p[256];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	return stat(p, &st) == 0;
+}
+
+/* Newer checkpoints and failovers continue after the restored id. */
+static void expect_ids_after(sluice_run *run, int64_t restored)
+{
+	sluice__coord_info info;
+
+	sluice__coord_info_get(run->coord, &info);
+	assert_true(info.next_id > restored + 1);
+	assert_true(info.latest_completed_id > restored);
+}
+
+static void test_run__restore_latest_skips_a_broken_checkpoint(void **state)
+{
+	fx f;
+	pipeline pl;
+	sluice_config *c;
+	sluice_run *run;
+	sluice_run_result res;
+	char *newest, meta[256];
+	FILE *fp;
+
+	(void)state;
+	fx_init(&f);
+	rt_pipeline_build(&pl, 2, 2, 2, 600, SLUICE_JOB_EXACTLY_ONCE);
+	pl.src.gate = 200;
+	c = conf_of(
+		&f, "chk", INTERVAL, "execution.checkpointing.num-retained",
+		"3",
+		"execution.checkpointing.externalized-checkpoint-retention",
+		"RETAIN_ON_CANCELLATION", NULL);
+	f.ro.restore_latest = 1;
+	newest = crash_after_checkpoints(&f, &pl, c, 2);
+	snprintf(meta, sizeof(meta), "%s/_metadata", newest);
+	assert_non_null(fp = fopen(meta, "wb")); /* a torn write */
+	fputs("SLCK", fp);
+	fclose(fp);
+	STORE(&pl.src.gate, pl.src.n);
+	assert_int_equal(sluice_run_start(&run, pl.job, c, &f.ro), 0);
+	assert_int_equal(sluice_run_wait(run, RT_WAIT_MS, &res), 0);
+	assert_int_equal(res.state, SLUICE_JOB_STATE_FINISHED);
+	assert_true(res.restored_id >= 1);
+	/* an older checkpoint than the broken one */
+	assert_non_null(strstr(newest, "/chk-"));
+	assert_true(res.restored_id < atoll(strstr(newest, "/chk-") + 5));
+	assert_int_equal(LOAD(&pl.src.restored), 2);
+	rt_sink_expect_exact(&pl.sink, &pl.src, 2);
+	expect_ids_after(run, res.restored_id);
+	sluice_run_free(run);
+	sluice_free_bytes(newest);
+	sluice_config_free(c);
+	rt_pipeline_free(&pl);
+	fx_release(&f);
+}
+
+/* CLAIM: the job owns the restored checkpoint and deletes it once it is
+ * subsumed; NO_CLAIM: it is never deleted. */
+static void restore_claimed(const char *mode, int expect_kept)
+{
+	fx f;
+	pipeline pl;
+	sluice_config *c;
+	sluice_run *run;
+	sluice_run_result res;
+	char *dir;
+
+	fx_init(&f);
+	rt_pipeline_build(&pl, 2, 2, 2, 600, SLUICE_JOB_EXACTLY_ONCE);
+	pl.src.gate = 200;
+	c = conf_of(
+		&f, "chk", INTERVAL,
+		"execution.checkpointing.externalized-checkpoint-retention",
+		"RETAIN_ON_CANCELLATION", "execution.state-recovery.claim-mode",
+		mode, NULL);
+	f.ro.restore_latest = 1;
+	dir = crash_after_checkpoints(&f, &pl, c, 1);
+	assert_true(file_exists(dir, "_metadata"));
+	STORE(&pl.src.gate, pl.src.n);
+	assert_int_equal(sluice_run_start(&run, pl.job, c, &f.ro), 0);
+	assert_int_equal(sluice_run_wait(run, RT_WAIT_MS, &res), 0);
+	assert_int_equal(res.state, SLUICE_JOB_STATE_FINISHED);
+	rt_sink_expect_exact(&pl.sink, &pl.src, 2);
+	assert_int_equal(file_exists(dir, "_metadata"), expect_kept);
+	sluice_run_free(run);
+	sluice_free_bytes(dir);
+	sluice_config_free(c);
+	rt_pipeline_free(&pl);
+	fx_release(&f);
+}
+
+static void test_run__claim_mode_decides_who_deletes_the_snapshot(void **state)
+{
+	(void)state;
+	restore_claimed("CLAIM", 0);
+	restore_claimed("NO_CLAIM", 1);
+}
+
+/* Without restart-strategy.* and with checkpointing: exponential-delay
+ * (initial backoff 1 s of clock time) restarts the job. */
+static void test_run__default_restart_strategy_restarts(void **state)
+{
+	fx f;
+	pipeline pl;
+	sluice_config *c;
+	sluice_run *run;
+	sluice_run_result res;
+
+	(void)state;
+	fx_init(&f);
+	rt_pipeline_build(&pl, 2, 2, 2, 600, SLUICE_JOB_EXACTLY_ONCE);
+	pl.count.fail_at = 300;
+	c = conf_of(&f, "chk", INTERVAL, NULL);
+	assert_int_equal(sluice_run_start(&run, pl.job, c, &f.ro), 0);
+	assert_int_equal(sluice_run_wait(run, RT_WAIT_MS, &res), 0);
+	assert_int_equal(res.state, SLUICE_JOB_STATE_FINISHED);
+	assert_int_equal(res.restarts, 1);
+	rt_sink_expect_exact(&pl.sink, &pl.src, 2);
+	sluice_run_free(run);
+	sluice_config_free(c);
+	rt_pipeline_free(&pl);
+	fx_release(&f);
+}
+
+static void test_run__missing_recovery_path_fails_the_start(void **state)
+{
+	fx f;
+	pipeline pl;
+	sluice_config *c;
+	sluice_run *run = NULL;
+	char path[128];
+
+	(void)state;
+	fx_init(&f);
+	rt_pipeline_build(&pl, 2, 2, 2, 600, SLUICE_JOB_EXACTLY_ONCE);
+	snprintf(path, sizeof(path), "%s/nothing-here", f.dir);
+	c =
+		conf_of(&f, "chk", INTERVAL, "execution.state-recovery.path",
+			path, NULL);
+	assert_true(sluice_run_start(&run, pl.job, c, &f.ro) < 0);
+	assert_null(run);
+	assert_non_null(strstr(sluice_error_last()->message, "nothing-here"));
+	/* the job is untouched and can run without the path */
+	sluice_config_free(c);
+	c = conf_of(&f, "chk", INTERVAL, NULL);
+	assert_int_equal(sluice_job_run(pl.job, c, &f.ro, NULL), 0);
+	rt_sink_expect_exact(&pl.sink, &pl.src, 2);
+	sluice_config_free(c);
+	rt_pipeline_free(&pl);
+	fx_release(&f);
+}
+
 static void test_run__job_id_is_stable_hex(void **state)
 {
 	char a[33], b[33], c[33];
@@ -558,6 +743,13 @@ int main(void)
 		cmocka_unit_test(
 			test_run__stop_with_savepoint_and_ignore_unclaimed_state),
 		cmocka_unit_test(test_run__retention_on_cancel),
+		cmocka_unit_test(
+			test_run__restore_latest_skips_a_broken_checkpoint),
+		cmocka_unit_test(
+			test_run__claim_mode_decides_who_deletes_the_snapshot),
+		cmocka_unit_test(test_run__default_restart_strategy_restarts),
+		cmocka_unit_test(
+			test_run__missing_recovery_path_fails_the_start),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
