@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "runtime/run.h"
+#include "util/alloc.h"
 #include "runtime_harness.h"
 #include "sluice/config.h"
 #include "sluice/sys/metadata.h"
@@ -711,6 +712,39 @@ static void test_run__missing_recovery_path_fails_the_start(void **state)
 	fx_release(&f);
 }
 
+/* Every allocation failure while setting a run up is reported as
+ * SLUICE_ENOMEM and releases what was built (ASan checks leaks). */
+static void test_run__start_out_of_memory_is_clean(void **state)
+{
+	fx f;
+	pipeline pl;
+	sluice_config *c;
+	sluice_run *run = NULL;
+	long n;
+	int rc = -1;
+
+	(void)state;
+	fx_init(&f);
+	rt_pipeline_build(&pl, 1, 1, 1, 50, SLUICE_JOB_EXACTLY_ONCE);
+	pl.src.hold_init = 1; /* tasks allocate nothing before we stop */
+	c = conf_of(&f, "chk", INTERVAL, "restart-strategy.type", "none", NULL);
+	for (n = 0; n < 2000 && rc != 0; n++) {
+		sluice__alloc_fail_after(n);
+		rc = sluice_run_start(&run, pl.job, c, &f.ro);
+		sluice__alloc_fail_after(-1);
+		if (rc != 0) {
+			assert_int_equal(rc, SLUICE_ENOMEM);
+			assert_null(run);
+		}
+	}
+	assert_int_equal(rc, 0);
+	STORE(&pl.src.hold_init, 0);
+	sluice_run_free(run);
+	sluice_config_free(c);
+	rt_pipeline_free(&pl);
+	fx_release(&f);
+}
+
 static void test_run__job_id_is_stable_hex(void **state)
 {
 	char a[33], b[33], c[33];
@@ -750,6 +784,7 @@ int main(void)
 		cmocka_unit_test(test_run__default_restart_strategy_restarts),
 		cmocka_unit_test(
 			test_run__missing_recovery_path_fails_the_start),
+		cmocka_unit_test(test_run__start_out_of_memory_is_clean),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
