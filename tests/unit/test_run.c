@@ -745,6 +745,74 @@ static void test_run__start_out_of_memory_is_clean(void **state)
 	fx_release(&f);
 }
 
+/* The upload of checkpoint 2 fails: ASYNC_EXCEPTION counts against
+ * tolerable-failed-checkpoints (0), the coordinator fails the job, and
+ * without restarts the run ends with Flink's message. */
+static void test_run__upload_failure_exceeds_tolerable_threshold(void **state)
+{
+	fx f;
+	pipeline pl;
+	sluice_config *c;
+	sluice_run *run;
+	sluice_run_result res;
+	int64_t fail_id = 2;
+
+	(void)state;
+	fx_init(&f);
+	rt_pipeline_build(&pl, 2, 2, 2, 600, SLUICE_JOB_EXACTLY_ONCE);
+	pl.src.gate = 200;
+	assert_int_equal(
+		sluice_job_set_state_provider(pl.job, rt_flaky_new, &fail_id),
+		0);
+	c = conf_of(&f, "chk", INTERVAL, "restart-strategy.type", "none", NULL);
+	assert_int_equal(sluice_run_start(&run, pl.job, c, &f.ro), 0);
+	assert_int_equal(sluice_run_wait(run, RT_WAIT_MS, &res), 0);
+	assert_int_equal(res.state, SLUICE_JOB_STATE_FAILED);
+	assert_non_null(
+		strstr(res.message,
+		       "Exceeded checkpoint tolerable failure threshold."));
+	sluice_run_free(run);
+	sluice_config_free(c);
+	rt_pipeline_free(&pl);
+	fx_release(&f);
+}
+
+static int restarted(void *arg)
+{
+	return sluice_run_restarts(arg) > 0;
+}
+
+/* A source fails in the synchronous phase of checkpoint 2: the task
+ * fails, the job restarts and still counts exactly once. */
+static void test_run__snapshot_failure_restarts(void **state)
+{
+	fx f;
+	pipeline pl;
+	sluice_config *c;
+	sluice_run *run;
+	sluice_run_result res;
+
+	(void)state;
+	fx_init(&f);
+	rt_pipeline_build(&pl, 2, 2, 2, 600, SLUICE_JOB_EXACTLY_ONCE);
+	pl.src.gate = 200;
+	pl.src.fail_sync = 2;
+	c = conf_of(
+		&f, "chk", INTERVAL, "restart-strategy.type", "fixed-delay",
+		"restart-strategy.fixed-delay.attempts", "2", NULL);
+	assert_int_equal(sluice_run_start(&run, pl.job, c, &f.ro), 0);
+	assert_true(rt_wait_for(restarted, run));
+	open_gate(&pl, pl.job);
+	assert_int_equal(sluice_run_wait(run, RT_WAIT_MS, &res), 0);
+	assert_int_equal(res.state, SLUICE_JOB_STATE_FINISHED);
+	assert_int_equal(res.restarts, 1);
+	rt_sink_expect_exact(&pl.sink, &pl.src, 2);
+	sluice_run_free(run);
+	sluice_config_free(c);
+	rt_pipeline_free(&pl);
+	fx_release(&f);
+}
+
 static void test_run__job_id_is_stable_hex(void **state)
 {
 	char a[33], b[33], c[33];
@@ -785,6 +853,9 @@ int main(void)
 		cmocka_unit_test(
 			test_run__missing_recovery_path_fails_the_start),
 		cmocka_unit_test(test_run__start_out_of_memory_is_clean),
+		cmocka_unit_test(
+			test_run__upload_failure_exceeds_tolerable_threshold),
+		cmocka_unit_test(test_run__snapshot_failure_restarts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
