@@ -411,18 +411,63 @@ static int check_restore(sluice_job *job, const sluice_job_restore *r)
 	return 0;
 }
 
+/*
+ * Operator state of vertex `t->v` for subtask `t` (spec §7.3): the old
+ * subtasks' handles by old index, redistributed by
+ * sluice_opstate_assign (SPLIT even-split round robin, UNION to all,
+ * BROADCAST from old subtask i % old_p).
+ */
+static int assign_opstate(
+	sluice__task *t,
+	const sluice_job_restore *r,
+	sluice_opstate_handle ***out,
+	size_t *n)
+{
+	const sluice_opstate_handle **old;
+	size_t i, old_p = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	for (i = 0; i < r->num_tasks; i++) {
+		const sluice_task_snapshot *s = r->tasks[i];
+
+		if (!strcmp(s->uid, t->v->uid) && s->opstate &&
+		    s->subtask >= 0) {
+			if ((size_t)s->parallelism > old_p)
+				old_p = (size_t)s->parallelism;
+			if ((size_t)s->subtask >= old_p)
+				old_p = (size_t)s->subtask + 1;
+		}
+	}
+	if (!old_p)
+		return 0;
+	if (!(old = sluice__calloc(old_p, sizeof(*old))))
+		return sluice__error_oom();
+	for (i = 0; i < r->num_tasks; i++) {
+		const sluice_task_snapshot *s = r->tasks[i];
+
+		if (!strcmp(s->uid, t->v->uid) && s->opstate && s->subtask >= 0)
+			old[s->subtask] = s->opstate;
+	}
+	rc = sluice_opstate_assign(
+		out, n, old, old_p, (size_t)t->v->parallelism,
+		(size_t)t->subtask);
+	sluice__free(old);
+	return rc;
+}
+
 static int restore_task(sluice__task *t, const sluice_job_restore *r)
 {
 	const sluice_keyed_handle **keyed;
-	const sluice_opstate_handle **ops;
+	sluice_opstate_handle **ops = NULL;
 	sluice_subtask_restore sr;
-	size_t i;
+	size_t i, num_ops = 0;
 	int rc, any = 0;
 
 	keyed = sluice__calloc(r->num_tasks + 1, sizeof(*keyed));
-	ops = sluice__calloc(r->num_tasks + 1, sizeof(*ops));
 	memset(&sr, 0, sizeof(sr));
-	if (!keyed || !ops) {
+	if (!keyed) {
 		rc = sluice__error_oom();
 		goto done;
 	}
@@ -436,11 +481,12 @@ static int restore_task(sluice__task *t, const sluice_job_restore *r)
 		if (k && k->start_key_group <= t->kg_end &&
 		    k->start_key_group + k->num_key_groups - 1 >= t->kg_start)
 			keyed[sr.num_keyed++] = k;
-		if (s->opstate && s->subtask % t->v->parallelism == t->subtask)
-			ops[sr.num_opstate++] = s->opstate;
 	}
+	if ((rc = assign_opstate(t, r, &ops, &num_ops)) < 0)
+		goto done;
 	sr.keyed = keyed;
-	sr.opstate = ops;
+	sr.opstate = (const sluice_opstate_handle *const *)ops;
+	sr.num_opstate = num_ops;
 	sr.storage = r->storage;
 	sr.dir = r->dir;
 	rc = t->provider->restore(t->provider, &sr);
@@ -452,7 +498,7 @@ static int restore_task(sluice__task *t, const sluice_job_restore *r)
 	t->restored = any;
 done:
 	sluice__free(keyed);
-	sluice__free(ops);
+	sluice_opstate_handles_free(ops, num_ops);
 	return rc;
 }
 
