@@ -630,6 +630,97 @@ static void test_runtime_provider__config_chooses_backend(void **state)
 	sluice_config_free(conf);
 }
 
+/* A damaged keyed stream fails the restore with SLUICE_ECORRUPT. */
+static void test_runtime_provider__damaged_snapshot_is_corrupt(void **state)
+{
+	sluice_state_provider *a = provider(NULL, 0, 1), *b;
+	sluice_keyed_handle *kh;
+	sluice_opstate_handle *oh;
+	sluice_subtask_restore r;
+	void *snap;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 50; i++) {
+		char k[16];
+
+		snprintf(k, sizeof(k), "k%d", i);
+		assert_int_equal(a->value_put(a, "v", S(k), S("value")), 0);
+	}
+	assert_int_equal(a->snapshot_sync(a, 1, NULL, &snap), 0);
+	assert_int_equal(a->snapshot_async(a, snap, &kh, &oh), 0);
+	assert_null(oh);
+	kh->stream->data[kh->stream->size / 2] ^= 0x10;
+	b = provider(NULL, 0, 1);
+	memset(&r, 0, sizeof(r));
+	r.keyed = (const sluice_keyed_handle *const *)&kh;
+	r.num_keyed = 1;
+	assert_int_equal(b->restore(b, &r), SLUICE_ECORRUPT);
+	assert_non_null(strstr(sluice_error_last()->message, "checksum"));
+	a->free(a);
+	b->free(b);
+	sluice_keyed_handle_free(kh);
+}
+
+/* One provider life (put, snapshot, restore) for the OOM loop. */
+static int oom_round(void)
+{
+	sluice_state_provider *a = NULL, *b = NULL;
+	sluice_keyed_handle *kh = NULL;
+	sluice_opstate_handle *oh = NULL;
+	sluice_state_provider_info info = {"op", 0, 1, 128, 0, 127, NULL};
+	sluice_subtask_restore r;
+	sluice_slice v;
+	void *snap = NULL;
+	int rc;
+
+	info.clock = &clk.base;
+	if ((rc = sluice_keyed_state_provider_factory(&a, &info, NULL)) < 0 ||
+	    (rc = a->value_put(a, "v", S("k1"), S("one"))) < 0 ||
+	    (rc = a->opstate_set(a, "pos", &S("p1"), 1)) < 0 ||
+	    (rc = a->snapshot_sync(a, 1, NULL, &snap)) < 0 ||
+	    (rc = a->snapshot_async(a, snap, &kh, &oh)) < 0 ||
+	    (rc = sluice_keyed_state_provider_factory(&b, &info, NULL)) < 0)
+		goto done;
+	memset(&r, 0, sizeof(r));
+	r.keyed = (const sluice_keyed_handle *const *)&kh;
+	r.num_keyed = 1;
+	r.opstate = (const sluice_opstate_handle *const *)&oh;
+	r.num_opstate = 1;
+	if ((rc = b->restore(b, &r)) >= 0)
+		rc = b->value_get(b, "v", S("k1"), &v);
+done:
+	if (a)
+		a->free(a);
+	if (b)
+		b->free(b);
+	sluice_keyed_handle_free(kh);
+	sluice_opstate_handle_free(oh);
+	return rc;
+}
+
+/* Every allocation failure is SLUICE_ENOMEM, never a crash or a leak. */
+static void
+test_runtime_provider__allocation_failures_are_reported(void **state)
+{
+	long n;
+	int rc = SLUICE_ENOMEM;
+
+	(void)state;
+	sluice_manual_clock_init(&clk, 1000);
+	for (n = 0; n < 5000 && rc == SLUICE_ENOMEM; n++) {
+		sluice__alloc_fail_after(n);
+		rc = oom_round();
+		sluice__alloc_fail_after(-1);
+		if (rc != 0 && rc != SLUICE_ENOMEM)
+			fail_msg(
+				"allocation %ld: %d %s", n, rc,
+				sluice_error_last()->message);
+	}
+	assert_int_equal(rc, 0);
+	assert_true(n > 10);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -641,6 +732,10 @@ int main(void)
 			test_runtime_provider__union_mode_survives_checkpoints),
 		cmocka_unit_test(test_runtime_provider__foreign_key_is_refused),
 		cmocka_unit_test(test_runtime_provider__config_chooses_backend),
+		cmocka_unit_test(
+			test_runtime_provider__damaged_snapshot_is_corrupt),
+		cmocka_unit_test(
+			test_runtime_provider__allocation_failures_are_reported),
 		cmocka_unit_test(
 			test_runtime_provider__split_state_is_dealt_evenly_on_rescale),
 		cmocka_unit_test(
