@@ -10,8 +10,9 @@
  *
  * Records: a key, a value and a timestamp, all borrowed by callbacks for
  * the duration of the call.  A key-by edge sends a record to the subtask
- * owning the key group of its key: key group = sluice__hash32(key) %
- * max_parallelism, subtask = key_group * parallelism / max_parallelism.
+ * owning the key group of its key: key group = (sluice__hash32(key) &
+ * 0x7fffffff) % max_parallelism, subtask = key_group * parallelism /
+ * max_parallelism (sluice_keygroup_* in sluice/state.h).
  *
  * Operators implement sluice_operator.  Every callback receives the
  * subtask's sluice_ctx; a negative return fails the task (and the job).
