@@ -347,8 +347,12 @@ static sluice_task_snapshot *old_snapshot(int i)
 	return t;
 }
 
-/* Restore the two old subtasks into a probe source of parallelism p. */
-static void restore_probe(probe *pr, int p)
+/*
+ * Restore the two old subtasks into a probe source of parallelism p;
+ * `stacked`: both handles belong to old subtask 0 (a restore set with two
+ * operator handles for one subtask).
+ */
+static void restore_probe_as(probe *pr, int p, int stacked)
 {
 	sluice_task_snapshot *old[2] = {old_snapshot(0), old_snapshot(1)};
 	sluice_job_restore rs;
@@ -356,6 +360,8 @@ static void restore_probe(probe *pr, int p)
 	sluice_job *job;
 	int s, d;
 
+	if (stacked)
+		old[1]->subtask = 0;
 	memset(pr, 0, sizeof(*pr));
 	pthread_mutex_init(&pr->lock, NULL);
 	assert_int_equal(sluice_job_new(&job, "probe", NULL), 0);
@@ -382,6 +388,11 @@ static void restore_probe(probe *pr, int p)
 	sluice_task_snapshot_free(old[0]);
 	sluice_task_snapshot_free(old[1]);
 	pthread_mutex_destroy(&pr->lock);
+}
+
+static void restore_probe(probe *pr, int p)
+{
+	restore_probe_as(pr, p, 0);
 }
 
 static void
@@ -427,6 +438,30 @@ test_runtime_provider__union_state_goes_to_every_subtask(void **state)
 	}
 	restore_probe(&pr, 1);
 	assert_string_equal(pr.uni[0], "u0,u1");
+}
+
+/* Two handles of one old subtask: every element still lands once. */
+static void
+test_runtime_provider__stacked_handles_of_a_subtask_are_assigned(void **state)
+{
+	probe pr;
+	char all[256] = "";
+	int i;
+
+	(void)state;
+	restore_probe_as(&pr, 3, 1);
+	for (i = 0; i < 3; i++) {
+		strcat(all, pr.split[i]);
+		strcat(all, ";");
+		assert_string_equal(pr.uni[i], "u0,u1");
+	}
+	assert_int_equal(pr.nsplit[0] + pr.nsplit[1] + pr.nsplit[2], 5);
+	for (i = 0; i < 5; i++) {
+		char e[4];
+
+		snprintf(e, sizeof(e), "s%d", i);
+		assert_non_null(strstr(all, e));
+	}
 }
 
 /* ---- the provider alone ----------------------------------------------- */
@@ -740,6 +775,8 @@ int main(void)
 			test_runtime_provider__split_state_is_dealt_evenly_on_rescale),
 		cmocka_unit_test(
 			test_runtime_provider__union_state_goes_to_every_subtask),
+		cmocka_unit_test(
+			test_runtime_provider__stacked_handles_of_a_subtask_are_assigned),
 		cmocka_unit_test(
 			test_runtime_provider__hashmap_exactly_once_after_failure),
 		cmocka_unit_test(
