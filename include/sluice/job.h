@@ -301,6 +301,20 @@ sluice_ctx_opstate_set(
 	const char *name,
 	const sluice_slice *elems,
 	size_t count);
+/*
+ * Union list state (Flink's union list state, spec §7.3): replace list
+ * `name` (elements copied); on restore every subtask receives the
+ * elements of all old subtasks.  Read it with sluice_ctx_opstate_get.
+ * SLUICE_EINVALID when `name` is a split list (sluice_ctx_opstate_set
+ * keeps a union list union); SLUICE_EUNSUPPORTED when the job's state
+ * provider keeps split lists only (the in-memory provider).
+ */
+SLUICE_EXTERN(int)
+sluice_ctx_union_state_set(
+	sluice_ctx *ctx,
+	const char *name,
+	const sluice_slice *elems,
+	size_t count);
 
 #ifdef __cplusplus
 }

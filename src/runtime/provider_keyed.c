@@ -221,6 +221,33 @@ static int kp_opstate_set(
 		k->ops, name, known->mode, elems, count);
 }
 
+static const char *mode_name(sluice_opstate_mode m)
+{
+	return m == SLUICE_OPSTATE_UNION       ? "union"
+	       : m == SLUICE_OPSTATE_BROADCAST ? "broadcast"
+					       : "split";
+}
+
+static int kp_opstate_set_mode(
+	sluice_state_provider *p,
+	const char *name,
+	sluice_opstate_mode mode,
+	const sluice_slice *elems,
+	size_t count)
+{
+	keyed_provider *k = KP(p);
+	op_name *known;
+
+	SLUICE_ERRCHECK(name_add(k, name, mode));
+	known = name_find(k, name);
+	if (known->mode != mode)
+		return sluice__error_set(
+			SLUICE_EINVALID, SLUICE_ERRCLS_STATE,
+			"operator state '%s': is a %s list, not %s", name,
+			mode_name(known->mode), mode_name(mode));
+	return sluice_operator_list_update(k->ops, name, mode, elems, count);
+}
+
 /* ---- snapshots -------------------------------------------------------- */
 
 static void snap_free(keyed_snap *s)
@@ -429,6 +456,7 @@ static const sluice_state_provider keyed_provider_base = {
 	.notify_complete = kp_notify,
 	.notify_aborted = kp_notify,
 	.free = kp_free,
+	.opstate_set_mode = kp_opstate_set_mode,
 };
 
 void sluice_keyed_provider_config_init(sluice_keyed_provider_config *c)

@@ -250,6 +250,7 @@ typedef struct probe {
 	size_t nsplit[MAX_SUB];
 	char uni[MAX_SUB][64];
 	size_t nuni[MAX_SUB];
+	int end; /* atomic: live probe sources end */
 } probe;
 
 static void
@@ -462,6 +463,119 @@ test_runtime_provider__stacked_handles_of_a_subtask_are_assigned(void **state)
 		snprintf(e, sizeof(e), "s%d", i);
 		assert_non_null(strstr(all, e));
 	}
+}
+
+/* ---- union state from operators ----------------------------------------
+ */
+
+/* Fresh start: subtask i sets split {s..} and union {u<i>}, then waits. */
+static int live_init(sluice_ctx *ctx, int restored)
+{
+	static const char *const split[2][3] = {
+		{"s0", "s1", "s2"}, {"s3", "s4", NULL}};
+	int32_t i = sluice_ctx_subtask(ctx);
+	sluice_slice e[3];
+	char u[8];
+	int n = 0;
+
+	if (!restored && i < 2) {
+		while (n < 3 && split[i][n]) {
+			e[n] = S(split[i][n]);
+			n++;
+		}
+		snprintf(u, sizeof(u), "u%d", (int)i);
+		SLUICE_ERRCHECK(sluice_ctx_opstate_set(ctx, "s", e, (size_t)n));
+		SLUICE_ERRCHECK(sluice_ctx_union_state_set(ctx, "u", &S(u), 1));
+		/* a split list cannot turn into a union list */
+		if (sluice_ctx_union_state_set(ctx, "s", e, 1) !=
+		    SLUICE_EINVALID)
+			return SLUICE_ERROR;
+	}
+	return probe_init(ctx, restored);
+}
+
+static int live_poll(sluice_ctx *ctx, sluice_source_status *status)
+{
+	probe *p = sluice_ctx_arg(ctx);
+
+	*status = LOAD(&p->end) ? SLUICE_SOURCE_END : SLUICE_SOURCE_IDLE;
+	return 0;
+}
+
+static const sluice_operator live_op = {
+	.version = SLUICE_OPERATOR_VERSION,
+	.initialize_state = live_init,
+	.poll = live_poll,
+};
+
+static sluice_job *live_job(probe *pr, int p)
+{
+	sluice_vertex_spec spec;
+	sluice_job *job;
+	int s, d;
+
+	memset(pr, 0, sizeof(*pr));
+	pthread_mutex_init(&pr->lock, NULL);
+	assert_int_equal(sluice_job_new(&job, "live", NULL), 0);
+	assert_int_equal(
+		sluice_job_set_state_provider(
+			job, sluice_keyed_state_provider_factory, NULL),
+		0);
+	spec = (sluice_vertex_spec){
+		SLUICE_VERTEX_SOURCE, "src", NULL, p, 0, &live_op, pr};
+	assert_int_equal(sluice_job_add(job, &s, &spec), 0);
+	spec = (sluice_vertex_spec){SLUICE_VERTEX_SINK, "sink", NULL, 1, 0,
+				    &drop_op,           NULL};
+	assert_int_equal(sluice_job_add(job, &d, &spec), 0);
+	assert_int_equal(
+		sluice_job_connect(job, s, d, 0, SLUICE_EDGE_REBALANCE), 0);
+	assert_int_equal(sluice_job_validate(job), 0);
+	return job;
+}
+
+/*
+ * Operators keep union and split lists through sluice_ctx; a checkpoint at
+ * parallelism 2 restored at 3 gives every subtask all union elements and
+ * deals the split elements out.
+ */
+static void
+test_runtime_provider__union_state_from_operators_survives_rescale(void **st)
+{
+	probe a, b;
+	sluice_job *ja = live_job(&a, 2), *jb;
+	coord c;
+	sluice_job_responder r;
+	sluice_job_restore rs;
+	wait_id w;
+	int i;
+
+	(void)st;
+	rt_coord_init(&c, ja);
+	r = rt_responder_of(&c);
+	rt_start_running(ja, &r, NULL);
+	w = (wait_id){&c, rt_coord_trigger(&c)};
+	assert_true(rt_wait_for(rt_completed_reached, &w));
+	sluice_job_stop(ja);
+	assert_string_equal(a.uni[0], "u0");
+	assert_string_equal(a.uni[1], "u1");
+
+	jb = live_job(&b, 3);
+	STORE(&b.end, 1);
+	rt_restore_of(&c, &rs);
+	assert_int_equal(sluice_job_start(jb, NULL, &rs), 0);
+	assert_int_equal(sluice_job_wait(jb, RT_WAIT_MS), 0);
+	assert_int_equal(sluice_job_state_get(jb), SLUICE_JOB_STATE_FINISHED);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(b.restored[i], 1);
+		assert_int_equal(b.nuni[i], 2);
+		assert_string_equal(b.uni[i], "u0,u1");
+	}
+	assert_int_equal(b.nsplit[0] + b.nsplit[1] + b.nsplit[2], 5);
+	sluice_job_free(jb);
+	rt_coord_release(&c);
+	sluice_job_free(ja);
+	pthread_mutex_destroy(&a.lock);
+	pthread_mutex_destroy(&b.lock);
 }
 
 /* ---- the provider alone ----------------------------------------------- */
@@ -777,6 +891,8 @@ int main(void)
 			test_runtime_provider__union_state_goes_to_every_subtask),
 		cmocka_unit_test(
 			test_runtime_provider__stacked_handles_of_a_subtask_are_assigned),
+		cmocka_unit_test(
+			test_runtime_provider__union_state_from_operators_survives_rescale),
 		cmocka_unit_test(
 			test_runtime_provider__hashmap_exactly_once_after_failure),
 		cmocka_unit_test(

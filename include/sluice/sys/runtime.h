@@ -330,6 +330,15 @@ struct sluice_state_provider {
 	void (*notify_complete)(sluice_state_provider *p, int64_t id);
 	void (*notify_aborted)(sluice_state_provider *p, int64_t id);
 	void (*free)(sluice_state_provider *p);
+	/* Optional, NULL = operators get SPLIT lists only: replace list
+	 * `name` kept with redistribution `mode` (SPLIT or UNION, spec
+	 * §7.3); SLUICE_EINVALID when it exists with another mode. */
+	int (*opstate_set_mode)(
+		sluice_state_provider *p,
+		const char *name,
+		sluice_opstate_mode mode,
+		const sluice_slice *elems,
+		size_t count);
 };
 
 #define SLUICE_STATE_PROVIDER_VERSION 1
