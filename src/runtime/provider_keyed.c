@@ -13,9 +13,10 @@
  *    the first access (or taken over from restored meta data).  get
  *    borrows the backend's bytes until the next provider call.
  *  - Operator list state lives in a sluice_operator_state.  Lists created
- *    by opstate_set are SPLIT; a restored list keeps the mode it was
- *    written with (UNION lists stay UNION, BROADCAST maps are carried
- *    through checkpoints unchanged).
+ *    by opstate_set are SPLIT, by opstate_set_mode SPLIT or UNION (a
+ *    list never changes mode: EINVALID); a restored list keeps the mode
+ *    it was written with (UNION lists stay UNION, BROADCAST maps are
+ *    carried through checkpoints unchanged).
  *  - snapshot_sync: sluice_keyed_snapshot_sync (copy-on-write view, no
  *    entry copied) plus a copy of the operator lists (small by nature).
  *    snapshot_async: the keyed view in the canonical format and the
@@ -32,7 +33,10 @@
  * Edge cases tested (tests/unit/test_runtime_provider.c): exact counts
  * after fail and restart on file storage with both backends; rescaled
  * restore 2→3 and 3→1; SPLIT and UNION redistribution at a new
- * parallelism; value get of an absent key is SLUICE_ENOTFOUND.
+ * parallelism (also several handles of one old subtask, and union state
+ * set by operators); value get of an absent key is SLUICE_ENOTFOUND;
+ * snapshot isolation; a foreign key is refused; a damaged stream is
+ * SLUICE_ECORRUPT; every allocation failure is SLUICE_ENOMEM.
  */
 #include <string.h>
 

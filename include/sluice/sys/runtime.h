@@ -450,8 +450,8 @@ sluice_keyed_provider_config_from_config(
  * sluice_keyed_backend (hashmap or rocksdb) per subtask with its key-group
  * range; keyed value state through VALUE states named as the provider's
  * state names; operator list state through sluice_operator_state (lists
- * set by operators are SPLIT; restored UNION / BROADCAST state keeps its
- * mode).  Snapshot sync is the backend's copy-on-write sync phase plus a
+ * set by operators are SPLIT, or UNION through sluice_ctx_union_state_set;
+ * restored UNION / BROADCAST state keeps its mode).  Snapshot sync is the backend's copy-on-write sync phase plus a
  * copy of the operator lists; the async phase writes the canonical keyed
  * format and the operator stream through the job's stream factory (or
  * memory streams).  Restore keeps only this subtask's key groups and
