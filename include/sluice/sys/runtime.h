@@ -451,16 +451,19 @@ sluice_keyed_provider_config_from_config(
  * range; keyed value state through VALUE states named as the provider's
  * state names; operator list state through sluice_operator_state (lists
  * set by operators are SPLIT, or UNION through sluice_ctx_union_state_set;
- * restored UNION / BROADCAST state keeps its mode).  Snapshot sync is the backend's copy-on-write sync phase plus a
- * copy of the operator lists; the async phase writes the canonical keyed
- * format and the operator stream through the job's stream factory (or
- * memory streams).  Restore keeps only this subtask's key groups and
- * opens FILE / RELATIVE handles through the restore's storage.  RocksDB
- * checkpoints are full (canonical) snapshots; notify complete / aborted
- * have nothing to do.  `arg` is a `const sluice_keyed_provider_config *`
- * (NULL: hashmap with defaults), borrowed for the job's life.  Errors:
- * those of sluice_keyed_backend_new (SLUICE_EINVALID, SLUICE_EIO for
- * RocksDB), SLUICE_ENOMEM.
+ * restored UNION / BROADCAST state keeps its mode).
+ *
+ * Snapshot sync is the backend's copy-on-write sync phase plus a copy of
+ * the operator lists; the async phase writes the canonical keyed format
+ * and the operator stream through the job's stream factory (or memory
+ * streams).  Restore keeps only this subtask's key groups and opens FILE /
+ * RELATIVE handles through the restore's storage.  RocksDB checkpoints
+ * are full (canonical) snapshots; notify complete / aborted do nothing.
+ *
+ * `arg`: a `const sluice_keyed_provider_config *` (NULL: hashmap with
+ * defaults), borrowed for the job's life.  Errors: those of
+ * sluice_keyed_backend_new (SLUICE_EINVALID, SLUICE_EIO for RocksDB),
+ * SLUICE_ENOMEM.
  */
 SLUICE_EXTERN(int)
 sluice_keyed_state_provider_factory(
