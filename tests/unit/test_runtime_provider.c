@@ -870,6 +870,32 @@ test_runtime_provider__allocation_failures_are_reported(void **state)
 	assert_true(n > 10);
 }
 
+/* table.exec.state.ttl (the keyed default TTL) applies to provider state,
+ * on the subtask's clock. */
+static void test_runtime_provider__default_ttl_expires_values(void **state)
+{
+	sluice_keyed_provider_config pc;
+	sluice_state_provider *sp;
+
+	(void)state;
+	provider_config(&pc, "hashmap");
+	pc.keyed.default_ttl_ms = 1000;
+	sp = provider(&pc, 0, 1);
+	assert_int_equal(sp->value_put(sp, "v", S("k"), S("x")), 0);
+	sluice_manual_clock_advance(&clk, 999);
+	check_value(sp, "k", "x");
+	sluice_manual_clock_advance(&clk, 1001);
+	check_value(sp, "k", NULL);
+	sp->free(sp);
+}
+
+static void
+test_runtime_provider__rocksdb_rescale_3_to_1_counts_exactly(void **state)
+{
+	(void)state;
+	run_rescale("rocksdb", 3, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -903,6 +929,10 @@ int main(void)
 			test_runtime_provider__rescale_3_to_1_counts_exactly),
 		cmocka_unit_test(
 			test_runtime_provider__rocksdb_rescale_2_to_3_counts_exactly),
+		cmocka_unit_test(
+			test_runtime_provider__rocksdb_rescale_3_to_1_counts_exactly),
+		cmocka_unit_test(
+			test_runtime_provider__default_ttl_expires_values),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
