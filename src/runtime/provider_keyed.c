@@ -65,6 +65,8 @@ typedef struct keyed_provider {
 	size_t num_names;
 	sluice_slice *view; /* opstate_get result */
 	size_t view_cap;
+	sluice_rocksdb_options ro; /* factory context kept in the backend's
+				      options: lives as long as it */
 } keyed_provider;
 
 typedef struct keyed_snap {
@@ -517,17 +519,16 @@ int sluice_keyed_state_provider_factory(
 	void *arg)
 {
 	sluice_keyed_options o;
-	sluice_rocksdb_options ro;
 	keyed_provider *k;
 	int32_t start, end;
 	int rc;
 
 	*out = NULL;
-	SLUICE_ERRCHECK(subtask_options(&o, &ro, arg, info));
 	if (!(k = sluice__calloc(1, sizeof(*k))))
 		return sluice__error_oom();
 	k->base = keyed_provider_base;
-	if ((rc = sluice_keyed_backend_new(&k->kb, &o)) < 0 ||
+	if ((rc = subtask_options(&o, &k->ro, arg, info)) < 0 ||
+	    (rc = sluice_keyed_backend_new(&k->kb, &o)) < 0 ||
 	    (rc = sluice_operator_state_new(&k->ops)) < 0)
 		goto fail;
 	sluice_keyed_backend_range(k->kb, &start, &end);
