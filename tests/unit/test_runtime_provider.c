@@ -896,6 +896,21 @@ test_runtime_provider__rocksdb_rescale_3_to_1_counts_exactly(void **state)
 	run_rescale("rocksdb", 3, 1);
 }
 
+/* A provider whose routed key groups differ from the backend's fails. */
+static void test_runtime_provider__range_mismatch_is_refused(void **state)
+{
+	sluice_state_provider_info info = {"op", 1, 2, 128, 60, 127, NULL};
+	sluice_state_provider *sp = NULL;
+
+	(void)state;
+	assert_int_equal(
+		sluice_keyed_state_provider_factory(&sp, &info, NULL),
+		SLUICE_EINVALID);
+	assert_null(sp);
+	assert_non_null(
+		strstr(sluice_error_last()->message, "runtime routes 60-127"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -906,6 +921,8 @@ int main(void)
 		cmocka_unit_test(
 			test_runtime_provider__union_mode_survives_checkpoints),
 		cmocka_unit_test(test_runtime_provider__foreign_key_is_refused),
+		cmocka_unit_test(
+			test_runtime_provider__range_mismatch_is_refused),
 		cmocka_unit_test(test_runtime_provider__config_chooses_backend),
 		cmocka_unit_test(
 			test_runtime_provider__damaged_snapshot_is_corrupt),
