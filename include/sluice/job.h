@@ -10,8 +10,9 @@
  *
  * Records: a key, a value and a timestamp, all borrowed by callbacks for
  * the duration of the call.  A key-by edge sends a record to the subtask
- * owning the key group of its key: key group = sluice__hash32(key) %
- * max_parallelism, subtask = key_group * parallelism / max_parallelism.
+ * owning the key group of its key: key group = (sluice__hash32(key) &
+ * 0x7fffffff) % max_parallelism, subtask = key_group * parallelism /
+ * max_parallelism (sluice_keygroup_* in sluice/state.h).
  *
  * Operators implement sluice_operator.  Every callback receives the
  * subtask's sluice_ctx; a negative return fails the task (and the job).
@@ -296,6 +297,20 @@ sluice_ctx_opstate_get(
 	size_t *count);
 SLUICE_EXTERN(int)
 sluice_ctx_opstate_set(
+	sluice_ctx *ctx,
+	const char *name,
+	const sluice_slice *elems,
+	size_t count);
+/*
+ * Union list state (Flink's union list state, spec §7.3): replace list
+ * `name` (elements copied); on restore every subtask receives the
+ * elements of all old subtasks.  Read it with sluice_ctx_opstate_get.
+ * SLUICE_EINVALID when `name` is a split list (sluice_ctx_opstate_set
+ * keeps a union list union); SLUICE_EUNSUPPORTED when the job's state
+ * provider keeps split lists only (the in-memory provider).
+ */
+SLUICE_EXTERN(int)
+sluice_ctx_union_state_set(
 	sluice_ctx *ctx,
 	const char *name,
 	const sluice_slice *elems,
