@@ -7,7 +7,7 @@ set -eu
 
 PKGS="cmake ninja-build pkg-config make gcc clang-14 libclang-rt-14-dev
 clang-format-14 librocksdb-dev libcurl4-openssl-dev libssl-dev libyaml-dev
-libzstd-dev liblz4-dev libxxhash-dev libcmocka-dev libcjson-dev"
+libzstd-dev liblz4-dev libxxhash-dev libcmocka-dev libcjson-dev python3"
 
 # A real S3 server for the s3 tests (tests/e2e/s3_client.sh, label s3):
 # OpenStack Swift with its s3api layer, started by scripts/s3-server.sh.

@@ -10,8 +10,9 @@
  *
  * Records: a key, a value and a timestamp, all borrowed by callbacks for
  * the duration of the call.  A key-by edge sends a record to the subtask
- * owning the key group of its key: key group = sluice__hash32(key) %
- * max_parallelism, subtask = key_group * parallelism / max_parallelism.
+ * owning the key group of its key: key group = (sluice__hash32(key) &
+ * 0x7fffffff) % max_parallelism, subtask = key_group * parallelism /
+ * max_parallelism (sluice_keygroup_* in sluice/state.h).
  *
  * Operators implement sluice_operator.  Every callback receives the
  * subtask's sluice_ctx; a negative return fails the task (and the job).
@@ -300,6 +301,169 @@ sluice_ctx_opstate_set(
 	const char *name,
 	const sluice_slice *elems,
 	size_t count);
+/*
+ * Union list state (Flink's union list state, spec §7.3): replace list
+ * `name` (elements copied); on restore every subtask receives the
+ * elements of all old subtasks.  Read it with sluice_ctx_opstate_get.
+ * SLUICE_EINVALID when `name` is a split list (sluice_ctx_opstate_set
+ * keeps a union list union); SLUICE_EUNSUPPORTED when the job's state
+ * provider keeps split lists only (the in-memory provider).
+ */
+SLUICE_EXTERN(int)
+sluice_ctx_union_state_set(
+	sluice_ctx *ctx,
+	const char *name,
+	const sluice_slice *elems,
+	size_t count);
+
+/* --- running a checkpointed job from configuration (src/runtime/run.c) -- */
+
+/*
+ * sluice_run drives one job the way a Flink JobManager does: from a
+ * sluice_config it builds the checkpoint settings, the job's checkpoint
+ * storage, the checkpoint coordinator (on its own thread, sleeping until
+ * the coordinator's next deadline and woken when it moves earlier) and the
+ * restart strategy (restart-strategy.*; Flink's default: exponential-delay
+ * when checkpointing is enabled, none otherwise), then starts the job and
+ * keeps it running until it finishes, fails for good or is stopped.
+ *
+ * Job id: 32 lowercase hex characters derived from the job name only, so
+ * a restarted process finds its own checkpoints: the first 16 are the
+ * xxh3-64 of the name, the last 16 sluice__fmix64 of that value xor
+ * 0x9e3779b97f4a7c15.
+ *
+ * Restore at start: execution.state-recovery.path (a checkpoint or
+ * savepoint directory or its `_metadata`), else with
+ * sluice_run_options.restore_latest the newest `chk-<n>` under the job's
+ * checkpoint directory that verifies (newer broken ones are skipped with a
+ * warning naming the problem), else a fresh start.  State is matched to
+ * vertices by uid; state of an unknown uid fails the start with Flink's
+ * message unless execution.state-recovery.ignore-unclaimed-state.  Claim
+ * mode (execution.state-recovery.claim-mode): CLAIM hands the snapshot to
+ * the job (subsumed like its own checkpoints, so a restored checkpoint is
+ * deleted once newer ones are retained); NO_CLAIM and LEGACY keep it
+ * unowned (never deleted; shared files it created are protected in the
+ * shared-state registry).  Checkpoint ids continue after the restored id.
+ *
+ * Failover: when a task fails, pending checkpoints abort with
+ * TASK_FAILURE, the job stops, and the restart strategy decides: give up
+ * (the run ends FAILED with the task's message) or wait its backoff on the
+ * run's clock and restart every task from the newest retained checkpoint
+ * that verifies (the restored snapshot counts; none: a fresh start).
+ *
+ * End: a finished job ends FINISHED (with final_checkpoint set from the
+ * configuration, tasks wait for a checkpoint after their end of data, so
+ * two-phase-commit sinks commit everything); sluice_run_cancel ends it
+ * CANCELED; stop-with-savepoint ends it FINISHED.  Retained checkpoints are
+ * then kept or deleted as execution.checkpointing.externalized-checkpoint-
+ * retention says for that job status.
+ *
+ * Threading: one thread starts, waits for, cancels and frees a run; the
+ * savepoint and statistics functions may be called from any thread while
+ * the run exists.  The job (borrowed) must not be used by anyone else
+ * while the run exists.  Operator callbacks run on task threads as usual.
+ */
+typedef struct sluice_run sluice_run;
+struct sluice_config;
+
+typedef struct sluice_run_options {
+	int version;         /* SLUICE_RUN_OPTIONS_VERSION */
+	sluice_clock *clock; /* borrowed; NULL = system clock */
+	/* 1: without execution.state-recovery.path, restore the newest
+	 * verified checkpoint under the job's checkpoint directory. */
+	int restore_latest;
+	/* Seed of the first periodic delay and of restart jitter; 0 =
+	 * derived from the job id. */
+	uint64_t seed;
+} sluice_run_options;
+
+#define SLUICE_RUN_OPTIONS_VERSION 1
+
+typedef struct sluice_run_result {
+	sluice_job_state state; /* FINISHED, FAILED or CANCELED */
+	int32_t restarts;       /* automatic restarts after failures */
+	int64_t restored_id;    /* checkpoint restored at start, -1: none */
+	char message[512];      /* FAILED: why (the task's message) */
+} sluice_run_result;
+
+/*
+ * Start running `job` (built, not started; borrowed until
+ * sluice_run_free) with configuration `conf` (read during the call only;
+ * validate it first) and `opts` (may be NULL).  Applies the checkpointing
+ * mode and final-checkpoint options to the job and sets its stream
+ * factory to the run's checkpoint storage.  Returns 0, SLUICE_EINVALID
+ * (configuration, graph, restore: unclaimed state, max parallelism),
+ * SLUICE_ENOTFOUND / SLUICE_ECORRUPT (execution.state-recovery.path
+ * missing or damaged), SLUICE_EIO, SLUICE_ENOMEM.
+ */
+SLUICE_EXTERN(int)
+sluice_run_start(
+	sluice_run **out,
+	sluice_job *job,
+	const struct sluice_config *conf,
+	const sluice_run_options *opts);
+
+/*
+ * Wait until the run ended or `timeout_ms` of real time passed (< 0: no
+ * limit).  `out` (may be NULL) receives the result once ended.  Returns 0
+ * or SLUICE_ETIMEOUT.
+ */
+SLUICE_EXTERN(int)
+sluice_run_wait(sluice_run *run, int64_t timeout_ms, sluice_run_result *out);
+
+/* Cancel a running run (it ends CANCELED); no-op once ended. */
+SLUICE_EXTERN(void) sluice_run_cancel(sluice_run *run);
+
+/* Cancel if still running, wait for the end and free.  NULL-safe. */
+SLUICE_EXTERN(void) sluice_run_free(sluice_run *run);
+
+/* Current state of the run (RUNNING while restarting); any thread. */
+SLUICE_EXTERN(sluice_job_state) sluice_run_state(sluice_run *run);
+
+/* Automatic restarts so far; any thread. */
+SLUICE_EXTERN(int32_t) sluice_run_restarts(sluice_run *run);
+
+/*
+ * Take a savepoint (canonical format) into directory `target` (NULL =
+ * execution.checkpointing.savepoint-dir) and wait for it.  Operators are
+ * not notified of its completion.  `*path` (may be NULL) receives its
+ * directory, freed with sluice_free_bytes.  Returns 0, SLUICE_EINVALID
+ * (the run ended), or SLUICE_ERROR with the coordinator's failure message
+ * (e.g. tasks not running).
+ */
+SLUICE_EXTERN(int)
+sluice_job_trigger_savepoint(sluice_run *run, const char *target, char **path);
+
+/*
+ * Stop-with-savepoint: stop periodic checkpoints, take a synchronous
+ * savepoint (operators are notified of it) and, when it completed, stop
+ * the job; the run ends FINISHED.  On failure the run goes on and
+ * periodic checkpoints resume.  Codes as sluice_job_trigger_savepoint.
+ */
+SLUICE_EXTERN(int)
+sluice_job_stop_with_savepoint(
+	sluice_run *run, const char *target, char **path);
+
+/*
+ * The coordinator's statistics as JSON, as Flink's REST API: the overview
+ * (counts, summary, latest, history) for `id` < 0, or checkpoint `id`'s
+ * details.  `*out` is freed with sluice_free_bytes.  Valid also after the
+ * run ended (until freed).  SLUICE_ENOTFOUND, SLUICE_ENOMEM.
+ */
+SLUICE_EXTERN(int)
+sluice_run_stats_json(sluice_run *run, int64_t id, char **out);
+
+/*
+ * Convenience: start, wait without limit, free.  `out` (may be NULL)
+ * receives the result.  Returns the code of sluice_run_start, else 0
+ * (look at out->state for the outcome).
+ */
+SLUICE_EXTERN(int)
+sluice_job_run(
+	sluice_job *job,
+	const struct sluice_config *conf,
+	const sluice_run_options *opts,
+	sluice_run_result *out);
 
 #ifdef __cplusplus
 }

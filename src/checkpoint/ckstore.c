@@ -401,6 +401,11 @@ int sluice__ckstore_add_restored(
 	return sluice_completed_store_add(s->store, m, dir);
 }
 
+void sluice__ckstore_protect_upto(sluice__ckstore *s, int64_t id)
+{
+	sluice_shared_registry_protect_upto(s->registry, id);
+}
+
 sluice_completed_store *sluice__ckstore_completed(sluice__ckstore *s)
 {
 	return s->store;

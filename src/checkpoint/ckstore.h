@@ -69,6 +69,13 @@ int sluice__ckstore_open_stream(
 int sluice__ckstore_add_restored(
 	sluice__ckstore *s, sluice_checkpoint_meta *m, const char *dir);
 
+/*
+ * NO_CLAIM restore of checkpoint `id`: shared files created by checkpoints
+ * up to `id` are never deleted by this job (spec §10).  Call before the
+ * coordinator runs.
+ */
+void sluice__ckstore_protect_upto(sluice__ckstore *s, int64_t id);
+
 /* The completed store (borrowed; for statistics and shutdown). */
 sluice_completed_store *sluice__ckstore_completed(sluice__ckstore *s);
 

@@ -162,3 +162,22 @@ int sluice_ctx_opstate_set(
 
 	return t->provider->opstate_set(t->provider, name, elems, count);
 }
+
+int sluice_ctx_union_state_set(
+	sluice_ctx *ctx,
+	const char *name,
+	const sluice_slice *elems,
+	size_t count)
+{
+	sluice__task *t = TASK(ctx);
+
+	if (!t->provider->opstate_set_mode)
+		return sluice__error_set(
+			SLUICE_EUNSUPPORTED, SLUICE_ERRCLS_RUNTIME,
+			"union state '%s': the job's state provider keeps "
+			"split "
+			"lists only",
+			name);
+	return t->provider->opstate_set_mode(
+		t->provider, name, SLUICE_OPSTATE_UNION, elems, count);
+}

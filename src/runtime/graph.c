@@ -14,33 +14,31 @@
 
 #define MAX_PARALLELISM_UPPER 32768
 
+/* The key-group arithmetic is the state layer's (sluice/state.h); these
+ * keep the runtime's older names as thin calls. */
 int32_t sluice_key_group(sluice_slice key, int32_t max_p)
 {
-	return (int32_t)(sluice__hash32(key.data ? key.data : "", key.len) % (uint32_t)max_p);
+	return sluice_keygroup_of(key, max_p);
 }
 
 int32_t sluice_key_group_subtask(int32_t key_group, int32_t p, int32_t max_p)
 {
-	return (int32_t)((int64_t)key_group * p / max_p);
+	return sluice_keygroup_operator_index(key_group, max_p, p);
 }
 
 void sluice_key_group_range(
 	int32_t subtask, int32_t p, int32_t max_p, int32_t *start, int32_t *end)
 {
-	*start = (int32_t)(((int64_t)subtask * max_p + p - 1) / p);
-	*end = (int32_t)((((int64_t)subtask + 1) * max_p - 1) / p);
+	/* arguments are validated with the graph; never fails here */
+	if (sluice_keygroup_range(start, end, max_p, p, subtask) < 0) {
+		*start = 0;
+		*end = -1;
+	}
 }
 
 int32_t sluice_default_max_parallelism(int32_t p)
 {
-	int64_t x = (int64_t)p + p / 2, pow2 = 1;
-
-	while (pow2 < x)
-		pow2 <<= 1;
-	if (pow2 < 128)
-		pow2 = 128;
-	return pow2 > MAX_PARALLELISM_UPPER ? MAX_PARALLELISM_UPPER
-					    : (int32_t)pow2;
+	return sluice_keygroup_default_max_parallelism(p);
 }
 
 void sluice_task_snapshot_free(sluice_task_snapshot *s)

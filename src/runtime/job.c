@@ -411,18 +411,121 @@ static int check_restore(sluice_job *job, const sluice_job_restore *r)
 	return 0;
 }
 
+static int opstate_of(const sluice_task_snapshot *s, const sluice__task *t)
+{
+	return s->opstate && s->subtask >= 0 && !strcmp(s->uid, t->v->uid);
+}
+
+/*
+ * Fill old[j] with the `layer`-th operator handle of old subtask j (a
+ * subtask usually has one; restore sets from metadata may hold more).
+ * Returns whether any was found.
+ */
+static int opstate_layer(
+	sluice__task *t,
+	const sluice_job_restore *r,
+	size_t layer,
+	const sluice_opstate_handle **old,
+	size_t *seen,
+	size_t old_p)
+{
+	size_t i;
+	int any = 0;
+
+	memset(old, 0, old_p * sizeof(*old));
+	memset(seen, 0, old_p * sizeof(*seen));
+	for (i = 0; i < r->num_tasks; i++) {
+		const sluice_task_snapshot *s = r->tasks[i];
+
+		if (opstate_of(s, t) && seen[s->subtask]++ == layer) {
+			old[s->subtask] = s->opstate;
+			any = 1;
+		}
+	}
+	return any;
+}
+
+/* Append handles `hs` (taken over) to `*out`. */
+static int append_handles(
+	sluice_opstate_handle ***out,
+	size_t *n,
+	sluice_opstate_handle **hs,
+	size_t k)
+{
+	sluice_opstate_handle **grown;
+
+	if (!k) {
+		sluice__free(hs);
+		return 0;
+	}
+	grown = sluice__reallocarray(*out, *n + k, sizeof(*grown));
+	if (!grown) {
+		sluice_opstate_handles_free(hs, k);
+		return sluice__error_oom();
+	}
+	memcpy(grown + *n, hs, k * sizeof(*hs));
+	sluice__free(hs);
+	*out = grown;
+	*n += k;
+	return 0;
+}
+
+/*
+ * Operator state of subtask `t` (spec §7.3): the old subtasks' handles
+ * by old index, redistributed by sluice_opstate_assign (SPLIT even-split
+ * round robin, UNION to all, BROADCAST from old subtask i % old_p).
+ */
+static int assign_opstate(
+	sluice__task *t,
+	const sluice_job_restore *r,
+	sluice_opstate_handle ***out,
+	size_t *n)
+{
+	const sluice_opstate_handle **old;
+	sluice_opstate_handle **hs;
+	size_t i, k, layer, old_p = 0, *seen;
+	int rc = 0;
+
+	*out = NULL;
+	*n = 0;
+	for (i = 0; i < r->num_tasks; i++) {
+		const sluice_task_snapshot *s = r->tasks[i];
+
+		if (opstate_of(s, t)) {
+			if ((size_t)s->parallelism > old_p)
+				old_p = (size_t)s->parallelism;
+			if ((size_t)s->subtask >= old_p)
+				old_p = (size_t)s->subtask + 1;
+		}
+	}
+	if (!old_p)
+		return 0;
+	old = sluice__calloc(old_p, sizeof(*old));
+	seen = sluice__calloc(old_p, sizeof(*seen));
+	if (!old || !seen)
+		rc = sluice__error_oom();
+	for (layer = 0; rc >= 0 && opstate_layer(t, r, layer, old, seen, old_p);
+	     layer++)
+		if ((rc = sluice_opstate_assign(
+			     &hs, &k, old, old_p, (size_t)t->v->parallelism,
+			     (size_t)t->subtask)) >= 0)
+			rc = append_handles(out, n, hs, k);
+	sluice__free(old);
+	sluice__free(seen);
+	return rc;
+}
+
 static int restore_task(sluice__task *t, const sluice_job_restore *r)
 {
 	const sluice_keyed_handle **keyed;
-	const sluice_opstate_handle **ops;
+	sluice_opstate_handle **ops = NULL;
 	sluice_subtask_restore sr;
-	size_t i;
+	size_t i, num_ops = 0;
 	int rc, any = 0;
 
 	keyed = sluice__calloc(r->num_tasks + 1, sizeof(*keyed));
-	ops = sluice__calloc(r->num_tasks + 1, sizeof(*ops));
 	memset(&sr, 0, sizeof(sr));
-	if (!keyed || !ops) {
+	if (!keyed) {
 		rc = sluice__error_oom();
 		goto done;
 	}
@@ -436,11 +539,12 @@ static int restore_task(sluice__task *t, const sluice_job_restore *r)
 		if (k && k->start_key_group <= t->kg_end &&
 		    k->start_key_group + k->num_key_groups - 1 >= t->kg_start)
 			keyed[sr.num_keyed++] = k;
-		if (s->opstate && s->subtask % t->v->parallelism == t->subtask)
-			ops[sr.num_opstate++] = s->opstate;
 	}
+	if ((rc = assign_opstate(t, r, &ops, &num_ops)) < 0)
+		goto done;
 	sr.keyed = keyed;
-	sr.opstate = ops;
+	sr.opstate = (const sluice_opstate_handle *const *)ops;
+	sr.num_opstate = num_ops;
 	sr.storage = r->storage;
 	sr.dir = r->dir;
 	rc = t->provider->restore(t->provider, &sr);
@@ -452,7 +556,7 @@ static int restore_task(sluice__task *t, const sluice_job_restore *r)
 	t->restored = any;
 done:
 	sluice__free(keyed);
-	sluice__free(ops);
+	sluice_opstate_handles_free(ops, num_ops);
 	return rc;
 }
 

@@ -815,7 +815,8 @@ int rt_flaky_new(
 		fl_discard,
 		fl_notify,
 		fl_notify,
-		fl_free};
+		fl_free,
+		NULL};
 	*out = &f->base;
 	return 0;
 }

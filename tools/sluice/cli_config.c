@@ -8,6 +8,7 @@
 
 #include "cmd.h"
 #include "sluice/config.h"
+#include "sluice/sys/storage.h"
 
 int cli_config_opt(
 	sluice_config *conf, const char *cmdname, int argc, char **argv, int *i)
@@ -37,4 +38,27 @@ int cli_config_opt(
 		return -1;
 	}
 	return 1;
+}
+
+int cli_storage_for(
+	const sluice_config *conf, const char *cmdname, const char *uri)
+{
+	static const char *const schemes[] = {"s3", "obs", "hdfs", "webhdfs"};
+	sluice_storage *st;
+	size_t i, n;
+
+	for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+		n = strlen(schemes[i]);
+		if (strncmp(uri, schemes[i], n) || strncmp(uri + n, "://", 3))
+			continue;
+		/* lives until the process exits: the registry borrows it */
+		if ((i < 2 ? sluice_storage_s3_new(&st, schemes[i], conf)
+			   : sluice_storage_hdfs_new(&st, schemes[i], conf)) <
+			    0 ||
+		    sluice_storage_register(st) < 0) {
+			cli_error_last(cmdname);
+			return -1;
+		}
+	}
+	return 0;
 }

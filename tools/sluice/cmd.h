@@ -40,6 +40,15 @@ int cli_config_opt(
 	char **argv,
 	int *i);
 
+/*
+ * Make the storage of `uri` available: for s3:// and obs:// URIs create the
+ * object storage from `conf` (s3.* keys, AWS_* variables), for hdfs:// and
+ * webhdfs:// the WebHDFS storage (hadoop.user.name), and register it.
+ * 0, or -1 after printing the error (e.g. the missing key).
+ */
+int cli_storage_for(
+	const struct sluice_config *conf, const char *cmdname, const char *uri);
+
 extern const cmd cmd_config_def;
 extern const cmd cmd_checkpoint_def;
 extern const cmd cmd_doctor_def;

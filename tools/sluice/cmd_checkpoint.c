@@ -16,6 +16,7 @@
 #include <cJSON.h>
 
 #include "cmd.h"
+#include "sluice/config.h"
 #include "sluice/sluice.h"
 #include "sluice/sys/metadata.h"
 #include "sluice/sys/storage.h"
@@ -112,7 +113,12 @@ static int open_dir(sluice_storage **st, const char *dir)
 
 	if (rc)
 		return rc;
-	if (sluice_storage_stat(*st, dir, NULL, &is_dir) < 0 || !is_dir) {
+	rc = sluice_storage_stat(*st, dir, NULL, &is_dir);
+	if (rc < 0 && rc != SLUICE_ENOTFOUND) {
+		cli_error_last(dir); /* I/O: unreachable storage, credentials */
+		return EXIT_FAIL;
+	}
+	if (rc < 0 || !is_dir) {
 		cli_error("%s: not a directory", dir);
 		return EXIT_FAIL;
 	}
@@ -816,7 +822,36 @@ static int do_demo(int argc, char **argv)
 	return rc < 0 ? EXIT_FAIL : 0;
 }
 
+static int dispatch(int argc, char **argv);
+
+/* Strip --config/-D (object-store credentials and endpoint), make the
+ * storages of s3:// and obs:// arguments available, then dispatch. */
 static int run(int argc, char **argv)
+{
+	sluice_config *conf = NULL;
+	int i, n = 0, r, rc = EXIT_USAGE;
+
+	if (sluice_config_new(&conf) < 0) {
+		cli_error_last("checkpoint");
+		return EXIT_FAIL;
+	}
+	for (i = 0; i < argc; i++) {
+		if ((r = cli_config_opt(conf, "checkpoint", argc, argv, &i)) <
+		    0)
+			goto done;
+		if (!r)
+			argv[n++] = argv[i];
+	}
+	for (i = 1; i < n; i++)
+		if (cli_storage_for(conf, "checkpoint", argv[i]) < 0)
+			goto done;
+	rc = dispatch(n, argv);
+done:
+	sluice_config_free(conf);
+	return rc;
+}
+
+static int dispatch(int argc, char **argv)
 {
 	if (argc < 2) {
 		fputs(cmd_checkpoint_def.usage, stderr);
@@ -839,7 +874,8 @@ static int run(int argc, char **argv)
 
 const cmd cmd_checkpoint_def = {
 	"checkpoint", run, "list, inspect, verify and clean up checkpoints",
-	"usage: sluice checkpoint <subcommand> ...\n"
+	"usage: sluice checkpoint <subcommand> ... [--config FILE] [-D "
+	"key=value]\n"
 	"\n"
 	"  list DIR                 completed checkpoints and savepoints under "
 	"a\n"

@@ -35,6 +35,8 @@
 
 #include "../job.h"
 #include "../failure.h"
+#include "../state.h"
+#include "rocksdb.h"
 #include "storage.h"
 #include "stream.h"
 
@@ -137,8 +139,10 @@ sluice_task_snapshot_dup(const sluice_task_snapshot *s);
  * State to restore a job from: the task snapshots of one checkpoint
  * (borrowed for the duration of sluice_job_start).  Keyed handles go to
  * every new subtask whose key-group range intersects theirs; operator
- * state of old subtask j goes to new subtask j % parallelism.  As Flink
- * (spec §5.4), with SLUICE_EINVALID and Flink's messages: state whose uid
+ * state is redistributed as Flink's round-robin repartitioner (spec
+ * §7.3, sluice_opstate_assign): SPLIT lists even-split, UNION lists to
+ * every subtask, BROADCAST state from old subtask i % old parallelism.  As
+ * Flink (spec §5.4), with SLUICE_EINVALID and Flink's messages: state whose uid
  * matches no vertex fails the start unless `allow_non_restored` (then it
  * is skipped; snapshots without state are always skipped), and a vertex
  * whose max parallelism was set explicitly must match the state's; one
@@ -326,6 +330,15 @@ struct sluice_state_provider {
 	void (*notify_complete)(sluice_state_provider *p, int64_t id);
 	void (*notify_aborted)(sluice_state_provider *p, int64_t id);
 	void (*free)(sluice_state_provider *p);
+	/* Optional, NULL = operators get SPLIT lists only: replace list
+	 * `name` kept with redistribution `mode` (SPLIT or UNION, spec
+	 * §7.3); SLUICE_EINVALID when it exists with another mode. */
+	int (*opstate_set_mode)(
+		sluice_state_provider *p,
+		const char *name,
+		sluice_opstate_mode mode,
+		const sluice_slice *elems,
+		size_t count);
 };
 
 #define SLUICE_STATE_PROVIDER_VERSION 1
@@ -379,7 +392,11 @@ sluice_mem_state_provider_new(
 	const sluice_state_provider_info *info,
 	void *arg);
 
-/* Key-group helpers of spec §7.1 (key group = sluice__hash32 % max_p). */
+/*
+ * Key-group helpers of spec §7.1, thin wrappers over the state layer's
+ * (sluice_keygroup_* in sluice/state.h, the one mechanism): key group =
+ * (sluice__hash32 & 0x7fffffff) % max_p.
+ */
 SLUICE_EXTERN(int32_t) sluice_key_group(sluice_slice key, int32_t max_p);
 SLUICE_EXTERN(int32_t)
 sluice_key_group_subtask(int32_t key_group, int32_t p, int32_t max_p);
@@ -392,6 +409,67 @@ sluice_key_group_range(
 	int32_t *end);
 /* Flink's default max parallelism for parallelism `p`. */
 SLUICE_EXTERN(int32_t) sluice_default_max_parallelism(int32_t p);
+
+/* --- the keyed-backend state provider ------------------------------------
+ */
+
+/*
+ * What sluice_keyed_state_provider_factory makes providers from: the keyed
+ * backend options (backend name, TTL default, latency tracking, snapshot
+ * compression) and the RocksDB options used when `keyed.backend` is
+ * "rocksdb".  Parallelism, max parallelism, subtask and clock are taken
+ * from each subtask's sluice_state_provider_info.  Strings are borrowed
+ * (from the sluice_config when filled from one): keep them alive while the
+ * job runs.
+ */
+typedef struct sluice_keyed_provider_config {
+	int version; /* SLUICE_KEYED_PROVIDER_CONFIG_VERSION */
+	sluice_keyed_options keyed;
+	sluice_rocksdb_options rocksdb;
+} sluice_keyed_provider_config;
+
+#define SLUICE_KEYED_PROVIDER_CONFIG_VERSION 1
+
+/* Defaults: hashmap backend, Flink's RocksDB defaults. */
+SLUICE_EXTERN(void)
+sluice_keyed_provider_config_init(sluice_keyed_provider_config *c);
+
+/*
+ * Fill `c` from configuration (state.backend.type, table.exec.state.ttl,
+ * state.latency-track.*, snapshot compression, state.backend.rocksdb.*;
+ * see sluice_keyed_options_from_config and
+ * sluice_rocksdb_options_from_config).  Returns 0 or the getters'
+ * SLUICE_EINVALID.  `conf` must outlive the providers (borrowed strings).
+ */
+SLUICE_EXTERN(int)
+sluice_keyed_provider_config_from_config(
+	sluice_keyed_provider_config *c, const sluice_config *conf);
+
+/*
+ * A sluice_state_provider_factory over the real keyed backends: one
+ * sluice_keyed_backend (hashmap or rocksdb) per subtask with its key-group
+ * range; keyed value state through VALUE states named as the provider's
+ * state names; operator list state through sluice_operator_state (lists
+ * set by operators are SPLIT, or UNION through sluice_ctx_union_state_set;
+ * restored UNION / BROADCAST state keeps its mode).
+ *
+ * Snapshot sync is the backend's copy-on-write sync phase plus a copy of
+ * the operator lists; the async phase writes the canonical keyed format
+ * and the operator stream through the job's stream factory (or memory
+ * streams).  Restore keeps only this subtask's key groups and opens FILE /
+ * RELATIVE handles through the restore's storage.  RocksDB checkpoints
+ * are full (canonical) snapshots; notify complete / aborted do nothing.
+ *
+ * `arg`: a `const sluice_keyed_provider_config *` (NULL: hashmap with
+ * defaults), borrowed for the job's life.  Errors: those of
+ * sluice_keyed_backend_new (SLUICE_EINVALID, SLUICE_EIO for RocksDB),
+ * SLUICE_ENOMEM.
+ */
+SLUICE_EXTERN(int)
+sluice_keyed_state_provider_factory(
+	sluice_state_provider **out,
+	const sluice_state_provider_info *info,
+	void *arg);
 
 #ifdef __cplusplus
 }

@@ -142,6 +142,38 @@ SLUICE_EXTERN(int) sluice_storage_memory_new(sluice_storage **out);
 /* Free a storage created by a *_new function (NULL-safe). */
 SLUICE_EXTERN(void) sluice_storage_free(sluice_storage *st);
 
+struct sluice_config;
+/*
+ * S3-compatible object storage for URIs of `scheme` ("s3" or "obs"; paths
+ * "<scheme>://bucket/key"), configured from `conf` (may be NULL):
+ * s3.endpoint, s3.access-key / s3.secret-key (fs.obs.* are aliases; else
+ * AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY), s3.region, s3.path.style.access
+ * (always path-style for an IP-address endpoint).
+ * No rename and no directories (capabilities 0): checkpoints commit by
+ * writing `_metadata` last.  Register it with sluice_storage_register() to
+ * use the scheme; free with sluice_storage_free().  SLUICE_EINVALID names
+ * the missing key; the secret is never part of a message.
+ */
+SLUICE_EXTERN(int)
+sluice_storage_s3_new(
+	sluice_storage **out,
+	const char *scheme,
+	const struct sluice_config *conf);
+
+/*
+ * HDFS through the WebHDFS REST protocol for URIs of `scheme` ("hdfs" or
+ * "webhdfs"; "<scheme>://namenode:http-port/path": the port is the
+ * NameNode's HTTP port, 9870 in Hadoop 3).  User from hadoop.user.name,
+ * else HADOOP_USER_NAME.  Directories and rename (checkpoints commit by
+ * renaming `_metadata` into place).  Register it with
+ * sluice_storage_register(); free with sluice_storage_free().
+ */
+SLUICE_EXTERN(int)
+sluice_storage_hdfs_new(
+	sluice_storage **out,
+	const char *scheme,
+	const struct sluice_config *conf);
+
 /*
  * Core wrappers: every storage call of the library goes through these.
  * They fill in documented defaults for NULL methods and set the last error

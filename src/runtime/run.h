@@ -1,0 +1,76 @@
+/*
+ * Internals of sluice_run (include/sluice/job.h), shared by run.c (the
+ * lifecycle: construction, the coordinator thread, failover, savepoints,
+ * shutdown) and run_restore.c (which snapshot a start or a restart
+ * restores).  Not a public interface.
+ */
+#ifndef SLUICE_RUNTIME_RUN_H
+#define SLUICE_RUNTIME_RUN_H
+
+#include <pthread.h>
+
+#include "checkpoint/ckstore.h"
+#include "checkpoint/coordinator.h"
+#include "checkpoint/restart.h"
+#include "runtime/coord_bridge.h"
+#include "runtime/runtime.h"
+
+/* execution.state-recovery.claim-mode, in the option's enum order. */
+typedef enum sluice__claim_mode {
+	SLUICE__CLAIM = 0,
+	SLUICE__NO_CLAIM = 1,
+	SLUICE__LEGACY = 2
+} sluice__claim_mode;
+
+struct sluice_run {
+	sluice_job *job; /* borrowed */
+	sluice_clock *clock;
+	char job_id[33];
+	int checkpointing; /* periodic checkpoints configured */
+	int allow_non_restored;
+	sluice__claim_mode claim;
+	sluice_checkpoint_storage *cs;
+	sluice__ckstore *ks;
+	sluice__job_coord *bridge;
+	sluice__coord *coord;
+	sluice__restart restart;
+	int restart_inited;
+	sluice_job_responder inner; /* the bridge's responder */
+	sluice_job_responder resp;  /* wraps inner; given to the job */
+	pthread_t thread;
+	int thread_started;
+	/* ctl serialises job start/stop (run thread) with checkpoint entry
+	 * points called from other threads (savepoint triggers) */
+	pthread_mutex_t ctl;
+	int job_running; /* under ctl */
+	/* lock guards the fields below; cond signals wake-ups and the end */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int woken;
+	int cancel;         /* cancel requested */
+	int stop_savepoint; /* stop-with-savepoint completed: stop */
+	int ended;
+	int32_t restarts;
+	sluice_run_result result;
+};
+
+/* The job id of `name` (see job.h): 32 lowercase hex + NUL into `out`. */
+void sluice__run_job_id(char out[33], const char *name);
+
+/*
+ * Start the job for the first time, restoring what `path` names (NULL:
+ * the newest verified checkpoint when `latest`, else nothing).  On
+ * success the snapshot seeds the completed store and the coordinator's
+ * id counter, and `run->result.restored_id` is set.  Codes of loading,
+ * matching and sluice_job_start.
+ */
+int sluice__run_first_start(sluice_run *run, const char *path, int latest);
+
+/*
+ * Restart the job from the newest retained snapshot that verifies (none:
+ * fresh).  Called with run->ctl held and the job stopped.  Codes of
+ * sluice_job_start.
+ */
+int sluice__run_restart_job(sluice_run *run);
+
+#endif

@@ -1,0 +1,862 @@
+/*
+ * sluice_run (include/sluice/job.h, src/runtime/run.c): a checkpointed job
+ * run from configuration on file storage, with the runtime harness'
+ * pipeline (replayable gated source -> map -> keyed counter -> collecting
+ * sink).  Time is a manual clock advanced by a ticker thread (10 clock ms
+ * per real ms), so checkpoint intervals and restart backoffs are clock
+ * time.  Covered: a bounded job finishes after its final checkpoint; a
+ * task failure restarts from the latest checkpoint with exact counts;
+ * restart strategy none fails with the task's message; restore-latest
+ * after a crash; savepoint then restore at another parallelism (plain
+ * savepoints do not notify); stop-with-savepoint and
+ * ignore-unclaimed-state; retention on cancel.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "runtime/run.h"
+#include "util/alloc.h"
+#include "runtime_harness.h"
+#include "sluice/config.h"
+#include "sluice/sys/metadata.h"
+
+/* ---- fixtures ---------------------------------------------------------- */
+
+typedef struct ticker {
+	sluice_manual_clock clock;
+	int run; /* atomic */
+	pthread_t th;
+} ticker;
+
+static void *tick_main(void *arg)
+{
+	ticker *t = arg;
+
+	while (LOAD(&t->run)) {
+		sluice_manual_clock_advance(&t->clock, 10);
+		rt_pause_1ms();
+	}
+	return NULL;
+}
+
+static void ticker_start(ticker *t)
+{
+	sluice_manual_clock_init(&t->clock, 1700000000000);
+	STORE(&t->run, 1);
+	assert_int_equal(pthread_create(&t->th, NULL, tick_main, t), 0);
+}
+
+static void ticker_stop(ticker *t)
+{
+	STORE(&t->run, 0);
+	pthread_join(t->th, NULL);
+}
+
+typedef struct fx {
+	char dir[64];
+	ticker tick;
+	sluice_run_options ro;
+} fx;
+
+static void fx_init(fx *f)
+{
+	memset(f, 0, sizeof(*f));
+	snprintf(f->dir, sizeof(f->dir), "/tmp/sluice-run-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	ticker_start(&f->tick);
+	f->ro.version = SLUICE_RUN_OPTIONS_VERSION;
+	f->ro.clock = &f->tick.clock.base;
+	f->ro.seed = 7;
+}
+
+static void fx_release(fx *f)
+{
+	ticker_stop(&f->tick);
+	assert_int_equal(
+		sluice_storage_remove_tree(sluice_storage_file_get(), f->dir),
+		0);
+}
+
+/* A validated configuration: checkpoints every 100 ms into <dir>/<sub>,
+ * savepoints into <dir>/sp, plus NULL-terminated key/value pairs. */
+static sluice_config *conf_of(const fx *f, const char *sub, ...)
+{
+	sluice_config *c;
+	char path[128];
+	const char *k;
+	va_list ap;
+
+	assert_int_equal(sluice_config_new(&c), 0);
+	snprintf(path, sizeof(path), "%s/%s", f->dir, sub);
+	assert_int_equal(
+		sluice_config_set(
+			c, "execution.checkpointing.dir", path,
+			SLUICE_CONFIG_API),
+		0);
+	snprintf(path, sizeof(path), "%s/sp", f->dir);
+	assert_int_equal(
+		sluice_config_set(
+			c, "execution.checkpointing.savepoint-dir", path,
+			SLUICE_CONFIG_API),
+		0);
+	assert_int_equal(
+		sluice_config_set(
+			c, "execution.checkpointing.data-inline-threshold", "0",
+			SLUICE_CONFIG_API),
+		0);
+	va_start(ap, sub);
+	while ((k = va_arg(ap, const char *)) != NULL)
+		assert_int_equal(
+			sluice_config_set(
+				c, k, va_arg(ap, const char *),
+				SLUICE_CONFIG_API),
+			0);
+	va_end(ap);
+	assert_int_equal(sluice_config_validate(c), 0);
+	return c;
+}
+
+#define INTERVAL "execution.checkpointing.interval", "100 ms"
+
+typedef struct notes_wait {
+	notes *n;
+	int calls;
+} notes_wait;
+
+static int notified_after(void *arg)
+{
+	notes_wait *w = arg;
+
+	return LOAD(&w->n->complete_calls) >= w->calls;
+}
+
+static int64_t sink_records(sink_out *s)
+{
+	int64_t n;
+
+	pthread_mutex_lock(&s->lock);
+	n = s->records;
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+typedef struct sink_wait {
+	sink_out *sink;
+	int64_t n;
+} sink_wait;
+
+static int sink_reached(void *arg)
+{
+	sink_wait *w = arg;
+
+	return sink_records(w->sink) >= w->n;
+}
+
+/* Run the gated pipeline until `gate` records per source went through
+ * the sink (and, with `ckpt`, a checkpoint completed after that). */
+static void run_to_gate(pipeline *pl, int64_t gate, int ckpt)
+{
+	sink_wait w = {&pl->sink, gate * pl->sp};
+	int before = LOAD(&pl->notes.complete_calls);
+
+	assert_true(rt_wait_for(sink_reached, &w));
+	if (ckpt) /* every map subtask heard of a newer checkpoint */
+		assert_true(rt_wait_for(
+			notified_after, &(notes_wait){&pl->notes, before + 2}));
+}
+
+static void open_gate(pipeline *pl, sluice_job *job)
+{
+	STORE(&pl->src.gate, pl->src.n);
+	sluice_job_wakeup(job);
+}
+
+static int64_t json_count(const char *json, const char *name)
+{
+	char key[64];
+	const char *p;
+
+	snprintf(key, sizeof(key), "\"%s\":", name);
+	p = strstr(json, key);
+	assert_non_null(p);
+	return atoll(p + strlen(key));
+}
+
+/* ---- tests ------------------------------------------------------------- */
+
+static void test_run__bounded_job_finishes_with_final_checkpoint(void **state)
+{
+	fx f;
+	pipeline pl;
+	sluice_config *c;
+	sluice_run *run;
+	sluice_run_result res;
+	char *json = NULL;
+
+	(void)state;
+	fx_init(&f);
+	rt_pipeline_build(&pl, 2, 2, 2, 600, SLUICE_JOB_EXACTLY_ONCE);
+	c = conf_of(&f, "chk", INTERVAL, NULL);
+	assert_int_equal(sluice_run_start(&run, pl.job, c, &f.ro), 0);
+	assert_int_equal(sluice_run_wait(run, RT_WAIT_MS, &res), 0);
+	assert_int_equal(res.state, SLUICE_JOB_STATE_FINISHED);
+	assert_int_equal(res.restarts, 0);
+	assert_int_equal(res.restored_id, -1);
+	rt_sink_expect_exact(&pl.sink, &pl.src, 2);
+	assert_int_equal(pl.sink.ended, 2);
+	/* tasks waited for a checkpoint after their end of data */
+	assert_true(LOAD(&pl.notes.complete_calls) >= 2);
+	assert_int_equal(sluice_run_stats_json(run, -1, &json), 0);
+	assert_true(json_count(json, "completed") >= 1);
+	assert_int_equal(json_count(json, "restored"), 0);
+	sluice_free_bytes(json);
+	sluice_run_free(run);
+	sluice_config_free(c);
+	rt_pipeline_free(&pl);
+	fx_release(&f);
+}
+
+static void test_run__task_failure_restarts_from_latest_checkpoint(void **state)
+{
+	fx f;
+	pipeline pl;
+	sluice_config *c;
+	sluice_run *run;
+	sluice_run_result res;
+
+	(void)state;
+	fx_init(&f);
+	rt_pipeline_build(&pl, 2, 2, 2, 600, SLUICE_JOB_EXACTLY_ONCE);
+	pl.src.gate = 200;
+	c = conf_of(
+		&f, "chk", INTERVAL, "restart-strategy.type", "fixed-delay",
+		"restart-strategy.fixed-delay.attempts", "3",
+		"restart-strategy.fixed-delay.delay", "200 ms", NULL);
+	assert_int_equal(sluice_run_start(&run, pl.job, c, &f.ro), 0);
+	run_to_gate(&pl, 200, 1);
+	/* a "random" point in the rest of the input (fixed seed) */
+	srand(42);
+	STORE(&pl.count.fail_at, LOAD(&pl.count.processed) + 1 + rand() % 700);
+	open_gate(&pl, pl.job);
+	assert_int_equal(sluice_run_wait(run, RT_WAIT_MS, &res), 0);
+	assert_int_equal(res.state, SLUICE_JOB_STATE_FINISHED);
+	assert_int_equal(res.restarts, 1);
+	assert_int_equal(sluice_run_restarts(run), 1);
+	assert_int_equal(LOAD(&pl.src.restored), 2); /* from a checkpoint */
+	rt_sink_expect_exact(&pl.sink, &pl.src, 2);
+	sluice_run_free(run);
+	sluice_config_free(c);
+	rt_pipeline_free(&pl);
+	fx_release(&f);
+}
+
+static void
+test_run__restart_strategy_none_fails_with_task_message(void **state)
+{
+	fx f;
+	pipeline pl;
+	sluice_config *c;
+	sluice_run *run;
+	sluice_run_result res;
+
+	(void)state;
+	fx_init(&f);
+	rt_pipeline_build(&pl, 2, 2, 2, 600, SLUICE_JOB_EXACTLY_ONCE);
+	pl.count.fail_at = 100;
+	c = conf_of(&f, "chk", INTERVAL, "restart-strategy.type", "none", NULL);
+	assert_int_equal(sluice_run_start(&run, pl.job, c, &f.ro), 0);
+	assert_int_equal(sluice_run_wait(run, RT_WAIT_MS, &res), 0);
+	assert_int_equal(res.state, SLUICE_JOB_STATE_FAILED);
+	assert_non_null(strstr(res.message, "injected failure"));
+	assert_int_equal(res.restarts, 0);
+	assert_int_equal(sluice_run_state(run), SLUICE_JOB_STATE_FAILED);
+	/* the ended run takes no savepoints */
+	assert_int_equal(
+		sluice_job_trigger_savepoint(run, NULL, NULL), SLUICE_EINVALID);
+	sluice_run_free(run);
+	sluice_config_free(c);
+	rt_pipeline_free(&pl);
+	fx_release(&f);
+}
+
+static void test_run__restore_latest_after_crash(void **state)
+{
+	fx f;
+	pipeline pl;
+	sluice_config *c;
+	sluice_run *run;
+	sluice_run_result res;
+	char *json = NULL;
+
+	(void)state;
+	fx_init(&f);
+	rt_pipeline_build(&pl, 2, 2, 2, 600, SLUICE_JOB_EXACTLY_ONCE);
+	pl.src.gate = 200;
+	c = conf_of(
+		&f, "chk", INTERVAL,
+		"execution.checkpointing.externalized-checkpoint-retention",
+		"RETAIN_ON_CANCELLATION", NULL);
+	f.ro.restore_latest = 1;
+	assert_int_equal(sluice_run_start(&run, pl.job, c, &f.ro), 0);
+	assert_int_equal(sluice_run_wait(run, 0, NULL), SLUICE_ETIMEOUT);
+	run_to_gate(&pl, 200, 1);
+	sluice_run_free(run); /* the process goes away */
+	assert_int_equal(LOAD(&pl.src.restored), 0);
+	STORE(&pl.src.gate, pl.src.n);
+	assert_int_equal(sluice_run_start(&run, pl.job, c, &f.ro), 0);
+	assert_int_equal(sluice_run_wait(run, RT_WAIT_MS, &res), 0);
+	assert_int_equal(res.state, SLUICE_JOB_STATE_FINISHED);
+	assert_true(res.restored_id >= 1);
+	assert_int_equal(LOAD(&pl.src.restored), 2);
+	rt_sink_expect_exact(&pl.sink, &pl.src, 2);
+	assert_int_equal(sluice_run_stats_json(run, -1, &json), 0);
+	assert_int_equal(json_count(json, "restored"), 1);
+	sluice_free_bytes(json);
+	sluice_run_free(run);
+	sluice_config_free(c);
+	rt_pipeline_free(&pl);
+	fx_release(&f);
+}
+
+static void copy_sink(sink_out *to, sink_out *from)
+{
+	int k;
+
+	for (k = 0; k < MAX_KEYS; k++) {
+		memcpy(to->seen[k], from->seen[k], from->cap);
+		to->max[k] = from->max[k];
+	}
+}
+
+/* A plain savepoint (no notification), then a job with the keyed part at
+ * parallelism 3 restores it and finishes with exact counts. */
+static void test_run__savepoint_restores_at_other_parallelism(void **state)
+{
+	fx f;
+	pipeline a, b;
+	sluice_config *c;
+	sluice_run *run;
+	sluice_run_result res;
+	char *path = NULL, meta[256];
+	struct stat st;
+
+	(void)state;
+	fx_init(&f);
+	rt_pipeline_build(&a, 2, 2, 2, 600, SLUICE_JOB_EXACTLY_ONCE);
+	a.src.gate = 200;
+	c = conf_of(&f, "chk", NULL); /* no periodic checkpoints */
+	assert_int_equal(sluice_run_start(&run, a.job, c, &f.ro), 0);
+	run_to_gate(&a, 200, 0);
+	assert_int_equal(sluice_job_trigger_savepoint(run, NULL, &path), 0);
+	assert_non_null(path);
+	assert_non_null(strstr(path, "/sp/savepoint-"));
+	snprintf(meta, sizeof(meta), "%s/_metadata", path);
+	assert_int_equal(stat(meta, &st), 0);
+	assert_int_equal(LOAD(&a.notes.complete_calls), 0);
+	sluice_run_free(run);
+	sluice_config_free(c);
+
+	rt_pipeline_build(&b, 2, 3, 3, 600, SLUICE_JOB_EXACTLY_ONCE);
+	copy_sink(&b.sink, &a.sink);
+	c =
+		conf_of(&f, "chk2", INTERVAL, "execution.state-recovery.path",
+			path, NULL);
+	assert_int_equal(sluice_run_start(&run, b.job, c, &f.ro), 0);
+	assert_int_equal(sluice_run_wait(run, RT_WAIT_MS, &res), 0);
+	assert_int_equal(res.state, SLUICE_JOB_STATE_FINISHED);
+	assert_true(res.restored_id >= 1);
+	assert_int_equal(LOAD(&b.src.restored), 2);
+	rt_sink_expect_exact(&b.sink, &b.src, 2);
+	/* NO_CLAIM: the savepoint is still there */
+	assert_int_equal(stat(meta, &st), 0);
+	sluice_run_free(run);
+	sluice_config_free(c);
+	sluice_free_bytes(path);
+	rt_pipeline_free(&a);
+	rt_pipeline_free(&b);
+	fx_release(&f);
+}
+
+/* src -> map -> sink: the pipeline without its keyed counter. */
+typedef struct small {
+	sluice_job *job;
+	src_cfg src;
+	notes notes;
+	sink_out sink;
+} small;
+
+static void small_build(small *s)
+{
+	sluice_job_options o = {0};
+	sluice_vertex_spec v;
+	int a, m, k;
+
+	memset(s, 0, sizeof(*s));
+	s->src.n = 600;
+	s->src.keys = 13;
+	s->src.gate = 600;
+	rt_sink_init(&s->sink, 1300);
+	o.version = SLUICE_JOB_OPTIONS_VERSION;
+	o.buffer_size = 256;
+	assert_int_equal(sluice_job_new(&s->job, "pipeline", &o), 0);
+	v = (sluice_vertex_spec){SLUICE_VERTEX_SOURCE, "src",  NULL, 2, 0,
+				 &rt_source_op,        &s->src};
+	assert_int_equal(sluice_job_add(s->job, &a, &v), 0);
+	v = (sluice_vertex_spec){SLUICE_VERTEX_OPERATOR,
+				 "map",
+				 NULL,
+				 2,
+				 0,
+				 &rt_map_op,
+				 &s->notes};
+	assert_int_equal(sluice_job_add(s->job, &m, &v), 0);
+	v = (sluice_vertex_spec){SLUICE_VERTEX_SINK, "sink",  NULL, 2, 0,
+				 &rt_sink_op,        &s->sink};
+	assert_int_equal(sluice_job_add(s->job, &k, &v), 0);
+	assert_int_equal(
+		sluice_job_connect(s->job, a, m, 0, SLUICE_EDGE_REBALANCE), 0);
+	assert_int_equal(
+		sluice_job_connect(s->job, m, k, 0, SLUICE_EDGE_KEY_BY), 0);
+}
+
+static void
+test_run__stop_with_savepoint_and_ignore_unclaimed_state(void **state)
+{
+	fx f;
+	pipeline a;
+	small b;
+	sluice_config *c;
+	sluice_run *run = NULL;
+	sluice_run_result res;
+	char *path = NULL;
+
+	(void)state;
+	fx_init(&f);
+	rt_pipeline_build(&a, 2, 2, 2, 600, SLUICE_JOB_EXACTLY_ONCE);
+	a.src.gate = 200;
+	c = conf_of(&f, "chk", INTERVAL, NULL);
+	assert_int_equal(sluice_run_start(&run, a.job, c, &f.ro), 0);
+	run_to_gate(&a, 200, 0);
+	assert_int_equal(sluice_job_stop_with_savepoint(run, NULL, &path), 0);
+	assert_int_equal(sluice_run_wait(run, RT_WAIT_MS, &res), 0);
+	assert_int_equal(res.state, SLUICE_JOB_STATE_FINISHED);
+	sluice_run_free(run);
+	sluice_config_free(c);
+
+	/* the counter's state has no operator any more */
+	small_build(&b);
+	c =
+		conf_of(&f, "chk2", INTERVAL, "execution.state-recovery.path",
+			path, NULL);
+	assert_int_equal(
+		sluice_run_start(&run, b.job, c, &f.ro), SLUICE_EINVALID);
+	assert_null(run);
+	assert_non_null(strstr(sluice_error_last()->message, "count"));
+	sluice_config_free(c);
+	c =
+		conf_of(&f, "chk2", INTERVAL, "execution.state-recovery.path",
+			path, "execution.state-recovery.ignore-unclaimed-state",
+			"true", NULL);
+	assert_int_equal(sluice_run_start(&run, b.job, c, &f.ro), 0);
+	assert_int_equal(sluice_run_wait(run, RT_WAIT_MS, &res), 0);
+	assert_int_equal(res.state, SLUICE_JOB_STATE_FINISHED);
+	assert_int_equal(LOAD(&b.src.restored), 2);
+	assert_int_equal(sink_records(&b.sink), 2 * (600 - 200));
+	sluice_run_free(run);
+	sluice_config_free(c);
+	sluice_free_bytes(path);
+	rt_pipeline_free(&a);
+	sluice_job_free(b.job);
+	rt_sink_release(&b.sink);
+	fx_release(&f);
+}
+
+/* Cancel a run with a completed checkpoint; 1 when one is left. */
+static int cancel_leaves_checkpoint(fx *f, const char *sub, const char *ret)
+{
+	pipeline pl;
+	sluice_config *c;
+	sluice_run *run;
+	sluice_run_result res;
+	sluice_checkpoint_meta *m = NULL;
+	char jobdir[160], id[33];
+	int rc;
+
+	rt_pipeline_build(&pl, 2, 2, 2, 600, SLUICE_JOB_EXACTLY_ONCE);
+	pl.src.gate = 200;
+	c = conf_of(
+		f, sub, INTERVAL,
+		"execution.checkpointing.externalized-checkpoint-retention",
+		ret, NULL);
+	assert_int_equal(sluice_run_start(&run, pl.job, c, &f->ro), 0);
+	run_to_gate(&pl, 200, 1);
+	sluice_run_cancel(run);
+	assert_int_equal(sluice_run_wait(run, RT_WAIT_MS, &res), 0);
+	assert_int_equal(res.state, SLUICE_JOB_STATE_CANCELED);
+	sluice_run_free(run);
+	sluice__run_job_id(id, "pipeline");
+	snprintf(jobdir, sizeof(jobdir), "%s/%s/%s", f->dir, sub, id);
+	rc = sluice_checkpoint_discover(
+		&m, NULL, sluice_storage_file_get(), jobdir, NULL, NULL);
+	sluice_checkpoint_meta_free(m);
+	sluice_config_free(c);
+	rt_pipeline_free(&pl);
+	return rc == 0;
+}
+
+static void test_run__retention_on_cancel(void **state)
+{
+	fx f;
+
+	(void)state;
+	fx_init(&f);
+	assert_true(
+		cancel_leaves_checkpoint(&f, "keep", "RETAIN_ON_CANCELLATION"));
+	assert_false(
+		cancel_leaves_checkpoint(&f, "drop", "DELETE_ON_CANCELLATION"));
+	assert_false(cancel_leaves_checkpoint(
+		&f, "none", "NO_EXTERNALIZED_CHECKPOINTS"));
+	fx_release(&f);
+}
+
+/* Run the gated pipeline into a checkpoint (or `n` of them) and drop the
+ * run as a crashing process would (checkpoints retained); returns the
+ * directory of the newest one. */
+static char *
+crash_after_checkpoints(fx *f, pipeline *pl, sluice_config *c, int n)
+{
+	sluice_run *run;
+	sluice_checkpoint_meta *m = NULL;
+	char jobdir[160], id[33], *dir = NULL;
+	notes_wait w = {&pl->notes, 0};
+
+	assert_int_equal(sluice_run_start(&run, pl->job, c, &f->ro), 0);
+	run_to_gate(pl, 200, 1);
+	w.calls = LOAD(&pl->notes.complete_calls) + 2 * (n - 1);
+	assert_true(rt_wait_for(notified_after, &w));
+	sluice_run_free(run);
+	sluice__run_job_id(id, "pipeline");
+	snprintf(jobdir, sizeof(jobdir), "%s/chk/%s", f->dir, id);
+	assert_int_equal(
+		sluice_checkpoint_discover(
+			&m, &dir, sluice_storage_file_get(), jobdir, NULL,
+			NULL),
+		0);
+	sluice_checkpoint_meta_free(m);
+	return dir;
+}
+
+static int file_exists(const char *dir, const char *name)
+{
+	char p[256];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	return stat(p, &st) == 0;
+}
+
+/* Newer checkpoints and failovers continue after the restored id. */
+static void expect_ids_after(sluice_run *run, int64_t restored)
+{
+	sluice__coord_info info;
+
+	sluice__coord_info_get(run->coord, &info);
+	assert_true(info.next_id > restored + 1);
+	assert_true(info.latest_completed_id > restored);
+}
+
+static void test_run__restore_latest_skips_a_broken_checkpoint(void **state)
+{
+	fx f;
+	pipeline pl;
+	sluice_config *c;
+	sluice_run *run;
+	sluice_run_result res;
+	char *newest, meta[256];
+	FILE *fp;
+
+	(void)state;
+	fx_init(&f);
+	rt_pipeline_build(&pl, 2, 2, 2, 600, SLUICE_JOB_EXACTLY_ONCE);
+	pl.src.gate = 200;
+	c = conf_of(
+		&f, "chk", INTERVAL, "execution.checkpointing.num-retained",
+		"3",
+		"execution.checkpointing.externalized-checkpoint-retention",
+		"RETAIN_ON_CANCELLATION", NULL);
+	f.ro.restore_latest = 1;
+	newest = crash_after_checkpoints(&f, &pl, c, 2);
+	snprintf(meta, sizeof(meta), "%s/_metadata", newest);
+	assert_non_null(fp = fopen(meta, "wb")); /* a torn write */
+	fputs("SLCK", fp);
+	fclose(fp);
+	STORE(&pl.src.gate, pl.src.n);
+	assert_int_equal(sluice_run_start(&run, pl.job, c, &f.ro), 0);
+	assert_int_equal(sluice_run_wait(run, RT_WAIT_MS, &res), 0);
+	assert_int_equal(res.state, SLUICE_JOB_STATE_FINISHED);
+	assert_true(res.restored_id >= 1);
+	/* an older checkpoint than the broken one */
+	assert_non_null(strstr(newest, "/chk-"));
+	assert_true(res.restored_id < atoll(strstr(newest, "/chk-") + 5));
+	assert_int_equal(LOAD(&pl.src.restored), 2);
+	rt_sink_expect_exact(&pl.sink, &pl.src, 2);
+	expect_ids_after(run, res.restored_id);
+	sluice_run_free(run);
+	sluice_free_bytes(newest);
+	sluice_config_free(c);
+	rt_pipeline_free(&pl);
+	fx_release(&f);
+}
+
+/* CLAIM: the job owns the restored checkpoint and deletes it once it is
+ * subsumed; NO_CLAIM: it is never deleted. */
+static void restore_claimed(const char *mode, int expect_kept)
+{
+	fx f;
+	pipeline pl;
+	sluice_config *c;
+	sluice_run *run;
+	sluice_run_result res;
+	char *dir;
+
+	fx_init(&f);
+	rt_pipeline_build(&pl, 2, 2, 2, 600, SLUICE_JOB_EXACTLY_ONCE);
+	pl.src.gate = 200;
+	c = conf_of(
+		&f, "chk", INTERVAL,
+		"execution.checkpointing.externalized-checkpoint-retention",
+		"RETAIN_ON_CANCELLATION", "execution.state-recovery.claim-mode",
+		mode, NULL);
+	f.ro.restore_latest = 1;
+	dir = crash_after_checkpoints(&f, &pl, c, 1);
+	assert_true(file_exists(dir, "_metadata"));
+	STORE(&pl.src.gate, pl.src.n);
+	assert_int_equal(sluice_run_start(&run, pl.job, c, &f.ro), 0);
+	assert_int_equal(sluice_run_wait(run, RT_WAIT_MS, &res), 0);
+	assert_int_equal(res.state, SLUICE_JOB_STATE_FINISHED);
+	rt_sink_expect_exact(&pl.sink, &pl.src, 2);
+	assert_int_equal(file_exists(dir, "_metadata"), expect_kept);
+	sluice_run_free(run);
+	sluice_free_bytes(dir);
+	sluice_config_free(c);
+	rt_pipeline_free(&pl);
+	fx_release(&f);
+}
+
+static void test_run__claim_mode_decides_who_deletes_the_snapshot(void **state)
+{
+	(void)state;
+	restore_claimed("CLAIM", 0);
+	restore_claimed("NO_CLAIM", 1);
+}
+
+/* Without restart-strategy.* and with checkpointing: exponential-delay
+ * (initial backoff 1 s of clock time) restarts the job. */
+static void test_run__default_restart_strategy_restarts(void **state)
+{
+	fx f;
+	pipeline pl;
+	sluice_config *c;
+	sluice_run *run;
+	sluice_run_result res;
+
+	(void)state;
+	fx_init(&f);
+	rt_pipeline_build(&pl, 2, 2, 2, 600, SLUICE_JOB_EXACTLY_ONCE);
+	pl.count.fail_at = 300;
+	c = conf_of(&f, "chk", INTERVAL, NULL);
+	assert_int_equal(sluice_run_start(&run, pl.job, c, &f.ro), 0);
+	assert_int_equal(sluice_run_wait(run, RT_WAIT_MS, &res), 0);
+	assert_int_equal(res.state, SLUICE_JOB_STATE_FINISHED);
+	assert_int_equal(res.restarts, 1);
+	rt_sink_expect_exact(&pl.sink, &pl.src, 2);
+	sluice_run_free(run);
+	sluice_config_free(c);
+	rt_pipeline_free(&pl);
+	fx_release(&f);
+}
+
+static void test_run__missing_recovery_path_fails_the_start(void **state)
+{
+	fx f;
+	pipeline pl;
+	sluice_config *c;
+	sluice_run *run = NULL;
+	char path[128];
+
+	(void)state;
+	fx_init(&f);
+	rt_pipeline_build(&pl, 2, 2, 2, 600, SLUICE_JOB_EXACTLY_ONCE);
+	snprintf(path, sizeof(path), "%s/nothing-here", f.dir);
+	c =
+		conf_of(&f, "chk", INTERVAL, "execution.state-recovery.path",
+			path, NULL);
+	assert_true(sluice_run_start(&run, pl.job, c, &f.ro) < 0);
+	assert_null(run);
+	assert_non_null(strstr(sluice_error_last()->message, "nothing-here"));
+	/* the job is untouched and can run without the path */
+	sluice_config_free(c);
+	c = conf_of(&f, "chk", INTERVAL, NULL);
+	assert_int_equal(sluice_job_run(pl.job, c, &f.ro, NULL), 0);
+	rt_sink_expect_exact(&pl.sink, &pl.src, 2);
+	sluice_config_free(c);
+	rt_pipeline_free(&pl);
+	fx_release(&f);
+}
+
+/* Every allocation failure while setting a run up is reported as
+ * SLUICE_ENOMEM and releases what was built (ASan checks leaks). */
+static void test_run__start_out_of_memory_is_clean(void **state)
+{
+	fx f;
+	pipeline pl;
+	sluice_config *c;
+	sluice_run *run = NULL;
+	long n;
+	int rc = -1;
+
+	(void)state;
+	fx_init(&f);
+	rt_pipeline_build(&pl, 1, 1, 1, 50, SLUICE_JOB_EXACTLY_ONCE);
+	pl.src.hold_init = 1; /* tasks allocate nothing before we stop */
+	c = conf_of(&f, "chk", INTERVAL, "restart-strategy.type", "none", NULL);
+	for (n = 0; n < 2000 && rc != 0; n++) {
+		sluice__alloc_fail_after(n);
+		rc = sluice_run_start(&run, pl.job, c, &f.ro);
+		sluice__alloc_fail_after(-1);
+		if (rc != 0) {
+			assert_int_equal(rc, SLUICE_ENOMEM);
+			assert_null(run);
+		}
+	}
+	assert_int_equal(rc, 0);
+	STORE(&pl.src.hold_init, 0);
+	sluice_run_free(run);
+	sluice_config_free(c);
+	rt_pipeline_free(&pl);
+	fx_release(&f);
+}
+
+/* The upload of checkpoint 2 fails: ASYNC_EXCEPTION counts against
+ * tolerable-failed-checkpoints (0), the coordinator fails the job, and
+ * without restarts the run ends with Flink's message. */
+static void test_run__upload_failure_exceeds_tolerable_threshold(void **state)
+{
+	fx f;
+	pipeline pl;
+	sluice_config *c;
+	sluice_run *run;
+	sluice_run_result res;
+	int64_t fail_id = 2;
+
+	(void)state;
+	fx_init(&f);
+	rt_pipeline_build(&pl, 2, 2, 2, 600, SLUICE_JOB_EXACTLY_ONCE);
+	pl.src.gate = 200;
+	assert_int_equal(
+		sluice_job_set_state_provider(pl.job, rt_flaky_new, &fail_id),
+		0);
+	c = conf_of(&f, "chk", INTERVAL, "restart-strategy.type", "none", NULL);
+	assert_int_equal(sluice_run_start(&run, pl.job, c, &f.ro), 0);
+	assert_int_equal(sluice_run_wait(run, RT_WAIT_MS, &res), 0);
+	assert_int_equal(res.state, SLUICE_JOB_STATE_FAILED);
+	assert_non_null(
+		strstr(res.message,
+		       "Exceeded checkpoint tolerable failure threshold."));
+	sluice_run_free(run);
+	sluice_config_free(c);
+	rt_pipeline_free(&pl);
+	fx_release(&f);
+}
+
+static int restarted(void *arg)
+{
+	return sluice_run_restarts(arg) > 0;
+}
+
+/* A source fails in the synchronous phase of checkpoint 2: the task
+ * fails, the job restarts and still counts exactly once. */
+static void test_run__snapshot_failure_restarts(void **state)
+{
+	fx f;
+	pipeline pl;
+	sluice_config *c;
+	sluice_run *run;
+	sluice_run_result res;
+
+	(void)state;
+	fx_init(&f);
+	rt_pipeline_build(&pl, 2, 2, 2, 600, SLUICE_JOB_EXACTLY_ONCE);
+	pl.src.gate = 200;
+	pl.src.fail_sync = 2;
+	c = conf_of(
+		&f, "chk", INTERVAL, "restart-strategy.type", "fixed-delay",
+		"restart-strategy.fixed-delay.attempts", "2", NULL);
+	assert_int_equal(sluice_run_start(&run, pl.job, c, &f.ro), 0);
+	assert_true(rt_wait_for(restarted, run));
+	open_gate(&pl, pl.job);
+	assert_int_equal(sluice_run_wait(run, RT_WAIT_MS, &res), 0);
+	assert_int_equal(res.state, SLUICE_JOB_STATE_FINISHED);
+	assert_int_equal(res.restarts, 1);
+	rt_sink_expect_exact(&pl.sink, &pl.src, 2);
+	sluice_run_free(run);
+	sluice_config_free(c);
+	rt_pipeline_free(&pl);
+	fx_release(&f);
+}
+
+static void test_run__job_id_is_stable_hex(void **state)
+{
+	char a[33], b[33], c[33];
+	int i;
+
+	(void)state;
+	sluice__run_job_id(a, "orders");
+	sluice__run_job_id(b, "orders");
+	sluice__run_job_id(c, "orders2");
+	assert_string_equal(a, b);
+	assert_string_not_equal(a, c);
+	assert_int_equal(strlen(a), 32);
+	for (i = 0; i < 32; i++)
+		assert_non_null(strchr("0123456789abcdef", a[i]));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_run__job_id_is_stable_hex),
+		cmocka_unit_test(
+			test_run__bounded_job_finishes_with_final_checkpoint),
+		cmocka_unit_test(
+			test_run__task_failure_restarts_from_latest_checkpoint),
+		cmocka_unit_test(
+			test_run__restart_strategy_none_fails_with_task_message),
+		cmocka_unit_test(test_run__restore_latest_after_crash),
+		cmocka_unit_test(
+			test_run__savepoint_restores_at_other_parallelism),
+		cmocka_unit_test(
+			test_run__stop_with_savepoint_and_ignore_unclaimed_state),
+		cmocka_unit_test(test_run__retention_on_cancel),
+		cmocka_unit_test(
+			test_run__restore_latest_skips_a_broken_checkpoint),
+		cmocka_unit_test(
+			test_run__claim_mode_decides_who_deletes_the_snapshot),
+		cmocka_unit_test(test_run__default_restart_strategy_restarts),
+		cmocka_unit_test(
+			test_run__missing_recovery_path_fails_the_start),
+		cmocka_unit_test(test_run__start_out_of_memory_is_clean),
+		cmocka_unit_test(
+			test_run__upload_failure_exceeds_tolerable_threshold),
+		cmocka_unit_test(test_run__snapshot_failure_restarts),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
