@@ -62,7 +62,8 @@ sluice_jobfile_max_parallelism(const sluice_jobfile *jf);
 
 /*
  * The job id derived from the name: 32 lowercase hex digits (like a
- * Flink JobID), the same for the same name in every run.  `out` receives
+ * Flink JobID), the same for the same name in every run, and the one
+ * sluice_run uses for the job's checkpoint directory (job.h).  `out` receives
  * 33 bytes including the terminating NUL.
  */
 SLUICE_EXTERN(void)

@@ -384,17 +384,11 @@ int32_t sluice_jobfile_max_parallelism(const sluice_jobfile *jf)
 
 void sluice_jobfile_job_id(const sluice_jobfile *jf, char out[33])
 {
-	size_t n = strlen(jf->js.name);
-	char *salted = sluice__malloc(n + 2);
-	uint64_t hi = sluice__xxh3(jf->js.name, n), lo = ~hi;
+	/* the same derivation as sluice_run's job id (job.h) */
+	uint64_t a = sluice__xxh3(jf->js.name, strlen(jf->js.name));
+	uint64_t b = sluice__fmix64(a ^ 0x9e3779b97f4a7c15ull);
 
-	if (salted) { /* second half: the name with a marker appended */
-		memcpy(salted, jf->js.name, n);
-		salted[n] = '#';
-		lo = sluice__xxh3(salted, n + 1);
-		sluice__free(salted);
-	}
-	snprintf(out, 33, "%016" PRIx64 "%016" PRIx64, hi, lo);
+	snprintf(out, 33, "%016" PRIx64 "%016" PRIx64, a, b);
 }
 
 int sluice_jobfile_build(
