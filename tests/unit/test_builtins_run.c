@@ -1,7 +1,8 @@
 /*
  * Built-ins under sluice_run (the real checkpoint coordinator, file
  * checkpoint storage and restart strategy): a job file whose config:
- * section configures checkpointing runs to FINISHED with every key's
+ * section configures checkpointing and the keyed backend (hashmap and
+ * rocksdb) runs to FINISHED with every key's
  * counts committed exactly once; a job of built-ins that fails mid-run is
  * restarted by the restart strategy from its latest checkpoint and still
  * commits every count exactly once, with no hidden leftovers.
@@ -21,7 +22,7 @@
 #include "sluice/config.h"
 #include "util/error.h"
 
-static void test_run__job_file_config_drives_an_exactly_once_run(void **state)
+static void run_job_file(const char *backend)
 {
 	char dir[64], yaml[1024], out[128];
 	sluice_config *conf;
@@ -31,7 +32,6 @@ static void test_run__job_file_config_drives_an_exactly_once_run(void **state)
 	sluice_run_result res;
 	jh_lines l;
 
-	(void)state;
 	jh_tmpdir(dir);
 	snprintf(out, sizeof(out), "%s/out", dir);
 	snprintf(
@@ -45,8 +45,9 @@ static void test_run__job_file_config_drives_an_exactly_once_run(void **state)
 		"  - sink: file\n    path: %s\n"
 		"config:\n"
 		"  execution.checkpointing.interval: 20 ms\n"
-		"  execution.checkpointing.dir: %s/ck\n",
-		out, dir);
+		"  execution.checkpointing.dir: %s/ck\n"
+		"  state.backend.type: %s\n",
+		out, dir, backend);
 	assert_int_equal(sluice_config_new(&conf), 0);
 	assert_int_equal(
 		sluice_jobfile_load_string(&jf, yaml, strlen(yaml), "r", conf),
@@ -64,6 +65,13 @@ static void test_run__job_file_config_drives_an_exactly_once_run(void **state)
 	sluice_jobfile_free(jf);
 	sluice_config_free(conf);
 	jh_rmtree(dir);
+}
+
+static void test_run__job_file_config_drives_an_exactly_once_run(void **state)
+{
+	(void)state;
+	run_job_file("hashmap");
+	run_job_file("rocksdb");
 }
 
 typedef struct failer {
