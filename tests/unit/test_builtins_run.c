@@ -112,6 +112,7 @@ static void test_run__failure_restarts_and_commits_exactly_once(void **state)
 	const char *uids[4] = {"src", "count", "fail", "sink"};
 	sluice_vertex_spec spec;
 	sluice_config *conf;
+	sluice_keyed_provider_config pc;
 	sluice_job *job;
 	sluice_run *run;
 	sluice_run_result res;
@@ -160,6 +161,13 @@ static void test_run__failure_restarts_and_commits_exactly_once(void **state)
 			SLUICE_CONFIG_API),
 		0);
 	assert_int_equal(sluice_config_validate(conf), 0);
+	/* state in the keyed hashmap backend, as job files do */
+	assert_int_equal(
+		sluice_keyed_provider_config_from_config(&pc, conf), 0);
+	assert_int_equal(
+		sluice_job_set_state_provider(
+			job, sluice_keyed_state_provider_factory, &pc),
+		0);
 	assert_int_equal(sluice_run_start(&run, job, conf, NULL), 0);
 	assert_int_equal(sluice_run_wait(run, RT_WAIT_MS, &res), 0);
 	assert_int_equal(res.state, SLUICE_JOB_STATE_FINISHED);
