@@ -45,6 +45,16 @@ expect(parse *p, const yaml_node_t *n, yaml_node_type_t t, const char *what)
 		names[n->type]);
 }
 
+/* "key:", "key: ~" or "key: null" (plain): no value, as sluice.yaml */
+static int is_null(const yaml_node_t *n)
+{
+	const char *v = scalar(n);
+
+	return n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+	       (!*v || !strcmp(v, "~") || !strcmp(v, "null") ||
+		!strcmp(v, "Null") || !strcmp(v, "NULL"));
+}
+
 static int
 parse_posint(parse *p, const yaml_node_t *n, const char *key, int32_t *out)
 {
@@ -310,7 +320,9 @@ parse_config(parse *p, const yaml_node_t *map, const char *prefix, int depth)
 				"config key too long or nested too deep");
 		if (v->type == YAML_MAPPING_NODE)
 			rc = parse_config(p, v, key, depth + 1);
-		else if ((rc = expect(p, v, YAML_SCALAR_NODE, key)) == 0)
+		else if (
+			(rc = expect(p, v, YAML_SCALAR_NODE, key)) == 0 &&
+			!is_null(v))
 			rc = add_config(p, key, scalar(v));
 		if (rc < 0)
 			return rc;

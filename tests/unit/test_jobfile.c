@@ -35,7 +35,8 @@ static const char example[] = "job:\n"
 			      "config:\n"
 			      "  execution.checkpointing.interval: 200ms\n"
 			      "  state:\n"
-			      "    checkpoints.dir: file:///tmp/ck\n";
+			      "    checkpoints.dir: file:///tmp/ck\n"
+			      "  execution.checkpointing.timeout: ~\n";
 
 static void test_jobfile__example_loads_applies_config_and_builds(void **state)
 {
@@ -69,6 +70,7 @@ static void test_jobfile__example_loads_applies_config_and_builds(void **state)
 			conf, "state.checkpoints.dir", &raw, &src, &alias),
 		0);
 	assert_string_equal(raw, "file:///tmp/ck");
+	assert_int_equal(sluice_config_entry_count(conf), 2); /* ~ = unset */
 
 	sluice_jobfile_job_id(jf, id);
 	sluice__run_job_id(id2, "counts"); /* what sluice_run uses */
