@@ -61,8 +61,11 @@ static int key_add(win_local *l, sluice_slice key)
 		l->keys = k;
 		l->cap_keys = cap;
 	}
-	if (!(copy = sluice__memdup(key.len ? key.data : "", key.len + 1)))
+	if (!(copy = sluice__malloc(key.len + 1)))
 		return sluice__error_oom();
+	if (key.len)
+		memcpy(copy, key.data, key.len);
+	((char *)copy)[key.len] = '\0';
 	l->keys[l->num_keys++] = SLUICE_SLICE(copy, key.len);
 	return 0;
 }
