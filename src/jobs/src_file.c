@@ -221,44 +221,38 @@ static int emit_line(sluice_ctx *ctx, const uint8_t *p, size_t len)
 	return sluice_ctx_emit(ctx, &rec);
 }
 
-/* Read from file `f` at its offset; emit its complete lines.  Sets
- * `*eof` when nothing is left to read now. */
-static int read_some(sluice_ctx *ctx, src_file *f, int *eof)
+/* Read from file `f` at its offset into the buffer until it holds a
+ * newline or the end of the file (`*eof`); `*used` bytes. */
+static int fill(fsrc *s, src_file *f, size_t *used, int *eof)
 {
-	const sluice__file_source_arg *a = sluice_ctx_arg(ctx);
-	fsrc *s = sluice_ctx_local(ctx);
-	int fd = open(f->path, O_RDONLY | O_CLOEXEC);
+	int fd = open(f->path, O_RDONLY | O_CLOEXEC), rc = 0;
 	ssize_t got;
-	size_t used = 0, i, start = 0, lines = 0;
-	int rc = 0;
 
 	if (fd < 0)
 		return sluice__error_os(
 			SLUICE_ERRCLS_JOB, "file source: open '%s'", f->path);
-	for (;;) {
-		if (used == s->cap) {
+	for (*used = 0;;) {
+		if (*used == s->cap) {
 			size_t cap = s->cap ? s->cap * 2 : CHUNK;
-			uint8_t *b;
+			uint8_t *b = NULL;
 
-			if (cap > MAX_LINE) {
-				close(fd);
-				return sluice__error_set(
+			if (cap > MAX_LINE)
+				rc = sluice__error_set(
 					SLUICE_EINVALID, SLUICE_ERRCLS_JOB,
 					"file source: '%s': a line at byte "
 					"%lld is longer than %u bytes",
 					f->path, (long long)f->offset,
 					MAX_LINE);
-			}
-			if (!(b = sluice__realloc(s->buf, cap))) {
-				close(fd);
-				return sluice__error_oom();
-			}
+			else if (!(b = sluice__realloc(s->buf, cap)))
+				rc = sluice__error_oom();
+			if (rc < 0)
+				break;
 			s->buf = b;
 			s->cap = cap;
 		}
 		got =
-			pread(fd, s->buf + used, s->cap - used,
-			      (off_t)(f->offset + (int64_t)used));
+			pread(fd, s->buf + *used, s->cap - *used,
+			      (off_t)(f->offset + (int64_t)*used));
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0) {
@@ -267,12 +261,27 @@ static int read_some(sluice_ctx *ctx, src_file *f, int *eof)
 				f->path);
 			break;
 		}
-		used += (size_t)got;
-		*eof = got == 0 || used < s->cap;
-		if (memchr(s->buf, '\n', used) || *eof)
+		*used += (size_t)got;
+		*eof = got == 0 || *used < s->cap;
+		if (memchr(s->buf, '\n', *used) || *eof)
 			break;
 	}
 	close(fd);
+	return rc;
+}
+
+/* Emit up to BATCH complete lines of file `f` from its offset (bounded:
+ * also a last line without newline).  Sets `*eof` when nothing is left
+ * to read now. */
+static int read_some(sluice_ctx *ctx, src_file *f, int *eof)
+{
+	const sluice__file_source_arg *a = sluice_ctx_arg(ctx);
+	fsrc *s = sluice_ctx_local(ctx);
+	size_t used = 0, i, start = 0, lines = 0;
+	int rc;
+
+	if ((rc = fill(s, f, &used, eof)) < 0)
+		return rc;
 	for (i = 0; rc == 0 && i < used && lines < BATCH; i++)
 		if (s->buf[i] == '\n') {
 			rc = emit_line(ctx, s->buf + start, i - start);
