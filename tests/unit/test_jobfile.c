@@ -354,6 +354,31 @@ static void test_jobfile__allocation_failures_are_reported(void **state)
 	sluice_config_free(conf);
 }
 
+/* The fuzzer's seed job files are valid and build. */
+static void test_jobfile__seed_corpus_files_are_valid(void **state)
+{
+	static const char *const names[] = {
+		"counts.yaml", "join.yaml", "dedup.yaml"};
+	const char *src = getenv("SLUICE_SOURCE_DIR");
+	char path[1024];
+	sluice_jobfile *jf;
+	sluice_job *job;
+	size_t i;
+
+	(void)state;
+	if (!src)
+		src = ".";
+	for (i = 0; i < 3; i++) {
+		snprintf(
+			path, sizeof(path), "%s/tests/fuzz/corpus/jobfile/%s",
+			src, names[i]);
+		if (sluice_jobfile_load(&jf, path, NULL) < 0)
+			fail_msg("%s", sluice_error_last()->message);
+		assert_int_equal(sluice_jobfile_build(jf, NULL, NULL, &job), 0);
+		sluice_jobfile_free(jf);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -369,6 +394,7 @@ int main(void)
 		cmocka_unit_test(test_jobfile__loads_from_a_file),
 		cmocka_unit_test(
 			test_jobfile__allocation_failures_are_reported),
+		cmocka_unit_test(test_jobfile__seed_corpus_files_are_valid),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
