@@ -12,6 +12,12 @@
 #include "util/error.h"
 #include "util/hash.h"
 
+/* xxh3-64 inlined for the per-record key hash (the library call and its
+ * dispatch cost as much as the rest of set_key); same function as
+ * sluice__xxh3, checked by the unit tests. */
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 void sluice_keyed_options_init(sluice_keyed_options *opts)
 {
 	memset(opts, 0, sizeof(*opts));
@@ -99,6 +105,7 @@ int sluice_keyed_backend_new(
 	kb->subtask = opts->subtask;
 	kb->clock = opts->clock ? opts->clock : sluice_clock_system();
 	kb->ns_hash = sluice__ns_hash(SLUICE_SLICE(NULL, 0));
+	kb->hash = sluice__state_hash(kb->key_hash, kb->ns_hash);
 	if ((rc = sluice_keygroup_range(
 		     &kb->start, &kb->end, maxp, kb->p, kb->subtask)) < 0 ||
 	    (rc = factory(&kb->be, opts->factory_ctx)) < 0) {
@@ -165,9 +172,24 @@ uint32_t sluice__state_hash(uint32_t key_hash, uint32_t ns_hash)
 	return (uint32_t)sluice__fmix64(((uint64_t)key_hash << 32) | ns_hash);
 }
 
+/* murmur3 fmix64, inlined (the same as sluice__fmix64). */
+static inline uint64_t fmix64(uint64_t k)
+{
+	k ^= k >> 33;
+	k *= 0xff51afd7ed558ccdULL;
+	k ^= k >> 33;
+	k *= 0xc4ceb9fe1a85ec53ULL;
+	return k ^ (k >> 33);
+}
+
+/*
+ * Called once per record: the key hash (sluice__hash32, inlined), the key
+ * group, the state hash of (key, namespace) and a copy of the key, with no
+ * call or allocation once the key buffer is large enough.
+ */
 int sluice_keyed_backend_set_key(sluice_keyed_backend *kb, sluice_slice key)
 {
-	uint32_t h = sluice__hash32(key.data, key.len);
+	uint32_t h = (uint32_t)fmix64(XXH3_64bits(key.data, key.len));
 	int32_t kg = (int32_t)((h & 0x7fffffffu) % (uint32_t)kb->maxp);
 
 	if (kg < kb->start || kg > kb->end)
@@ -176,9 +198,19 @@ int sluice_keyed_backend_set_key(sluice_keyed_backend *kb, sluice_slice key)
 			"key of key group %d is not in this subtask's range "
 			"[%d, %d]",
 			(int)kg, (int)kb->start, (int)kb->end);
-	sluice_buf_clear(&kb->key);
-	SLUICE_ERRCHECK(sluice_buf_put(&kb->key, key.data, key.len));
+	if (key.len == 8 && kb->key.cap >= 8) { /* the common long key */
+		__builtin_memcpy(kb->key.ptr, key.data, 8);
+		kb->key.len = 8;
+	} else if (key.len <= kb->key.cap) {
+		if (key.len)
+			memcpy(kb->key.ptr, key.data, key.len);
+		kb->key.len = key.len;
+	} else {
+		sluice_buf_clear(&kb->key);
+		SLUICE_ERRCHECK(sluice_buf_put(&kb->key, key.data, key.len));
+	}
 	kb->key_hash = h;
+	kb->hash = (uint32_t)fmix64(((uint64_t)h << 32) | kb->ns_hash);
 	kb->kg = kg;
 	kb->key_set = 1;
 	return 0;
@@ -190,18 +222,8 @@ int sluice_keyed_backend_set_namespace(
 	sluice_buf_clear(&kb->ns);
 	SLUICE_ERRCHECK(sluice_buf_put(&kb->ns, ns.data, ns.len));
 	kb->ns_hash = sluice__ns_hash(ns);
+	kb->hash = sluice__state_hash(kb->key_hash, kb->ns_hash);
 	return 0;
-}
-
-sluice_state_key sluice__state_key(const sluice_keyed_backend *kb)
-{
-	sluice_state_key k;
-
-	k.key_group = kb->kg;
-	k.hash = sluice__state_hash(kb->key_hash, kb->ns_hash);
-	k.key = SLUICE_SLICE(kb->key.ptr, kb->key.len);
-	k.ns = SLUICE_SLICE(kb->ns.ptr, kb->ns.len);
-	return k;
 }
 
 static const char *const kind_names[] = {

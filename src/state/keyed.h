@@ -76,6 +76,8 @@ struct sluice_keyed_backend {
 	sluice_keyed_options opts;
 	sluice_buf key, ns;
 	uint32_t key_hash, ns_hash;
+	uint32_t hash; /* state hash of (key, ns), kept current by set_key and
+			* set_namespace so operations do not rehash */
 	int32_t kg;
 	int key_set;
 	sluice_state **states;
@@ -86,7 +88,6 @@ struct sluice_keyed_backend {
 };
 
 /* keyed.c */
-sluice_state_key sluice__state_key(const sluice_keyed_backend *kb);
 int sluice__state_key_ready(const sluice_state *st, sluice_state_kind kind);
 uint32_t sluice__state_hash(uint32_t key_hash, uint32_t ns_hash);
 uint32_t sluice__ns_hash(sluice_slice ns);
@@ -98,6 +99,18 @@ int sluice__state_lookup(
 	sluice_state_kind kind,
 	int ttl_on,
 	int64_t ttl_ms);
+
+/* The backend address of the current key and namespace (no hashing). */
+static inline sluice_state_key sluice__state_key(const sluice_keyed_backend *kb)
+{
+	sluice_state_key k;
+
+	k.key_group = kb->kg;
+	k.hash = kb->hash;
+	k.key = SLUICE_SLICE(kb->key.ptr, kb->key.len);
+	k.ns = SLUICE_SLICE(kb->ns.ptr, kb->ns.len);
+	return k;
+}
 
 /* ops.c: TTL helpers shared with format.c */
 int sluice__ttl_expired(int64_t ts, int64_t ttl_ms, int64_t now);
