@@ -105,7 +105,7 @@ int sluice_keyed_backend_new(
 	kb->subtask = opts->subtask;
 	kb->clock = opts->clock ? opts->clock : sluice_clock_system();
 	kb->ns_hash = sluice__ns_hash(SLUICE_SLICE(NULL, 0));
-	kb->hash = sluice__state_hash(kb->key_hash, kb->ns_hash);
+	kb->sk.hash = sluice__state_hash(kb->key_hash, kb->ns_hash);
 	if ((rc = sluice_keygroup_range(
 		     &kb->start, &kb->end, maxp, kb->p, kb->subtask)) < 0 ||
 	    (rc = factory(&kb->be, opts->factory_ctx)) < 0) {
@@ -167,9 +167,18 @@ uint32_t sluice__ns_hash(sluice_slice ns)
 	return (uint32_t)sluice__xxh3(ns.data, ns.len);
 }
 
+/*
+ * Both inputs are already well mixed (fmix64 / xxh3 outputs); one
+ * multiply (Fibonacci hashing, high half) decorrelates the result from
+ * the key group, which is the key hash modulo max parallelism, so that a
+ * subtask owning some key groups still uses every slot of a table whose
+ * index is the low bits.  Never persisted.
+ */
 uint32_t sluice__state_hash(uint32_t key_hash, uint32_t ns_hash)
 {
-	return (uint32_t)sluice__fmix64(((uint64_t)key_hash << 32) | ns_hash);
+	uint64_t x = ((uint64_t)ns_hash << 32) | key_hash;
+
+	return (uint32_t)((x * 0x9e3779b97f4a7c15ull) >> 32);
 }
 
 /* murmur3 fmix64, inlined (the same as sluice__fmix64). */
@@ -182,36 +191,51 @@ static inline uint64_t fmix64(uint64_t k)
 	return k ^ (k >> 33);
 }
 
+static SLUICE__NOINLINE int
+key_out_of_range(const sluice_keyed_backend *kb, int32_t kg)
+{
+	return sluice__error_set(
+		SLUICE_EINVALID, SLUICE_ERRCLS_STATE,
+		"key of key group %d is not in this subtask's range [%d, %d]",
+		(int)kg, (int)kb->start, (int)kb->end);
+}
+
+static SLUICE__NOINLINE int key_copy(sluice_keyed_backend *kb, sluice_slice key)
+{
+	sluice_buf_clear(&kb->key);
+	SLUICE_ERRCHECK(sluice_buf_put(&kb->key, key.data, key.len));
+	kb->sk.key = SLUICE_SLICE(kb->key.ptr, kb->key.len);
+	return 0;
+}
+
 /*
  * Called once per record: the key hash (sluice__hash32, inlined), the key
  * group, the state hash of (key, namespace) and a copy of the key, with no
- * call or allocation once the key buffer is large enough.
+ * call or allocation once the key buffer is large enough.  On failure the
+ * previous key stays current.
  */
 int sluice_keyed_backend_set_key(sluice_keyed_backend *kb, sluice_slice key)
 {
 	uint32_t h = (uint32_t)fmix64(XXH3_64bits(key.data, key.len));
 	int32_t kg = (int32_t)((h & 0x7fffffffu) % (uint32_t)kb->maxp);
 
-	if (kg < kb->start || kg > kb->end)
-		return sluice__error_set(
-			SLUICE_EINVALID, SLUICE_ERRCLS_STATE,
-			"key of key group %d is not in this subtask's range "
-			"[%d, %d]",
-			(int)kg, (int)kb->start, (int)kb->end);
-	if (key.len == 8 && kb->key.cap >= 8) { /* the common long key */
+	if (__builtin_expect(kg < kb->start || kg > kb->end, 0))
+		return key_out_of_range(kb, kg);
+	if (__builtin_expect(key.len == 8 && kb->key.cap >= 8, 1)) {
 		__builtin_memcpy(kb->key.ptr, key.data, 8);
 		kb->key.len = 8;
+		kb->sk.key.len = 8;
 	} else if (key.len <= kb->key.cap) {
 		if (key.len)
 			memcpy(kb->key.ptr, key.data, key.len);
 		kb->key.len = key.len;
+		kb->sk.key = SLUICE_SLICE(kb->key.ptr, key.len);
 	} else {
-		sluice_buf_clear(&kb->key);
-		SLUICE_ERRCHECK(sluice_buf_put(&kb->key, key.data, key.len));
+		SLUICE_ERRCHECK(key_copy(kb, key));
 	}
 	kb->key_hash = h;
-	kb->hash = (uint32_t)fmix64(((uint64_t)h << 32) | kb->ns_hash);
-	kb->kg = kg;
+	kb->sk.hash = sluice__state_hash(h, kb->ns_hash);
+	kb->sk.key_group = kg;
 	kb->key_set = 1;
 	return 0;
 }
@@ -222,7 +246,8 @@ int sluice_keyed_backend_set_namespace(
 	sluice_buf_clear(&kb->ns);
 	SLUICE_ERRCHECK(sluice_buf_put(&kb->ns, ns.data, ns.len));
 	kb->ns_hash = sluice__ns_hash(ns);
-	kb->hash = sluice__state_hash(kb->key_hash, kb->ns_hash);
+	kb->sk.hash = sluice__state_hash(kb->key_hash, kb->ns_hash);
+	kb->sk.ns = SLUICE_SLICE(kb->ns.ptr, kb->ns.len);
 	return 0;
 }
 

@@ -10,6 +10,15 @@
 #include "sluice/state.h"
 #include "util/buf.h"
 
+/* Keeps a rarely taken general path out of a hot function's frame. */
+#if defined(__GNUC__)
+#define SLUICE__NOINLINE __attribute__((noinline))
+#define SLUICE__INLINE   inline __attribute__((always_inline))
+#else
+#define SLUICE__NOINLINE
+#define SLUICE__INLINE inline
+#endif
+
 typedef enum lat_op {
 	LAT_CLEAR = 0,
 	LAT_VALUE_GET,
@@ -76,10 +85,11 @@ struct sluice_keyed_backend {
 	sluice_keyed_options opts;
 	sluice_buf key, ns;
 	uint32_t key_hash, ns_hash;
-	uint32_t hash; /* state hash of (key, ns), kept current by set_key and
-			* set_namespace so operations do not rehash */
-	int32_t kg;
 	int key_set;
+	/* the current (key, namespace) as a backend address with its state
+	 * hash, kept current by set_key and set_namespace: operations neither
+	 * hash nor rebuild it */
+	sluice_state_key sk;
 	sluice_state **states;
 	size_t nstates, scap;
 	sluice_buf scratch; /* results handed to the caller */
@@ -103,13 +113,7 @@ int sluice__state_lookup(
 /* The backend address of the current key and namespace (no hashing). */
 static inline sluice_state_key sluice__state_key(const sluice_keyed_backend *kb)
 {
-	sluice_state_key k;
-
-	k.key_group = kb->kg;
-	k.hash = kb->hash;
-	k.key = SLUICE_SLICE(kb->key.ptr, kb->key.len);
-	k.ns = SLUICE_SLICE(kb->ns.ptr, kb->ns.len);
-	return k;
+	return kb->sk;
 }
 
 /* ops.c: TTL helpers shared with format.c */

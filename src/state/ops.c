@@ -243,57 +243,58 @@ static inline int value_plain(const sluice_state *st)
 	       st->kb->key_set;
 }
 
-int sluice_value_get(sluice_state *st, sluice_slice *out)
+/* The general path: latency tracking, key check, TTL cleanup and read. */
+static SLUICE__NOINLINE int value_get_full(sluice_state *st, sluice_slice *out)
 {
 	int rc;
+	LAT_BEGIN(st, LAT_VALUE_GET);
 
-	if (value_plain(st)) {
-		sluice_keyed_backend *kb = st->kb;
-		sluice_state_key k = sluice__state_key(kb);
-
-		rc = kb->be->get(kb->be, st->bs, &k, out);
-		if (rc == SLUICE_ENOTFOUND && st->has_default) {
-			*out = SLUICE_SLICE(st->default_value, st->default_len);
-			rc = 0;
-		}
-		return rc;
+	SLUICE_ERRCHECK(sluice__state_key_ready(st, SLUICE_STATE_VALUE));
+	SLUICE_ERRCHECK(cleanup(st));
+	rc = get_value(st, out, 0);
+	if (rc == SLUICE_ENOTFOUND && st->has_default) {
+		*out = SLUICE_SLICE(st->default_value, st->default_len);
+		rc = 0;
 	}
-	{
-		LAT_BEGIN(st, LAT_VALUE_GET);
+	LAT_END(st, LAT_VALUE_GET);
+	return rc;
+}
 
-		SLUICE_ERRCHECK(
-			sluice__state_key_ready(st, SLUICE_STATE_VALUE));
-		SLUICE_ERRCHECK(cleanup(st));
-		rc = get_value(st, out, 0);
-		if (rc == SLUICE_ENOTFOUND && st->has_default) {
-			*out = SLUICE_SLICE(st->default_value, st->default_len);
-			rc = 0;
-		}
-		LAT_END(st, LAT_VALUE_GET);
+int sluice_value_get(sluice_state *st, sluice_slice *out)
+{
+	sluice_keyed_backend *kb = st->kb;
+	int rc;
+
+	if (!__builtin_expect(value_plain(st), 1))
+		return value_get_full(st, out);
+	rc = kb->be->get(kb->be, st->bs, &kb->sk, out);
+	if (rc == SLUICE_ENOTFOUND && st->has_default) {
+		*out = SLUICE_SLICE(st->default_value, st->default_len);
+		rc = 0;
 	}
+	return rc;
+}
+
+static SLUICE__NOINLINE int
+value_update_full(sluice_state *st, sluice_slice value)
+{
+	int rc;
+	LAT_BEGIN(st, LAT_VALUE_UPDATE);
+
+	SLUICE_ERRCHECK(sluice__state_key_ready(st, SLUICE_STATE_VALUE));
+	SLUICE_ERRCHECK(cleanup(st));
+	rc = put_value(st, value);
+	LAT_END(st, LAT_VALUE_UPDATE);
 	return rc;
 }
 
 int sluice_value_update(sluice_state *st, sluice_slice value)
 {
-	int rc;
+	sluice_keyed_backend *kb = st->kb;
 
-	if (value_plain(st)) {
-		sluice_keyed_backend *kb = st->kb;
-		sluice_state_key k = sluice__state_key(kb);
-
-		return kb->be->put(kb->be, st->bs, &k, value);
-	}
-	{
-		LAT_BEGIN(st, LAT_VALUE_UPDATE);
-
-		SLUICE_ERRCHECK(
-			sluice__state_key_ready(st, SLUICE_STATE_VALUE));
-		SLUICE_ERRCHECK(cleanup(st));
-		rc = put_value(st, value);
-		LAT_END(st, LAT_VALUE_UPDATE);
-	}
-	return rc;
+	if (!__builtin_expect(value_plain(st), 1))
+		return value_update_full(st, value);
+	return kb->be->put(kb->be, st->bs, &kb->sk, value);
 }
 
 int sluice_value_get_i64(sluice_state *st, int64_t *out)
