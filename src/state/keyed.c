@@ -101,6 +101,8 @@ int sluice_keyed_backend_new(
 		return sluice__error_oom();
 	kb->opts = *opts;
 	kb->maxp = maxp;
+	if (!(maxp & (maxp - 1)))
+		kb->maxp_mask = (uint32_t)maxp - 1;
 	kb->p = opts->parallelism;
 	kb->subtask = opts->subtask;
 	kb->clock = opts->clock ? opts->clock : sluice_clock_system();
@@ -209,6 +211,40 @@ static SLUICE__NOINLINE int key_copy(sluice_keyed_backend *kb, sluice_slice key)
 }
 
 /*
+ * xxh3-64 of exactly 8 bytes with seed 0 (its 4-to-8-byte branch: the two
+ * little-endian 32-bit halves swapped into one word, xored with secret
+ * bytes 8..23, then the "rrmxmx" finaliser), the common key length, without
+ * the length dispatch of the general function.  The unit tests check it
+ * against sluice__xxh3.
+ */
+static inline uint64_t xxh3_8(const void *p)
+{
+	const uint64_t bitflip = 0x1cad21f72c81017cull ^ 0xdb979083e96dd4deull;
+	uint32_t lo, hi;
+	uint64_t h;
+
+	__builtin_memcpy(&lo, p, 4);
+	__builtin_memcpy(&hi, (const uint8_t *)p + 4, 4);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	lo = __builtin_bswap32(lo);
+	hi = __builtin_bswap32(hi);
+#endif
+	h = ((uint64_t)hi + ((uint64_t)lo << 32)) ^ bitflip;
+	h ^= ((h << 49) | (h >> 15)) ^ ((h << 24) | (h >> 40));
+	h *= 0x9fb21c651e98df25ull;
+	h ^= (h >> 35) + 8;
+	h *= 0x9fb21c651e98df25ull;
+	return h ^ (h >> 28);
+}
+
+/* The key group of key hash h (power-of-two max parallelism: a mask). */
+static inline int32_t key_group_of(const sluice_keyed_backend *kb, uint32_t h)
+{
+	h &= 0x7fffffffu;
+	return (int32_t)(kb->maxp_mask ? h & kb->maxp_mask : h % (uint32_t)kb->maxp);
+}
+
+/*
  * Called once per record: the key hash (sluice__hash32, inlined), the key
  * group, the state hash of (key, namespace) and a copy of the key, with no
  * call or allocation once the key buffer is large enough.  On failure the
@@ -216,8 +252,10 @@ static SLUICE__NOINLINE int key_copy(sluice_keyed_backend *kb, sluice_slice key)
  */
 int sluice_keyed_backend_set_key(sluice_keyed_backend *kb, sluice_slice key)
 {
-	uint32_t h = (uint32_t)fmix64(XXH3_64bits(key.data, key.len));
-	int32_t kg = (int32_t)((h & 0x7fffffffu) % (uint32_t)kb->maxp);
+	uint32_t h = (uint32_t)fmix64(
+		key.len == 8 ? xxh3_8(key.data)
+			     : XXH3_64bits(key.data, key.len));
+	int32_t kg = key_group_of(kb, h);
 
 	if (__builtin_expect(kg < kb->start || kg > kb->end, 0))
 		return key_out_of_range(kb, kg);

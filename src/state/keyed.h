@@ -81,6 +81,7 @@ struct sluice_state {
 struct sluice_keyed_backend {
 	sluice_backend *be;
 	int32_t maxp, p, subtask, start, end;
+	uint32_t maxp_mask; /* maxp - 1 when maxp is a power of two, else 0 */
 	sluice_clock *clock;
 	sluice_keyed_options opts;
 	sluice_buf key, ns;
