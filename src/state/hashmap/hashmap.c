@@ -404,6 +404,24 @@ place(hm_backend *b,
 	return insert(b, t, k, src);
 }
 
+/*
+ * The inline home slot of an 8-byte key in the default namespace, when
+ * it holds that key, else NULL (the get/put fast paths).
+ */
+static inline hm_slot *home_inline(const hm_table *t, const sluice_state_key *k)
+{
+	uint32_t tag = tag_of(k->hash);
+	hm_slot *s = slot_at(t, tag & t->mask);
+	uint64_t a, b;
+
+	if (k->key.len != 8 || k->ns.len || s->tag != tag || !s->inl ||
+	    s->klen != 8 || s->nlen)
+		return NULL;
+	__builtin_memcpy(&a, s->u.i.d, 8);
+	__builtin_memcpy(&b, k->key.data, 8);
+	return a == b ? s : NULL;
+}
+
 static SLUICE_HM_NOINLINE int
 get_probe(const hm_table *t, const sluice_state_key *k, sluice_slice *out)
 {
@@ -428,17 +446,10 @@ hm_get(sluice_backend *bb,
        sluice_slice *out)
 {
 	const hm_table *t = (const hm_table *)st;
-	uint32_t tag = tag_of(k->hash);
-	const hm_slot *s = slot_at(t, tag & t->mask);
-	uint64_t a, b;
+	const hm_slot *s = home_inline(t, k);
 
 	(void)bb;
-	if (k->key.len != 8 || k->ns.len || s->tag != tag || !s->inl ||
-	    s->klen != 8 || s->nlen)
-		return get_probe(t, k, out);
-	__builtin_memcpy(&a, s->u.i.d, 8);
-	__builtin_memcpy(&b, k->key.data, 8);
-	if (a != b)
+	if (!s)
 		return get_probe(t, k, out);
 	*out = SLUICE_SLICE(s->u.i.d + 8, s->vlen);
 	return 0;
@@ -474,14 +485,9 @@ put_new(hm_backend *b,
 	return 0;
 }
 
-static int
-hm_put(sluice_backend *bb,
-       sluice_backend_state *st,
-       const sluice_state_key *k,
-       sluice_slice v)
+static SLUICE_HM_NOINLINE int
+put_probe(hm_backend *b, hm_table *t, const sluice_state_key *k, sluice_slice v)
 {
-	hm_backend *b = (hm_backend *)bb;
-	hm_table *t = (hm_table *)st;
 	size_t i = find(t, k);
 	hm_slot *s = slot_at(t, i);
 
@@ -500,6 +506,30 @@ hm_put(sluice_backend *bb,
 		return 0;
 	}
 	return put_new(b, t, k, i, v, v.len);
+}
+
+/* Overwrite the value of an inline home slot in place when its page is
+ * not visible to a snapshot (no copy needed); else the general path. */
+static int
+hm_put(sluice_backend *bb,
+       sluice_backend_state *st,
+       const sluice_state_key *k,
+       sluice_slice v)
+{
+	hm_backend *b = (hm_backend *)bb;
+	hm_table *t = (hm_table *)st;
+	hm_slot *s = home_inline(t, k);
+
+	if (!s || v.len > HM_INLINE - 8 ||
+	    visible(b, t->pages[(tag_of(k->hash) & t->mask) >> HM_PAGE_BITS]
+			       ->version))
+		return put_probe(b, t, k, v);
+	if (v.len == 8)
+		__builtin_memcpy(s->u.i.d + 8, v.data, 8);
+	else if (v.len)
+		memcpy(s->u.i.d + 8, v.data, v.len);
+	s->vlen = (uint8_t)v.len;
+	return 0;
 }
 
 static int hm_merge(
