@@ -237,6 +237,12 @@ static inline uint64_t xxh3_8(const void *p)
 	return h ^ (h >> 28);
 }
 
+/* Keys of other lengths: kept out of set_key's frame. */
+static SLUICE__NOINLINE uint64_t xxh3_any(const void *p, size_t len)
+{
+	return XXH3_64bits(p, len);
+}
+
 /* The key group of key hash h (power-of-two max parallelism: a mask). */
 static inline int32_t key_group_of(const sluice_keyed_backend *kb, uint32_t h)
 {
@@ -244,26 +250,26 @@ static inline int32_t key_group_of(const sluice_keyed_backend *kb, uint32_t h)
 	return (int32_t)(kb->maxp_mask ? h & kb->maxp_mask : h % (uint32_t)kb->maxp);
 }
 
-/*
- * Called once per record: the key hash (sluice__hash32, inlined), the key
- * group, the state hash of (key, namespace) and a copy of the key, with no
- * call or allocation once the key buffer is large enough.  On failure the
- * previous key stays current.
- */
-int sluice_keyed_backend_set_key(sluice_keyed_backend *kb, sluice_slice key)
+/* Make (key, h, kg) current; the key bytes are already in kb->key. */
+static inline void key_commit(sluice_keyed_backend *kb, uint32_t h, int32_t kg)
+{
+	kb->key_hash = h;
+	kb->sk.hash = sluice__state_hash(h, kb->ns_hash);
+	kb->sk.key_group = kg;
+	kb->key_set = 1;
+}
+
+/* Any key length, growing the key buffer when needed. */
+static SLUICE__NOINLINE int
+set_key_general(sluice_keyed_backend *kb, sluice_slice key)
 {
 	uint32_t h = (uint32_t)fmix64(
-		key.len == 8 ? xxh3_8(key.data)
-			     : XXH3_64bits(key.data, key.len));
+		key.len == 8 ? xxh3_8(key.data) : xxh3_any(key.data, key.len));
 	int32_t kg = key_group_of(kb, h);
 
-	if (__builtin_expect(kg < kb->start || kg > kb->end, 0))
+	if (kg < kb->start || kg > kb->end)
 		return key_out_of_range(kb, kg);
-	if (__builtin_expect(key.len == 8 && kb->key.cap >= 8, 1)) {
-		__builtin_memcpy(kb->key.ptr, key.data, 8);
-		kb->key.len = 8;
-		kb->sk.key.len = 8;
-	} else if (key.len <= kb->key.cap) {
+	if (key.len <= kb->key.cap) {
 		if (key.len)
 			memcpy(kb->key.ptr, key.data, key.len);
 		kb->key.len = key.len;
@@ -271,10 +277,32 @@ int sluice_keyed_backend_set_key(sluice_keyed_backend *kb, sluice_slice key)
 	} else {
 		SLUICE_ERRCHECK(key_copy(kb, key));
 	}
-	kb->key_hash = h;
-	kb->sk.hash = sluice__state_hash(h, kb->ns_hash);
-	kb->sk.key_group = kg;
-	kb->key_set = 1;
+	key_commit(kb, h, kg);
+	return 0;
+}
+
+/*
+ * Called once per record: the key hash (sluice__hash32, inlined), the key
+ * group, the state hash of (key, namespace) and a copy of the key.  The
+ * common 8-byte key into an allocated buffer is a straight line of
+ * arithmetic and stores (no call, no saved registers); everything else is
+ * set_key_general.  On failure the previous key stays current.
+ */
+int sluice_keyed_backend_set_key(sluice_keyed_backend *kb, sluice_slice key)
+{
+	uint32_t h;
+	int32_t kg;
+
+	if (__builtin_expect(key.len != 8 || kb->key.cap < 8, 0))
+		return set_key_general(kb, key);
+	h = (uint32_t)fmix64(xxh3_8(key.data));
+	kg = key_group_of(kb, h);
+	if (__builtin_expect(kg < kb->start || kg > kb->end, 0))
+		return key_out_of_range(kb, kg);
+	__builtin_memcpy(kb->key.ptr, key.data, 8);
+	kb->key.len = 8;
+	kb->sk.key.len = 8;
+	key_commit(kb, h, kg);
 	return 0;
 }
 

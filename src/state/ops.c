@@ -267,6 +267,8 @@ int sluice_value_get(sluice_state *st, sluice_slice *out)
 
 	if (!__builtin_expect(value_plain(st), 1))
 		return value_get_full(st, out);
+	if (!st->has_default) /* a tail call */
+		return kb->be->get(kb->be, st->bs, &kb->sk, out);
 	rc = kb->be->get(kb->be, st->bs, &kb->sk, out);
 	if (rc == SLUICE_ENOTFOUND && st->has_default) {
 		*out = SLUICE_SLICE(st->default_value, st->default_len);

@@ -45,6 +45,16 @@ static uint32_t tag_of(uint32_t hash)
 	return hash ? hash : 1;
 }
 
+/*
+ * Home slot of a tag: the first slot of a cache line (slots 2j, 2j+1 share
+ * one), so that an entry displaced by one collision is still found in the
+ * line the lookup already loaded.
+ */
+static inline size_t home_of(uint32_t tag, size_t mask)
+{
+	return tag & mask & ~(size_t)1;
+}
+
 static inline hm_slot *slot_at(const hm_table *t, size_t i)
 {
 	return &t->pages[i >> HM_PAGE_BITS]->s[i & (HM_PAGE_SLOTS - 1)];
@@ -57,6 +67,29 @@ static void entry_free(hm_entry *e, sluice_backend_shape shape)
 	sluice__free(e);
 }
 
+/* A page, 64-byte aligned, copied from `from` or zeroed. */
+static hm_page *page_new(const hm_page *from)
+{
+	void *raw = sluice__malloc(sizeof(hm_page) + 63);
+	hm_page *p;
+
+	if (!raw)
+		return NULL;
+	p = (hm_page *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
+	if (from)
+		memcpy(p, from, sizeof(*p));
+	else
+		memset(p, 0, sizeof(*p));
+	p->raw = raw;
+	return p;
+}
+
+static void page_release(hm_page *p)
+{
+	if (p)
+		sluice__free(p->raw);
+}
+
 void sluice__hm_page_free(hm_page *p, sluice_backend_shape shape, int deep)
 {
 	size_t i;
@@ -65,13 +98,13 @@ void sluice__hm_page_free(hm_page *p, sluice_backend_shape shape, int deep)
 		for (i = 0; i < HM_PAGE_SLOTS; i++)
 			if (p->s[i].tag && !p->s[i].inl)
 				entry_free(p->s[i].u.e, shape);
-	sluice__free(p);
+	page_release(p);
 }
 
 static void retired_free(hm_retired *r)
 {
 	if (r->kind == HM_RET_PAGE)
-		sluice__free(r->p);
+		page_release(r->p);
 	else
 		entry_free(
 			r->p, r->kind == HM_RET_MAP_ENTRY ? SLUICE_SHAPE_MAP
@@ -169,13 +202,11 @@ static int page_writable(hm_backend *b, hm_table *t, size_t pi)
 
 	if (!visible(b, old->version))
 		return 0;
-	p = sluice__malloc(sizeof(*p));
-	if (!p)
+	if (!(p = page_new(old)))
 		return sluice__error_oom();
-	memcpy(p, old, sizeof(*p));
 	p->version = b->version;
 	if (retire(b, old, HM_RET_PAGE) < 0) {
-		sluice__free(p);
+		page_release(p);
 		return SLUICE_ENOMEM;
 	}
 	t->pages[pi] = p;
@@ -212,9 +243,9 @@ static int pages_alloc(hm_backend *b, hm_page ***out, size_t npages)
 	if (!pages)
 		return sluice__error_oom();
 	for (i = 0; i < npages; i++) {
-		if (!(pages[i] = sluice__calloc(1, sizeof(hm_page)))) {
+		if (!(pages[i] = page_new(NULL))) {
 			while (i--)
-				sluice__free(pages[i]);
+				page_release(pages[i]);
 			sluice__free(pages);
 			return sluice__error_oom();
 		}
@@ -253,7 +284,7 @@ static inline __attribute__((always_inline)) size_t
 find(const hm_table *t, const sluice_state_key *k)
 {
 	uint32_t tag = tag_of(k->hash);
-	size_t i = tag & t->mask;
+	size_t i = home_of(tag, t->mask);
 
 	for (;; i = (i + 1) & t->mask) {
 		const hm_slot *s = slot_at(t, i);
@@ -283,7 +314,7 @@ static int rehash(hm_backend *b, hm_table *t)
 
 		if (!s->tag)
 			continue;
-		for (j = s->tag & mask;
+		for (j = home_of(s->tag, mask);
 		     pages[j >> HM_PAGE_BITS]->s[j & (HM_PAGE_SLOTS - 1)].tag;
 		     j = (j + 1) & mask)
 			;
@@ -291,7 +322,7 @@ static int rehash(hm_backend *b, hm_table *t)
 	}
 	for (i = 0; i < t->npages; i++) {
 		if (!visible(b, old[i]->version))
-			sluice__free(old[i]);
+			page_release(old[i]);
 		else
 			retire(b, old[i], HM_RET_PAGE); /* reserved: no fail */
 	}
@@ -405,20 +436,27 @@ place(hm_backend *b,
 }
 
 /*
- * The inline home slot of an 8-byte key in the default namespace, when
- * it holds that key, else NULL (the get/put fast paths).
+ * The inline slot of an 8-byte key in the default namespace when it is in
+ * its home line (either slot) and holds that key, else NULL (the get/put
+ * fast paths; a tag match with another key falls back to the probe).
  */
 static inline hm_slot *home_inline(const hm_table *t, const sluice_state_key *k)
 {
 	uint32_t tag = tag_of(k->hash);
-	hm_slot *s = slot_at(t, tag & t->mask);
+	hm_slot *s = slot_at(t, home_of(tag, t->mask));
 	uint64_t a, b;
 
-	if (k->key.len != 8 || k->ns.len || s->tag != tag || !s->inl ||
-	    s->klen != 8 || s->nlen)
+	if (k->key.len != 8 || k->ns.len)
+		return NULL;
+	__builtin_memcpy(&b, k->key.data, 8);
+	if (s->tag != tag) {
+		s++; /* the other slot of the line */
+		if (s->tag != tag)
+			return NULL;
+	}
+	if (!s->inl || s->klen != 8 || s->nlen)
 		return NULL;
 	__builtin_memcpy(&a, s->u.i.d, 8);
-	__builtin_memcpy(&b, k->key.data, 8);
 	return a == b ? s : NULL;
 }
 
@@ -521,8 +559,9 @@ hm_put(sluice_backend *bb,
 	hm_slot *s = home_inline(t, k);
 
 	if (!s || v.len > HM_INLINE - 8 ||
-	    visible(b, t->pages[(tag_of(k->hash) & t->mask) >> HM_PAGE_BITS]
-			       ->version))
+	    visible(b,
+		    t->pages[home_of(tag_of(k->hash), t->mask) >> HM_PAGE_BITS]
+			    ->version))
 		return put_probe(b, t, k, v);
 	if (v.len == 8)
 		__builtin_memcpy(s->u.i.d + 8, v.data, 8);
@@ -583,7 +622,7 @@ static int remove_at(hm_backend *b, hm_table *t, size_t i)
 	t->count--;
 	for (j = (i + 1) & t->mask; slot_at(t, j)->tag; j = (j + 1) & t->mask) {
 		const hm_slot *s = slot_at(t, j);
-		size_t home = s->tag & t->mask;
+		size_t home = home_of(s->tag, t->mask);
 
 		if (((j - home) & t->mask) >= ((j - i) & t->mask)) {
 			SLUICE_ERRCHECK(slot_store(b, t, i, s));
@@ -964,7 +1003,7 @@ static size_t hm_memory(sluice_backend *bb)
 		hm_table *t = b->tables[i];
 
 		n += sizeof(*t) +
-		     t->npages * (sizeof(hm_page) + sizeof(void *));
+		     t->npages * (sizeof(hm_page) + 63 + sizeof(void *));
 		for (j = 0; j <= t->mask; j++) {
 			const hm_slot *s = slot_at(t, j);
 			const hm_entry *e = s->u.e;

@@ -59,9 +59,15 @@ typedef struct hm_slot {
 	} u;
 } hm_slot;
 
+/*
+ * Slots start on a cache-line boundary so that each 32-byte slot lies in
+ * one line and slots 2j, 2j+1 share one (pages are allocated 64-byte
+ * aligned; `raw` is the allocation to free).
+ */
 typedef struct hm_page {
+	void *raw;
 	uint32_t version;
-	hm_slot s[HM_PAGE_SLOTS];
+	_Alignas(64) hm_slot s[HM_PAGE_SLOTS];
 } hm_page;
 
 typedef struct hm_table {
