@@ -223,6 +223,25 @@ static sluice_run *run_alloc(sluice_job *job, const sluice_run_options *o)
 	return r;
 }
 
+/*
+ * Unless the job chose its own state provider, keep state in the backend
+ * the configuration names (state.backend.type: hashmap or rocksdb, TTL,
+ * latency tracking, compression, state.backend.rocksdb.*).
+ */
+static int use_keyed_backends(sluice_run *r, const sluice_config *conf)
+{
+	if (r->job->started || r->job->factory != sluice_mem_state_provider_new)
+		return 0;
+	SLUICE_ERRCHECK(sluice_config_dup(&r->conf, conf));
+	sluice_keyed_provider_config_init(&r->kpc);
+	SLUICE_ERRCHECK(
+		sluice_keyed_provider_config_from_config(&r->kpc, r->conf));
+	SLUICE_ERRCHECK(sluice_job_set_state_provider(
+		r->job, sluice_keyed_state_provider_factory, &r->kpc));
+	r->keyed_provider = 1;
+	return 0;
+}
+
 /* Everything up to the first start of the job. */
 static int
 run_setup(sluice_run *r, const sluice_config *conf, const sluice_run_options *o)
@@ -237,6 +256,7 @@ run_setup(sluice_run *r, const sluice_config *conf, const sluice_run_options *o)
 	seed = o && o->seed ? o->seed : sluice__xxh3(r->job_id, 32);
 	SLUICE_ERRCHECK(build_restart(r, conf, s.enabled, seed));
 	SLUICE_ERRCHECK(sluice_job_validate(r->job));
+	SLUICE_ERRCHECK(use_keyed_backends(r, conf));
 	if (r->job->started)
 		return sluice__error_set(
 			SLUICE_EBUSY, SLUICE_ERRCLS_JOB,
@@ -436,6 +456,10 @@ static void run_release(sluice_run *r)
 	/* the factory's context is gone: back to memory streams */
 	if (!r->job->started)
 		memset(&r->job->streams, 0, sizeof(r->job->streams));
+	if (r->keyed_provider && !r->job->started)
+		sluice_job_set_state_provider(
+			r->job, sluice_mem_state_provider_new, NULL);
+	sluice_config_free(r->conf);
 	pthread_cond_destroy(&r->cond);
 	pthread_mutex_destroy(&r->lock);
 	pthread_mutex_destroy(&r->ctl);

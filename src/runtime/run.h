@@ -35,6 +35,11 @@ struct sluice_run {
 	sluice__coord *coord;
 	sluice__restart restart;
 	int restart_inited;
+	/* the keyed backends of state.backend.type, when the job did not
+	 * choose a provider: the config copy owns the strings kpc borrows */
+	sluice_config *conf;
+	sluice_keyed_provider_config kpc;
+	int keyed_provider;
 	sluice_job_responder inner; /* the bridge's responder */
 	sluice_job_responder resp;  /* wraps inner; given to the job */
 	pthread_t thread;

@@ -12,6 +12,12 @@
 #include "util/error.h"
 #include "util/hash.h"
 
+/* xxh3-64 inlined for the per-record key hash (the library call and its
+ * dispatch cost as much as the rest of set_key); same function as
+ * sluice__xxh3, checked by the unit tests. */
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 void sluice_keyed_options_init(sluice_keyed_options *opts)
 {
 	memset(opts, 0, sizeof(*opts));
@@ -95,10 +101,13 @@ int sluice_keyed_backend_new(
 		return sluice__error_oom();
 	kb->opts = *opts;
 	kb->maxp = maxp;
+	if (!(maxp & (maxp - 1)))
+		kb->maxp_mask = (uint32_t)maxp - 1;
 	kb->p = opts->parallelism;
 	kb->subtask = opts->subtask;
 	kb->clock = opts->clock ? opts->clock : sluice_clock_system();
 	kb->ns_hash = sluice__ns_hash(SLUICE_SLICE(NULL, 0));
+	kb->sk.hash = sluice__state_hash(kb->key_hash, kb->ns_hash);
 	if ((rc = sluice_keygroup_range(
 		     &kb->start, &kb->end, maxp, kb->p, kb->subtask)) < 0 ||
 	    (rc = factory(&kb->be, opts->factory_ctx)) < 0) {
@@ -160,27 +169,140 @@ uint32_t sluice__ns_hash(sluice_slice ns)
 	return (uint32_t)sluice__xxh3(ns.data, ns.len);
 }
 
+/*
+ * Both inputs are already well mixed (fmix64 / xxh3 outputs); one
+ * multiply (Fibonacci hashing, high half) decorrelates the result from
+ * the key group, which is the key hash modulo max parallelism, so that a
+ * subtask owning some key groups still uses every slot of a table whose
+ * index is the low bits.  Never persisted.
+ */
 uint32_t sluice__state_hash(uint32_t key_hash, uint32_t ns_hash)
 {
-	return (uint32_t)sluice__fmix64(((uint64_t)key_hash << 32) | ns_hash);
+	uint64_t x = ((uint64_t)ns_hash << 32) | key_hash;
+
+	return (uint32_t)((x * 0x9e3779b97f4a7c15ull) >> 32);
 }
 
-int sluice_keyed_backend_set_key(sluice_keyed_backend *kb, sluice_slice key)
+/* murmur3 fmix64, inlined (the same as sluice__fmix64). */
+static inline uint64_t fmix64(uint64_t k)
 {
-	uint32_t h = sluice__hash32(key.data, key.len);
-	int32_t kg = (int32_t)((h & 0x7fffffffu) % (uint32_t)kb->maxp);
+	k ^= k >> 33;
+	k *= 0xff51afd7ed558ccdULL;
+	k ^= k >> 33;
+	k *= 0xc4ceb9fe1a85ec53ULL;
+	return k ^ (k >> 33);
+}
 
-	if (kg < kb->start || kg > kb->end)
-		return sluice__error_set(
-			SLUICE_EINVALID, SLUICE_ERRCLS_STATE,
-			"key of key group %d is not in this subtask's range "
-			"[%d, %d]",
-			(int)kg, (int)kb->start, (int)kb->end);
+static SLUICE__NOINLINE int
+key_out_of_range(const sluice_keyed_backend *kb, int32_t kg)
+{
+	return sluice__error_set(
+		SLUICE_EINVALID, SLUICE_ERRCLS_STATE,
+		"key of key group %d is not in this subtask's range [%d, %d]",
+		(int)kg, (int)kb->start, (int)kb->end);
+}
+
+static SLUICE__NOINLINE int key_copy(sluice_keyed_backend *kb, sluice_slice key)
+{
 	sluice_buf_clear(&kb->key);
 	SLUICE_ERRCHECK(sluice_buf_put(&kb->key, key.data, key.len));
+	kb->sk.key = SLUICE_SLICE(kb->key.ptr, kb->key.len);
+	return 0;
+}
+
+/*
+ * xxh3-64 of exactly 8 bytes with seed 0 (its 4-to-8-byte branch: the two
+ * little-endian 32-bit halves swapped into one word, xored with secret
+ * bytes 8..23, then the "rrmxmx" finaliser), the common key length, without
+ * the length dispatch of the general function.  The unit tests check it
+ * against sluice__xxh3.
+ */
+static inline uint64_t xxh3_8(const void *p)
+{
+	const uint64_t bitflip = 0x1cad21f72c81017cull ^ 0xdb979083e96dd4deull;
+	uint32_t lo, hi;
+	uint64_t h;
+
+	__builtin_memcpy(&lo, p, 4);
+	__builtin_memcpy(&hi, (const uint8_t *)p + 4, 4);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	lo = __builtin_bswap32(lo);
+	hi = __builtin_bswap32(hi);
+#endif
+	h = ((uint64_t)hi + ((uint64_t)lo << 32)) ^ bitflip;
+	h ^= ((h << 49) | (h >> 15)) ^ ((h << 24) | (h >> 40));
+	h *= 0x9fb21c651e98df25ull;
+	h ^= (h >> 35) + 8;
+	h *= 0x9fb21c651e98df25ull;
+	return h ^ (h >> 28);
+}
+
+/* Keys of other lengths: kept out of set_key's frame. */
+static SLUICE__NOINLINE uint64_t xxh3_any(const void *p, size_t len)
+{
+	return XXH3_64bits(p, len);
+}
+
+/* The key group of key hash h (power-of-two max parallelism: a mask). */
+static inline int32_t key_group_of(const sluice_keyed_backend *kb, uint32_t h)
+{
+	h &= 0x7fffffffu;
+	return (int32_t)(kb->maxp_mask ? h & kb->maxp_mask : h % (uint32_t)kb->maxp);
+}
+
+/* Make (key, h, kg) current; the key bytes are already in kb->key. */
+static inline void key_commit(sluice_keyed_backend *kb, uint32_t h, int32_t kg)
+{
 	kb->key_hash = h;
-	kb->kg = kg;
+	kb->sk.hash = sluice__state_hash(h, kb->ns_hash);
+	kb->sk.key_group = kg;
 	kb->key_set = 1;
+}
+
+/* Any key length, growing the key buffer when needed. */
+static SLUICE__NOINLINE int
+set_key_general(sluice_keyed_backend *kb, sluice_slice key)
+{
+	uint32_t h = (uint32_t)fmix64(
+		key.len == 8 ? xxh3_8(key.data) : xxh3_any(key.data, key.len));
+	int32_t kg = key_group_of(kb, h);
+
+	if (kg < kb->start || kg > kb->end)
+		return key_out_of_range(kb, kg);
+	if (key.len <= kb->key.cap) {
+		if (key.len)
+			memcpy(kb->key.ptr, key.data, key.len);
+		kb->key.len = key.len;
+		kb->sk.key = SLUICE_SLICE(kb->key.ptr, key.len);
+	} else {
+		SLUICE_ERRCHECK(key_copy(kb, key));
+	}
+	key_commit(kb, h, kg);
+	return 0;
+}
+
+/*
+ * Called once per record: the key hash (sluice__hash32, inlined), the key
+ * group, the state hash of (key, namespace) and a copy of the key.  The
+ * common 8-byte key into an allocated buffer is a straight line of
+ * arithmetic and stores (no call, no saved registers); everything else is
+ * set_key_general.  On failure the previous key stays current.
+ */
+int sluice_keyed_backend_set_key(sluice_keyed_backend *kb, sluice_slice key)
+{
+	uint32_t h;
+	int32_t kg;
+
+	if (__builtin_expect(key.len != 8 || kb->key.cap < 8, 0))
+		return set_key_general(kb, key);
+	h = (uint32_t)fmix64(xxh3_8(key.data));
+	kg = key_group_of(kb, h);
+	if (__builtin_expect(kg < kb->start || kg > kb->end, 0))
+		return key_out_of_range(kb, kg);
+	__builtin_memcpy(kb->key.ptr, key.data, 8);
+	kb->key.len = 8;
+	kb->sk.key.len = 8;
+	key_commit(kb, h, kg);
 	return 0;
 }
 
@@ -190,18 +312,9 @@ int sluice_keyed_backend_set_namespace(
 	sluice_buf_clear(&kb->ns);
 	SLUICE_ERRCHECK(sluice_buf_put(&kb->ns, ns.data, ns.len));
 	kb->ns_hash = sluice__ns_hash(ns);
+	kb->sk.hash = sluice__state_hash(kb->key_hash, kb->ns_hash);
+	kb->sk.ns = SLUICE_SLICE(kb->ns.ptr, kb->ns.len);
 	return 0;
-}
-
-sluice_state_key sluice__state_key(const sluice_keyed_backend *kb)
-{
-	sluice_state_key k;
-
-	k.key_group = kb->kg;
-	k.hash = sluice__state_hash(kb->key_hash, kb->ns_hash);
-	k.key = SLUICE_SLICE(kb->key.ptr, kb->key.len);
-	k.ns = SLUICE_SLICE(kb->ns.ptr, kb->ns.len);
-	return k;
 }
 
 static const char *const kind_names[] = {

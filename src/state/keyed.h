@@ -10,6 +10,15 @@
 #include "sluice/state.h"
 #include "util/buf.h"
 
+/* Keeps a rarely taken general path out of a hot function's frame. */
+#if defined(__GNUC__)
+#define SLUICE__NOINLINE __attribute__((noinline))
+#define SLUICE__INLINE   inline __attribute__((always_inline))
+#else
+#define SLUICE__NOINLINE
+#define SLUICE__INLINE inline
+#endif
+
 typedef enum lat_op {
 	LAT_CLEAR = 0,
 	LAT_VALUE_GET,
@@ -72,12 +81,16 @@ struct sluice_state {
 struct sluice_keyed_backend {
 	sluice_backend *be;
 	int32_t maxp, p, subtask, start, end;
+	uint32_t maxp_mask; /* maxp - 1 when maxp is a power of two, else 0 */
 	sluice_clock *clock;
 	sluice_keyed_options opts;
 	sluice_buf key, ns;
 	uint32_t key_hash, ns_hash;
-	int32_t kg;
 	int key_set;
+	/* the current (key, namespace) as a backend address with its state
+	 * hash, kept current by set_key and set_namespace: operations neither
+	 * hash nor rebuild it */
+	sluice_state_key sk;
 	sluice_state **states;
 	size_t nstates, scap;
 	sluice_buf scratch; /* results handed to the caller */
@@ -86,7 +99,6 @@ struct sluice_keyed_backend {
 };
 
 /* keyed.c */
-sluice_state_key sluice__state_key(const sluice_keyed_backend *kb);
 int sluice__state_key_ready(const sluice_state *st, sluice_state_kind kind);
 uint32_t sluice__state_hash(uint32_t key_hash, uint32_t ns_hash);
 uint32_t sluice__ns_hash(sluice_slice ns);
@@ -98,6 +110,12 @@ int sluice__state_lookup(
 	sluice_state_kind kind,
 	int ttl_on,
 	int64_t ttl_ms);
+
+/* The backend address of the current key and namespace (no hashing). */
+static inline sluice_state_key sluice__state_key(const sluice_keyed_backend *kb)
+{
+	return kb->sk;
+}
 
 /* ops.c: TTL helpers shared with format.c */
 int sluice__ttl_expired(int64_t ts, int64_t ttl_ms, int64_t now);

@@ -232,7 +232,19 @@ int sluice_state_clear(sluice_state *st)
 
 /* ---- value ---- */
 
-int sluice_value_get(sluice_state *st, sluice_slice *out)
+/*
+ * Lean path of a plain value state (no TTL, no latency tracking, key set):
+ * one backend call and nothing else per operation, so that consecutive
+ * operations are short enough for the CPU to overlap their cache misses.
+ */
+static inline int value_plain(const sluice_state *st)
+{
+	return !st->ttl_on && !st->lat && st->kind == SLUICE_STATE_VALUE &&
+	       st->kb->key_set;
+}
+
+/* The general path: latency tracking, key check, TTL cleanup and read. */
+static SLUICE__NOINLINE int value_get_full(sluice_state *st, sluice_slice *out)
 {
 	int rc;
 	LAT_BEGIN(st, LAT_VALUE_GET);
@@ -248,7 +260,25 @@ int sluice_value_get(sluice_state *st, sluice_slice *out)
 	return rc;
 }
 
-int sluice_value_update(sluice_state *st, sluice_slice value)
+int sluice_value_get(sluice_state *st, sluice_slice *out)
+{
+	sluice_keyed_backend *kb = st->kb;
+	int rc;
+
+	if (!__builtin_expect(value_plain(st), 1))
+		return value_get_full(st, out);
+	if (!st->has_default) /* a tail call */
+		return kb->be->get(kb->be, st->bs, &kb->sk, out);
+	rc = kb->be->get(kb->be, st->bs, &kb->sk, out);
+	if (rc == SLUICE_ENOTFOUND && st->has_default) {
+		*out = SLUICE_SLICE(st->default_value, st->default_len);
+		rc = 0;
+	}
+	return rc;
+}
+
+static SLUICE__NOINLINE int
+value_update_full(sluice_state *st, sluice_slice value)
 {
 	int rc;
 	LAT_BEGIN(st, LAT_VALUE_UPDATE);
@@ -258,6 +288,15 @@ int sluice_value_update(sluice_state *st, sluice_slice value)
 	rc = put_value(st, value);
 	LAT_END(st, LAT_VALUE_UPDATE);
 	return rc;
+}
+
+int sluice_value_update(sluice_state *st, sluice_slice value)
+{
+	sluice_keyed_backend *kb = st->kb;
+
+	if (!__builtin_expect(value_plain(st), 1))
+		return value_update_full(st, value);
+	return kb->be->put(kb->be, st->bs, &kb->sk, value);
 }
 
 int sluice_value_get_i64(sluice_state *st, int64_t *out)

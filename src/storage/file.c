@@ -179,10 +179,47 @@ static int f_remove(sluice_storage *st, const char *path)
 	return 0;
 }
 
+/*
+ * Remove directory `p` when its whole subtree holds no file: empty
+ * subdirectories (a job's shared/ and taskowned/ before any shared state)
+ * go with it, since listing only ever shows files.  A file anywhere
+ * below leaves everything in place and fails with ENOTEMPTY.
+ */
+static int rmdir_empty_tree(const char *p, int depth)
+{
+	struct dirent *d;
+	char sub[4096];
+	DIR *dir;
+	int rc = 0;
+
+	if (rmdir(p) == 0)
+		return 0;
+	if ((errno != ENOTEMPTY && errno != EEXIST) || depth > 32 ||
+	    !(dir = opendir(p)))
+		return -1;
+	while (rc == 0 && (d = readdir(dir))) {
+		struct stat sb;
+
+		if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", p, d->d_name);
+		if (lstat(sub, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+			errno = ENOTEMPTY;
+			rc = -1;
+		} else {
+			rc = rmdir_empty_tree(sub, depth + 1);
+		}
+	}
+	closedir(dir);
+	if (rc < 0)
+		return -1;
+	return rmdir(p);
+}
+
 static int f_rmdir(sluice_storage *st, const char *path)
 {
 	(void)st;
-	if (rmdir(local(path)) < 0)
+	if (rmdir_empty_tree(local(path), 0) < 0)
 		return sluice__error_os(
 			E, "remove directory '%s'", local(path));
 	return 0;

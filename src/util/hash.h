@@ -3,7 +3,8 @@
  * sluice writes; sluice__hash32 is the documented key hash that places a key
  * in its key group (docs/format.md): the murmur3 64-bit finaliser applied to
  * xxh3-64 of the key bytes with seed 0, folded to 32 bits by taking the low
- * half, then masked to non-negative when used as a key group index.
+ * half; the key group is (hash32 & 0x7fffffff) % max parallelism
+ * (src/state/keygroup.c).
  */
 #ifndef SLUICE_UTIL_HASH_H
 #define SLUICE_UTIL_HASH_H

@@ -13,7 +13,14 @@
  * snapshot, so a writer copies it (new object at the current version),
  * swaps the copy in and retires the old one.  A retired object is freed
  * once every held snapshot is newer than its retirement (see reclaim).
- * Rehashing moves entry pointers into fresh pages; entries stay put.
+ * Small FLAT entries live inline in their slot (hashmap.h) and so are
+ * versioned with their page: writing one makes the page writable first.
+ * Rehashing copies slots into fresh pages; out-of-line entries stay put.
+ *
+ * Hot paths: `hm_get` and `hm_put` first look for an inline 8-byte key of
+ * the default namespace in the one cache line holding its home (two
+ * slots) and only then run the general probe, so the common lookup is one
+ * cache miss and a few dozen instructions.
  *
  * This file owns the tables and the backend methods; nested.c the user
  * maps of MAP states; snapshot.c the frozen views.
@@ -24,6 +31,12 @@
 #include "state/hashmap/hashmap.h"
 #include "util/alloc.h"
 #include "util/error.h"
+
+#if defined(__GNUC__)
+#define SLUICE_HM_NOINLINE __attribute__((noinline))
+#else
+#define SLUICE_HM_NOINLINE
+#endif
 
 #define LOAD_NUM 3 /* grow beyond 3/4 full */
 #define LOAD_DEN 4
@@ -39,9 +52,19 @@ static uint32_t tag_of(uint32_t hash)
 	return hash ? hash : 1;
 }
 
-static hm_entry **slot_at(hm_table *t, size_t i)
+/*
+ * Home slot of a tag: the first slot of a cache line (slots 2j, 2j+1 share
+ * one), so that an entry displaced by one collision is still found in the
+ * line the lookup already loaded.
+ */
+static inline size_t home_of(uint32_t tag, size_t mask)
 {
-	return &t->pages[i >> HM_PAGE_BITS]->s[i & (HM_PAGE_SLOTS - 1)].e;
+	return tag & mask & ~(size_t)1;
+}
+
+static inline hm_slot *slot_at(const hm_table *t, size_t i)
+{
+	return &t->pages[i >> HM_PAGE_BITS]->s[i & (HM_PAGE_SLOTS - 1)];
 }
 
 static void entry_free(hm_entry *e, sluice_backend_shape shape)
@@ -51,20 +74,44 @@ static void entry_free(hm_entry *e, sluice_backend_shape shape)
 	sluice__free(e);
 }
 
+/* A page, 64-byte aligned, copied from `from` or zeroed. */
+static hm_page *page_new(const hm_page *from)
+{
+	void *raw = sluice__malloc(sizeof(hm_page) + 63);
+	hm_page *p;
+
+	if (!raw)
+		return NULL;
+	p = (hm_page *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
+	if (from)
+		memcpy(p, from, sizeof(*p));
+	else
+		memset(p, 0, sizeof(*p));
+	p->raw = raw;
+	return p;
+}
+
+static void page_release(hm_page *p)
+{
+	if (p)
+		sluice__free(p->raw);
+}
+
 void sluice__hm_page_free(hm_page *p, sluice_backend_shape shape, int deep)
 {
 	size_t i;
 
 	if (p && deep)
 		for (i = 0; i < HM_PAGE_SLOTS; i++)
-			entry_free(p->s[i].e, shape);
-	sluice__free(p);
+			if (p->s[i].tag && !p->s[i].inl)
+				entry_free(p->s[i].u.e, shape);
+	page_release(p);
 }
 
 static void retired_free(hm_retired *r)
 {
 	if (r->kind == HM_RET_PAGE)
-		sluice__free(r->p);
+		page_release(r->p);
 	else
 		entry_free(
 			r->p, r->kind == HM_RET_MAP_ENTRY ? SLUICE_SHAPE_MAP
@@ -137,7 +184,7 @@ done:
 	return rc;
 }
 
-/* Drop an entry no longer referenced by the live table. */
+/* Drop an out-of-line entry no longer referenced by the live table. */
 static int entry_drop(hm_backend *b, hm_table *t, hm_entry *e)
 {
 	if (!visible(b, e->version)) {
@@ -149,6 +196,12 @@ static int entry_drop(hm_backend *b, hm_table *t, hm_entry *e)
 		t->shape == SLUICE_SHAPE_MAP ? HM_RET_MAP_ENTRY : HM_RET_ENTRY);
 }
 
+/* Drop what a slot removed from the live table owned (inline: nothing). */
+static int slot_drop(hm_backend *b, hm_table *t, const hm_slot *old)
+{
+	return old->tag && !old->inl ? entry_drop(b, t, old->u.e) : 0;
+}
+
 /* Make page `pi` writable: copy it if a snapshot may read it. */
 static int page_writable(hm_backend *b, hm_table *t, size_t pi)
 {
@@ -156,27 +209,36 @@ static int page_writable(hm_backend *b, hm_table *t, size_t pi)
 
 	if (!visible(b, old->version))
 		return 0;
-	p = sluice__malloc(sizeof(*p));
-	if (!p)
+	if (!(p = page_new(old)))
 		return sluice__error_oom();
-	memcpy(p, old, sizeof(*p));
 	p->version = b->version;
 	if (retire(b, old, HM_RET_PAGE) < 0) {
-		sluice__free(p);
+		page_release(p);
 		return SLUICE_ENOMEM;
 	}
 	t->pages[pi] = p;
 	return 0;
 }
 
-static int slot_set(hm_backend *b, hm_table *t, size_t i, hm_entry *e)
+/* The writable slot i (its page copied first when a snapshot reads it). */
+static int slot_writable(hm_backend *b, hm_table *t, size_t i, hm_slot **out)
 {
-	hm_page *p;
-
 	SLUICE_ERRCHECK(page_writable(b, t, i >> HM_PAGE_BITS));
-	p = t->pages[i >> HM_PAGE_BITS];
-	p->s[i & (HM_PAGE_SLOTS - 1)].e = e;
-	p->s[i & (HM_PAGE_SLOTS - 1)].tag = e ? tag_of(e->hash) : 0;
+	*out = slot_at(t, i);
+	return 0;
+}
+
+/* Store a copy of `src` (NULL: empty) in slot i. */
+static int slot_store(hm_backend *b, hm_table *t, size_t i, const hm_slot *src)
+{
+	hm_slot copy, *s;
+
+	if (src)
+		copy = *src;
+	else
+		memset(&copy, 0, sizeof(copy));
+	SLUICE_ERRCHECK(slot_writable(b, t, i, &s));
+	*s = copy;
 	return 0;
 }
 
@@ -188,9 +250,9 @@ static int pages_alloc(hm_backend *b, hm_page ***out, size_t npages)
 	if (!pages)
 		return sluice__error_oom();
 	for (i = 0; i < npages; i++) {
-		if (!(pages[i] = sluice__calloc(1, sizeof(hm_page)))) {
+		if (!(pages[i] = page_new(NULL))) {
 			while (i--)
-				sluice__free(pages[i]);
+				page_release(pages[i]);
 			sluice__free(pages);
 			return sluice__error_oom();
 		}
@@ -200,34 +262,51 @@ static int pages_alloc(hm_backend *b, hm_page ***out, size_t npages)
 	return 0;
 }
 
-static int match(const hm_entry *e, const sluice_state_key *k)
+static int match_entry(const hm_entry *e, const sluice_state_key *k)
 {
 	return e->key_len == k->key.len && e->ns_len == k->ns.len &&
 	       hm_bytes_eq(e->data, k->key.data, k->key.len) &&
 	       hm_bytes_eq(e->data + e->key_len, k->ns.data, k->ns.len);
 }
 
+static inline int match(const hm_slot *s, const sluice_state_key *k)
+{
+	if (__builtin_expect(!s->inl, 0))
+		return match_entry(s->u.e, k);
+	if (s->klen != k->key.len || s->nlen != k->ns.len)
+		return 0;
+	if (k->key.len == 8 && !k->ns.len) { /* the common case: one load */
+		uint64_t a, b;
+
+		__builtin_memcpy(&a, s->u.i.d, 8);
+		__builtin_memcpy(&b, k->key.data, 8);
+		return a == b;
+	}
+	return hm_bytes_eq(s->u.i.d, k->key.data, k->key.len) &&
+	       hm_bytes_eq(s->u.i.d + s->klen, k->ns.data, k->ns.len);
+}
+
 /* Slot holding k, or the empty slot that ends its probe sequence. */
-static size_t find(const hm_table *t, const sluice_state_key *k)
+static inline __attribute__((always_inline)) size_t
+find(const hm_table *t, const sluice_state_key *k)
 {
 	uint32_t tag = tag_of(k->hash);
-	size_t i = k->hash & t->mask;
+	size_t i = home_of(tag, t->mask);
 
 	for (;; i = (i + 1) & t->mask) {
-		const hm_page *p = t->pages[i >> HM_PAGE_BITS];
-		size_t o = i & (HM_PAGE_SLOTS - 1);
-		uint32_t have = p->s[o].tag;
+		const hm_slot *s = slot_at(t, i);
 
-		if (!have || (have == tag && match(p->s[o].e, k)))
+		if (!s->tag || (s->tag == tag && match(s, k)))
 			return i;
 	}
 }
 
-static hm_entry *lookup(const hm_table *t, const sluice_state_key *k)
+/* The out-of-line entry of k (MAP states), or NULL. */
+static hm_entry *lookup_entry(const hm_table *t, const sluice_state_key *k)
 {
-	size_t i = find(t, k);
+	const hm_slot *s = slot_at(t, find(t, k));
 
-	return t->pages[i >> HM_PAGE_BITS]->s[i & (HM_PAGE_SLOTS - 1)].e;
+	return s->tag ? s->u.e : NULL;
 }
 
 static int rehash(hm_backend *b, hm_table *t)
@@ -237,22 +316,20 @@ static int rehash(hm_backend *b, hm_table *t)
 	SLUICE_ERRCHECK(reserve(b, t->npages));
 	SLUICE_ERRCHECK(pages_alloc(b, &pages, npages));
 	for (i = 0; i <= t->mask; i++) {
-		hm_entry *e = *slot_at(t, i);
+		const hm_slot *s = slot_at(t, i);
 		size_t j;
 
-		if (!e)
+		if (!s->tag)
 			continue;
-		for (j = e->hash & mask;
-		     pages[j >> HM_PAGE_BITS]->s[j & (HM_PAGE_SLOTS - 1)].e;
+		for (j = home_of(s->tag, mask);
+		     pages[j >> HM_PAGE_BITS]->s[j & (HM_PAGE_SLOTS - 1)].tag;
 		     j = (j + 1) & mask)
 			;
-		pages[j >> HM_PAGE_BITS]->s[j & (HM_PAGE_SLOTS - 1)].e = e;
-		pages[j >> HM_PAGE_BITS]->s[j & (HM_PAGE_SLOTS - 1)].tag =
-			tag_of(e->hash);
+		pages[j >> HM_PAGE_BITS]->s[j & (HM_PAGE_SLOTS - 1)] = *s;
 	}
 	for (i = 0; i < t->npages; i++) {
 		if (!visible(b, old[i]->version))
-			sluice__free(old[i]);
+			page_release(old[i]);
 		else
 			retire(b, old[i], HM_RET_PAGE); /* reserved: no fail */
 	}
@@ -277,7 +354,7 @@ static hm_entry *entry_new(
 	if (!e)
 		return NULL;
 	e->version = b->version;
-	e->hash = k->hash;
+	e->hash = tag_of(k->hash);
 	e->kg = k->key_group;
 	e->key_len = (uint32_t)k->key.len;
 	e->ns_len = (uint32_t)k->ns.len;
@@ -292,44 +369,192 @@ static hm_entry *entry_new(
 	return e;
 }
 
+/* Whether k with a FLAT value of vlen bytes is stored in its slot. */
+static int fits_inline(const sluice_state_key *k, size_t vlen)
+{
+	return k->key.len + k->ns.len + vlen <= HM_INLINE &&
+	       k->key_group >= 0 && k->key_group <= 0xffff;
+}
+
+/* An inline slot for k holding value bytes `v` (fits_inline). */
+static void slot_inline(hm_slot *s, const sluice_state_key *k, sluice_slice v)
+{
+	memset(s, 0, sizeof(*s));
+	s->tag = tag_of(k->hash);
+	s->inl = 1;
+	s->klen = (uint8_t)k->key.len;
+	s->nlen = (uint8_t)k->ns.len;
+	s->vlen = (uint8_t)v.len;
+	s->u.i.kg = (uint16_t)k->key_group;
+	if (k->key.len)
+		memcpy(s->u.i.d, k->key.data, k->key.len);
+	if (k->ns.len)
+		memcpy(s->u.i.d + k->key.len, k->ns.data, k->ns.len);
+	if (v.len)
+		memcpy(s->u.i.d + k->key.len + k->ns.len, v.data, v.len);
+}
+
+static void slot_ref(hm_slot *s, hm_entry *e)
+{
+	memset(s, 0, sizeof(*s));
+	s->tag = e->hash;
+	s->u.e = e;
+}
+
 /*
- * Insert a new entry at the end of k's probe sequence (k is absent),
- * growing first.  Takes ownership of `e` on success only.
+ * Insert slot `src` for k (absent) at the end of k's probe sequence,
+ * growing first.  Nothing is stored on failure.
  */
 static int
-insert(hm_backend *b, hm_table *t, const sluice_state_key *k, hm_entry *e)
+insert(hm_backend *b,
+       hm_table *t,
+       const sluice_state_key *k,
+       const hm_slot *src)
 {
 	if ((t->count + 1) * LOAD_DEN > (t->mask + 1) * LOAD_NUM)
 		SLUICE_ERRCHECK(rehash(b, t));
-	SLUICE_ERRCHECK(slot_set(b, t, find(t, k), e));
+	SLUICE_ERRCHECK(slot_store(b, t, find(t, k), src));
 	t->count++;
 	return 0;
 }
 
-/* Replace the entry in slot i by `e` and drop the old one. */
-static int replace(hm_backend *b, hm_table *t, size_t i, hm_entry *e)
+/* Replace slot i by `src` and drop what the old one owned.  The caller
+ * reserved room to retire (so only the page copy can fail, before the
+ * store). */
+static int replace(hm_backend *b, hm_table *t, size_t i, const hm_slot *src)
 {
-	hm_entry *old = *slot_at(t, i);
+	hm_slot old = *slot_at(t, i);
 
-	SLUICE_ERRCHECK(slot_set(b, t, i, e));
-	return entry_drop(b, t, old);
+	SLUICE_ERRCHECK(slot_store(b, t, i, src));
+	return slot_drop(b, t, &old);
 }
 
+/* Store `src` for k: replacing slot i when used, else inserting. */
+static int
+place(hm_backend *b,
+      hm_table *t,
+      const sluice_state_key *k,
+      size_t i,
+      const hm_slot *src)
+{
+	if (slot_at(t, i)->tag)
+		return replace(b, t, i, src);
+	return insert(b, t, k, src);
+}
+
+/*
+ * The inline slot of an 8-byte key in the default namespace when it is in
+ * its home line (either slot) and holds that key, else NULL (the get/put
+ * fast paths; a tag match with another key falls back to the probe).
+ */
+static inline hm_slot *home_inline(const hm_table *t, const sluice_state_key *k)
+{
+	uint32_t tag = tag_of(k->hash);
+	hm_slot *s = slot_at(t, home_of(tag, t->mask));
+	uint64_t a, b;
+
+	if (k->key.len != 8 || k->ns.len)
+		return NULL;
+	__builtin_memcpy(&b, k->key.data, 8);
+	if (s->tag != tag) {
+		s++; /* the other slot of the line */
+		if (s->tag != tag)
+			return NULL;
+	}
+	if (!s->inl || s->klen != 8 || s->nlen)
+		return NULL;
+	__builtin_memcpy(&a, s->u.i.d, 8);
+	return a == b ? s : NULL;
+}
+
+static SLUICE_HM_NOINLINE int
+get_probe(const hm_table *t, const sluice_state_key *k, sluice_slice *out)
+{
+	const hm_slot *s = slot_at(t, find(t, k));
+
+	if (!s->tag)
+		return SLUICE_ENOTFOUND;
+	*out = hm_slot_val(s);
+	return 0;
+}
+
+/*
+ * The hot lookup: an 8-byte key in the default (empty) namespace stored
+ * inline in its home slot is answered from that one cache line with a few
+ * instructions (so consecutive lookups overlap their misses); anything
+ * else takes the general probe.
+ */
 static int
 hm_get(sluice_backend *bb,
        sluice_backend_state *st,
        const sluice_state_key *k,
        sluice_slice *out)
 {
-	hm_entry *e = lookup((hm_table *)st, k);
+	const hm_table *t = (const hm_table *)st;
+	const hm_slot *s = home_inline(t, k);
 
 	(void)bb;
-	if (!e)
-		return SLUICE_ENOTFOUND;
-	*out = SLUICE_SLICE(hm_entry_val(e), e->val_len);
+	if (!s)
+		return get_probe(t, k, out);
+	*out = SLUICE_SLICE(s->u.i.d + 8, s->vlen);
 	return 0;
 }
 
+/* Store a new FLAT value (val, vlen bytes, room for cap) for k at slot i. */
+static int
+put_new(hm_backend *b,
+	hm_table *t,
+	const sluice_state_key *k,
+	size_t i,
+	sluice_slice val,
+	size_t cap)
+{
+	hm_slot ns;
+	hm_entry *n = NULL;
+
+	SLUICE_ERRCHECK(reserve(b, 4));
+	if (cap == val.len && fits_inline(k, val.len)) {
+		slot_inline(&ns, k, val);
+	} else {
+		if (!(n = entry_new(b, k, val.data, val.len, cap)))
+			return sluice__error_oom();
+		slot_ref(&ns, n);
+	}
+	if (place(b, t, k, i, &ns) < 0) {
+		const hm_slot *s = slot_at(t, find(t, k));
+
+		if (n && !(s->tag && !s->inl && s->u.e == n))
+			sluice__free(n);
+		return SLUICE_ENOMEM;
+	}
+	return 0;
+}
+
+static SLUICE_HM_NOINLINE int
+put_probe(hm_backend *b, hm_table *t, const sluice_state_key *k, sluice_slice v)
+{
+	size_t i = find(t, k);
+	hm_slot *s = slot_at(t, i);
+
+	if (s->tag && s->inl && fits_inline(k, v.len)) {
+		SLUICE_ERRCHECK(slot_writable(b, t, i, &s));
+		if (v.len)
+			memcpy(s->u.i.d + s->klen + s->nlen, v.data, v.len);
+		s->vlen = (uint8_t)v.len;
+		return 0;
+	}
+	if (s->tag && !s->inl && !visible(b, s->u.e->version) &&
+	    s->u.e->val_cap >= v.len) {
+		if (v.len)
+			memcpy(hm_entry_val(s->u.e), v.data, v.len);
+		s->u.e->val_len = (uint32_t)v.len;
+		return 0;
+	}
+	return put_new(b, t, k, i, v, v.len);
+}
+
+/* Overwrite the value of an inline home slot in place when its page is
+ * not visible to a snapshot (no copy needed); else the general path. */
 static int
 hm_put(sluice_backend *bb,
        sluice_backend_state *st,
@@ -338,30 +563,19 @@ hm_put(sluice_backend *bb,
 {
 	hm_backend *b = (hm_backend *)bb;
 	hm_table *t = (hm_table *)st;
-	size_t i = find(t, k);
-	hm_entry *e = *slot_at(t, i), *n;
+	hm_slot *s = home_inline(t, k);
 
-	if (e && !visible(b, e->version) && e->val_cap >= v.len) {
-		if (v.len)
-			memcpy(hm_entry_val(e), v.data, v.len);
-		e->val_len = (uint32_t)v.len;
-		return 0;
-	}
-	SLUICE_ERRCHECK(reserve(b, 4));
-	if (!(n = entry_new(b, k, v.data, v.len, v.len)))
-		return sluice__error_oom();
-	if (!e) {
-		if (insert(b, t, k, n) < 0)
-			goto fail;
-		return 0;
-	}
-	if (replace(b, t, i, n) < 0)
-		goto fail;
+	if (!s || v.len > HM_INLINE - 8 ||
+	    visible(b,
+		    t->pages[home_of(tag_of(k->hash), t->mask) >> HM_PAGE_BITS]
+			    ->version))
+		return put_probe(b, t, k, v);
+	if (v.len == 8)
+		__builtin_memcpy(s->u.i.d + 8, v.data, 8);
+	else if (v.len)
+		memcpy(s->u.i.d + 8, v.data, v.len);
+	s->vlen = (uint8_t)v.len;
 	return 0;
-fail:
-	if (*slot_at(t, find(t, k)) != n)
-		sluice__free(n);
-	return SLUICE_ENOMEM;
 }
 
 static int hm_merge(
@@ -373,54 +587,57 @@ static int hm_merge(
 	hm_backend *b = (hm_backend *)bb;
 	hm_table *t = (hm_table *)st;
 	size_t i = find(t, k), cap;
-	hm_entry *e = *slot_at(t, i), *n;
+	hm_slot *s = slot_at(t, i);
+	sluice_slice cur;
 
-	if (!e)
+	if (!s->tag)
 		return hm_put(bb, st, k, v);
-	if (!visible(b, e->version) && e->val_cap - e->val_len >= v.len) {
-		memcpy(hm_entry_val(e) + e->val_len, v.data, v.len);
-		e->val_len += (uint32_t)v.len;
+	cur = hm_slot_val(s);
+	if (s->inl && fits_inline(k, cur.len + v.len)) {
+		SLUICE_ERRCHECK(slot_writable(b, t, i, &s));
+		memcpy(s->u.i.d + s->klen + s->nlen + s->vlen, v.data, v.len);
+		s->vlen = (uint8_t)(s->vlen + v.len);
 		return 0;
 	}
-	cap = (size_t)e->val_len + v.len;
+	if (!s->inl && !visible(b, s->u.e->version) &&
+	    s->u.e->val_cap - s->u.e->val_len >= v.len) {
+		memcpy(hm_entry_val(s->u.e) + s->u.e->val_len, v.data, v.len);
+		s->u.e->val_len += (uint32_t)v.len;
+		return 0;
+	}
+	cap = cur.len + v.len;
 	cap += cap / 2;
 	if (cap > UINT32_MAX)
 		return sluice__error_set(
 			SLUICE_EINVALID, SLUICE_ERRCLS_STATE,
 			"value of state '%s' exceeds 4 GiB", t->name);
-	SLUICE_ERRCHECK(reserve(b, 4));
-	if (!(n = entry_new(b, k, hm_entry_val(e), e->val_len, cap)))
-		return sluice__error_oom();
-	memcpy(hm_entry_val(n) + n->val_len, v.data, v.len);
-	n->val_len += (uint32_t)v.len;
-	if (replace(b, t, i, n) < 0) {
-		if (*slot_at(t, i) != n)
-			sluice__free(n);
-		return SLUICE_ENOMEM;
-	}
+	SLUICE_ERRCHECK(put_new(b, t, k, i, cur, cap));
+	s = slot_at(t, find(t, k)); /* now out-of-line with room for v */
+	memcpy(hm_entry_val(s->u.e) + s->u.e->val_len, v.data, v.len);
+	s->u.e->val_len += (uint32_t)v.len;
 	return 0;
 }
 
 /* Remove slot i, shifting later entries of the cluster back. */
 static int remove_at(hm_backend *b, hm_table *t, size_t i)
 {
-	hm_entry *old = *slot_at(t, i), *e;
+	hm_slot old = *slot_at(t, i);
 	size_t j;
 
 	SLUICE_ERRCHECK(reserve(b, 8));
-	SLUICE_ERRCHECK(slot_set(b, t, i, NULL));
+	SLUICE_ERRCHECK(slot_store(b, t, i, NULL));
 	t->count--;
-	for (j = (i + 1) & t->mask; (e = *slot_at(t, j));
-	     j = (j + 1) & t->mask) {
-		size_t home = e->hash & t->mask;
+	for (j = (i + 1) & t->mask; slot_at(t, j)->tag; j = (j + 1) & t->mask) {
+		const hm_slot *s = slot_at(t, j);
+		size_t home = home_of(s->tag, t->mask);
 
 		if (((j - home) & t->mask) >= ((j - i) & t->mask)) {
-			SLUICE_ERRCHECK(slot_set(b, t, i, e));
-			SLUICE_ERRCHECK(slot_set(b, t, j, NULL));
+			SLUICE_ERRCHECK(slot_store(b, t, i, s));
+			SLUICE_ERRCHECK(slot_store(b, t, j, NULL));
 			i = j;
 		}
 	}
-	return entry_drop(b, t, old);
+	return slot_drop(b, t, &old);
 }
 
 static int hm_remove(
@@ -429,7 +646,7 @@ static int hm_remove(
 	hm_table *t = (hm_table *)st;
 	size_t i = find(t, k);
 
-	if (!*slot_at(t, i))
+	if (!slot_at(t, i)->tag)
 		return 0;
 	return remove_at((hm_backend *)bb, t, i);
 }
@@ -441,7 +658,7 @@ static int hm_map_get(
 	sluice_slice ukey,
 	sluice_slice *out)
 {
-	hm_entry *e = lookup((hm_table *)st, k);
+	hm_entry *e = lookup_entry((hm_table *)st, k);
 	const hm_item *it;
 
 	(void)bb;
@@ -460,8 +677,9 @@ static int map_entry(
 	hm_map **out)
 {
 	size_t i = find(t, k);
-	hm_entry *e = *slot_at(t, i), *n = NULL;
+	hm_entry *e = slot_at(t, i)->tag ? slot_at(t, i)->u.e : NULL, *n;
 	hm_map *m = NULL;
+	hm_slot ns;
 	int rc;
 
 	*out = NULL;
@@ -480,9 +698,9 @@ static int map_entry(
 		sluice__hm_map_free(m);
 		return sluice__error_oom();
 	}
-	rc = e ? replace(b, t, i, n) : insert(b, t, k, n);
-	if (rc < 0) {
-		if (*slot_at(t, find(t, k)) != n)
+	slot_ref(&ns, n);
+	if ((rc = place(b, t, k, i, &ns)) < 0) {
+		if (lookup_entry(t, k) != n)
 			entry_free(n, SLUICE_SHAPE_MAP);
 		return rc;
 	}
@@ -510,7 +728,7 @@ static int hm_map_remove(
 	sluice_slice ukey)
 {
 	hm_table *t = (hm_table *)st;
-	hm_entry *e = lookup(t, k);
+	hm_entry *e = lookup_entry(t, k);
 	hm_map *m;
 
 	if (!e || !sluice__hm_map_find(hm_entry_map(e), ukey))
@@ -522,50 +740,43 @@ static int hm_map_remove(
 	return 0;
 }
 
-static int emit_entry(
-	hm_entry *e,
-	sluice_backend_shape shape,
+static int emit_map(
+	sluice_backend_entry *be,
+	const hm_map *m,
 	sluice_backend_entry_fn fn,
 	void *ctx)
 {
-	sluice_backend_entry be = {
-		e->kg, hm_entry_key(e), hm_entry_ns(e), SLUICE_SLICE(NULL, 0),
-		SLUICE_SLICE(NULL, 0)};
-	hm_map *m;
 	uint32_t i;
 	int rc;
 
-	if (shape == SLUICE_SHAPE_FLAT) {
-		be.value = SLUICE_SLICE(hm_entry_val(e), e->val_len);
-		return fn(ctx, &be);
-	}
-	m = hm_entry_map(e);
 	for (i = 0; i <= m->mask; i++) {
 		const hm_item *it = m->slots[i];
 
 		if (!it)
 			continue;
-		be.ukey = SLUICE_SLICE(it->data, it->klen);
-		be.value = SLUICE_SLICE(it->data + it->klen, it->vlen);
-		if ((rc = fn(ctx, &be)) != 0)
+		be->ukey = SLUICE_SLICE(it->data, it->klen);
+		be->value = SLUICE_SLICE(it->data + it->klen, it->vlen);
+		if ((rc = fn(ctx, be)) != 0)
 			return rc;
 	}
 	return 0;
 }
 
-/* Exported for snapshot.c through the same helper. */
-int sluice__hm_emit_entry(
-	hm_entry *e,
-	sluice_backend_shape shape,
-	sluice_backend_entry_fn fn,
-	void *ctx);
-int sluice__hm_emit_entry(
-	hm_entry *e,
+int sluice__hm_emit_slot(
+	const hm_slot *s,
 	sluice_backend_shape shape,
 	sluice_backend_entry_fn fn,
 	void *ctx)
 {
-	return emit_entry(e, shape, fn, ctx);
+	sluice_backend_entry be = {
+		hm_slot_kg(s), hm_slot_key(s), hm_slot_ns(s),
+		SLUICE_SLICE(NULL, 0), SLUICE_SLICE(NULL, 0)};
+
+	if (shape == SLUICE_SHAPE_FLAT) {
+		be.value = hm_slot_val(s);
+		return fn(ctx, &be);
+	}
+	return emit_map(&be, hm_entry_map(s->u.e), fn, ctx);
 }
 
 static int hm_map_iterate(
@@ -575,13 +786,14 @@ static int hm_map_iterate(
 	sluice_backend_entry_fn fn,
 	void *ctx)
 {
-	hm_entry *e = lookup((hm_table *)st, k);
+	const hm_table *t = (const hm_table *)st;
+	const hm_slot *s = slot_at(t, find(t, k));
 	int rc;
 
 	(void)bb;
-	if (!e)
+	if (!s->tag)
 		return 0;
-	rc = emit_entry(e, SLUICE_SHAPE_MAP, fn, ctx);
+	rc = sluice__hm_emit_slot(s, SLUICE_SHAPE_MAP, fn, ctx);
 	return rc > 0 ? 0 : rc;
 }
 
@@ -598,17 +810,31 @@ static int hm_iterate(
 
 	(void)bb;
 	for (i = 0; i <= t->mask; i++) {
-		hm_entry *e = *slot_at(t, i);
+		const hm_slot *s = slot_at(t, i);
+		sluice_slice sn;
 
-		if (!e ||
-		    (ns &&
-		     (e->ns_len != ns->len ||
-		      !hm_bytes_eq(e->data + e->key_len, ns->data, ns->len))))
+		if (!s->tag)
 			continue;
-		if ((rc = emit_entry(e, t->shape, fn, ctx)) != 0)
+		sn = hm_slot_ns(s);
+		if (ns && (sn.len != ns->len ||
+			   !hm_bytes_eq(sn.data, ns->data, ns->len)))
+			continue;
+		if ((rc = sluice__hm_emit_slot(s, t->shape, fn, ctx)) != 0)
 			return rc > 0 ? 0 : rc;
 	}
 	return 0;
+}
+
+/* The address of the entry in used slot s (hash: its tag). */
+static sluice_state_key slot_key(const hm_slot *s)
+{
+	sluice_state_key k;
+
+	k.key_group = hm_slot_kg(s);
+	k.hash = s->tag;
+	k.key = hm_slot_key(s);
+	k.ns = hm_slot_ns(s);
+	return k;
 }
 
 /* Apply the TTL filter to one MAP entry's user values. */
@@ -620,8 +846,8 @@ static int cleanup_map(
 	void *ctx,
 	int *removed)
 {
-	hm_entry *e = *slot_at(t, i);
-	hm_map *m = hm_entry_map(e);
+	hm_map *m = hm_entry_map(slot_at(t, i)->u.e);
+	sluice_state_key k = slot_key(slot_at(t, i));
 	sluice_slice rep;
 	uint32_t s, drops = 0;
 
@@ -640,12 +866,7 @@ static int cleanup_map(
 		*removed = 1;
 		return remove_at(b, t, i);
 	}
-	{
-		sluice_state_key k = {
-			e->kg, e->hash, hm_entry_key(e), hm_entry_ns(e)};
-
-		SLUICE_ERRCHECK(map_entry(b, t, &k, 0, &m));
-	}
+	SLUICE_ERRCHECK(map_entry(b, t, &k, 0, &m));
 	for (s = 0; s <= m->mask;) {
 		hm_item *it = m->slots[s];
 
@@ -668,11 +889,10 @@ static int cleanup_flat(
 	void *ctx,
 	int *removed)
 {
-	hm_entry *e = *slot_at(t, i);
+	const hm_slot *s = slot_at(t, i);
 	sluice_slice rep = {NULL, 0};
-	sluice_state_key k = {e->kg, e->hash, hm_entry_key(e), hm_entry_ns(e)};
-	int verdict =
-		filter(ctx, SLUICE_SLICE(hm_entry_val(e), e->val_len), &rep);
+	sluice_state_key k = slot_key(s);
+	int verdict = filter(ctx, hm_slot_val(s), &rep);
 
 	*removed = 0;
 	if (verdict == SLUICE_FILTER_DROP) {
@@ -699,7 +919,7 @@ static int hm_cleanup_step(
 	while (n && t->count && scanned <= t->mask) {
 		size_t i = t->cursor & t->mask;
 
-		if (!*slot_at(t, i)) {
+		if (!slot_at(t, i)->tag) {
 			t->cursor = (i + 1) & t->mask;
 			scanned++;
 			continue;
@@ -790,11 +1010,12 @@ static size_t hm_memory(sluice_backend *bb)
 		hm_table *t = b->tables[i];
 
 		n += sizeof(*t) +
-		     t->npages * (sizeof(hm_page) + sizeof(void *));
+		     t->npages * (sizeof(hm_page) + 63 + sizeof(void *));
 		for (j = 0; j <= t->mask; j++) {
-			hm_entry *e = *slot_at(t, j);
+			const hm_slot *s = slot_at(t, j);
+			const hm_entry *e = s->u.e;
 
-			if (!e)
+			if (!s->tag || s->inl)
 				continue;
 			n += sizeof(*e) + e->key_len + e->ns_len + e->val_cap;
 			if (t->shape == SLUICE_SHAPE_MAP)

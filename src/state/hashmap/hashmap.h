@@ -33,17 +33,41 @@ typedef struct hm_entry {
 } hm_entry;
 
 /*
- * A page of open-addressing slots; tag 0 means empty.  Tag and pointer
- * share a cache line so a probe costs one miss before the entry's.
+ * A page of open-addressing slots; tag 0 means empty, otherwise the tag is
+ * the entry's hash (1 when the hash is 0) and `tag & mask` its home slot.
+ *
+ * Small FLAT entries live in the slot itself (`inl`): key, namespace and
+ * value bytes (together at most HM_INLINE) and the key group, so a lookup
+ * touches one cache line: the slot.  Larger FLAT entries and every MAP
+ * entry are an `hm_entry` the slot points to.  A slot is 32 bytes, two per
+ * cache line.  Inline entries are versioned with their page: a writer
+ * makes the page writable (copies it when a snapshot may read it) before
+ * touching the bytes.
  */
+#define HM_INLINE 22
+
 typedef struct hm_slot {
 	uint32_t tag;
-	hm_entry *e;
+	uint8_t inl;              /* 1: entry inline in u.i */
+	uint8_t klen, nlen, vlen; /* inline lengths */
+	union {
+		hm_entry *e;
+		struct {
+			uint16_t kg;
+			uint8_t d[HM_INLINE];
+		} i;
+	} u;
 } hm_slot;
 
+/*
+ * Slots start on a cache-line boundary so that each 32-byte slot lies in
+ * one line and slots 2j, 2j+1 share one (pages are allocated 64-byte
+ * aligned; `raw` is the allocation to free).
+ */
 typedef struct hm_page {
+	void *raw;
 	uint32_t version;
-	hm_slot s[HM_PAGE_SLOTS];
+	_Alignas(64) hm_slot s[HM_PAGE_SLOTS];
 } hm_page;
 
 typedef struct hm_table {
@@ -157,9 +181,9 @@ static inline sluice_slice hm_entry_ns(const hm_entry *e)
 	return SLUICE_SLICE(e->data + e->key_len, e->ns_len);
 }
 
-static inline uint8_t *hm_entry_val(hm_entry *e)
+static inline uint8_t *hm_entry_val(const hm_entry *e)
 {
-	return e->data + e->key_len + e->ns_len;
+	return (uint8_t *)(uintptr_t)(e->data + e->key_len + e->ns_len);
 }
 
 static inline hm_map *hm_entry_map(const hm_entry *e)
@@ -169,6 +193,36 @@ static inline hm_map *hm_entry_map(const hm_entry *e)
 	__builtin_memcpy(&m, e->data + e->key_len + e->ns_len, sizeof(m));
 	return m;
 }
+
+static inline int32_t hm_slot_kg(const hm_slot *s)
+{
+	return s->inl ? (int32_t)s->u.i.kg : s->u.e->kg;
+}
+
+static inline sluice_slice hm_slot_key(const hm_slot *s)
+{
+	return s->inl ? SLUICE_SLICE(s->u.i.d, s->klen) : hm_entry_key(s->u.e);
+}
+
+static inline sluice_slice hm_slot_ns(const hm_slot *s)
+{
+	return s->inl ? SLUICE_SLICE(s->u.i.d + s->klen, s->nlen)
+		      : hm_entry_ns(s->u.e);
+}
+
+/* The FLAT value of a used slot (borrowed). */
+static inline sluice_slice hm_slot_val(const hm_slot *s)
+{
+	return s->inl ? SLUICE_SLICE(s->u.i.d + s->klen + s->nlen, s->vlen)
+		      : SLUICE_SLICE(hm_entry_val(s->u.e), s->u.e->val_len);
+}
+
+/* hashmap.c: emit one used slot to an iteration callback */
+int sluice__hm_emit_slot(
+	const hm_slot *s,
+	sluice_backend_shape shape,
+	sluice_backend_entry_fn fn,
+	void *ctx);
 
 /* nested.c */
 int sluice__hm_map_new(hm_map **out);

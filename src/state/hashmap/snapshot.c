@@ -17,18 +17,12 @@
 #include "util/alloc.h"
 #include "util/error.h"
 
-int sluice__hm_emit_entry(
-	hm_entry *e,
-	sluice_backend_shape shape,
-	sluice_backend_entry_fn fn,
-	void *ctx);
-
 /* Sort record: key group and the first 8 key bytes decide most orderings
  * without touching the entry. */
 typedef struct sort_rec {
 	int32_t kg;
 	uint64_t pfx;
-	hm_entry *e;
+	const hm_slot *s; /* in a page the view holds: never modified */
 } sort_rec;
 
 typedef struct hm_view {
@@ -119,30 +113,28 @@ fail:
 	return SLUICE_ENOMEM;
 }
 
-static int entry_cmp(const void *pa, const void *pb)
+/* Order of (key group, key, namespace): shorter first on a common prefix. */
+static int slot_cmp(const hm_slot *a, const hm_slot *b)
 {
-	const hm_entry *a = *(hm_entry *const *)pa, *b = *(hm_entry *const *)pb;
-	size_t la = (size_t)a->key_len + a->ns_len;
-	size_t lb = (size_t)b->key_len + b->ns_len;
+	sluice_slice ka = hm_slot_key(a), kb = hm_slot_key(b);
+	sluice_slice na = hm_slot_ns(a), nb = hm_slot_ns(b);
 	int c;
 
-	if (a->kg != b->kg)
-		return a->kg < b->kg ? -1 : 1;
-	if (a->key_len != b->key_len) {
-		size_t n = a->key_len < b->key_len ? a->key_len : b->key_len;
+	if (hm_slot_kg(a) != hm_slot_kg(b))
+		return hm_slot_kg(a) < hm_slot_kg(b) ? -1 : 1;
+	if (ka.len != kb.len) {
+		size_t n = ka.len < kb.len ? ka.len : kb.len;
 
-		if ((c = hm_bytes_cmp(a->data, b->data, n)))
+		if ((c = hm_bytes_cmp(ka.data, kb.data, n)))
 			return c;
-		return a->key_len < b->key_len ? -1 : 1;
+		return ka.len < kb.len ? -1 : 1;
 	}
-	if ((c = hm_bytes_cmp(a->data, b->data, a->key_len)))
+	if ((c = hm_bytes_cmp(ka.data, kb.data, ka.len)))
 		return c;
-	c = hm_bytes_cmp(
-		a->data + a->key_len, b->data + b->key_len,
-		(la < lb ? la : lb) - a->key_len);
+	c = hm_bytes_cmp(na.data, nb.data, na.len < nb.len ? na.len : nb.len);
 	if (c)
 		return c;
-	return la < lb ? -1 : la > lb;
+	return na.len < nb.len ? -1 : na.len > nb.len;
 }
 
 static int rec_cmp(const void *pa, const void *pb)
@@ -153,15 +145,17 @@ static int rec_cmp(const void *pa, const void *pb)
 		return a->kg < b->kg ? -1 : 1;
 	if (a->pfx != b->pfx)
 		return a->pfx < b->pfx ? -1 : 1;
-	return entry_cmp(&a->e, &b->e);
+	return slot_cmp(a->s, b->s);
 }
 
-static uint64_t prefix_of(const hm_entry *e)
+static uint64_t prefix_of(const hm_slot *s)
 {
+	sluice_slice k = hm_slot_key(s);
 	uint8_t b[8] = {0};
 	uint64_t v;
 
-	memcpy(b, e->data, e->key_len < 8 ? e->key_len : 8);
+	if (k.len)
+		memcpy(b, k.data, k.len < 8 ? k.len : 8);
 	memcpy(&v, b, 8);
 	return __builtin_bswap64(v);
 }
@@ -175,12 +169,12 @@ static int build(hm_view *v)
 		return sluice__error_oom();
 	for (i = 0; i < v->npages; i++)
 		for (j = 0; j < HM_PAGE_SLOTS; j++) {
-			hm_entry *e = v->pages[i]->s[j].e;
+			const hm_slot *s = &v->pages[i]->s[j];
 
-			if (e && n < v->count) {
-				recs[n].kg = e->kg;
-				recs[n].pfx = prefix_of(e);
-				recs[n++].e = e;
+			if (s->tag && n < v->count) {
+				recs[n].kg = hm_slot_kg(s);
+				recs[n].pfx = prefix_of(s);
+				recs[n++].s = s;
 			}
 		}
 	v->count = n;
@@ -216,10 +210,11 @@ int sluice__hm_snapshot_iterate(
 			hi = mid;
 	}
 	for (; lo < v->count && v->sorted[lo].kg == key_group; lo++) {
-		if (lo + 8 < v->count)
-			__builtin_prefetch(v->sorted[lo + 8].e);
-		if ((rc = sluice__hm_emit_entry(
-			     v->sorted[lo].e, v->shape, fn, ctx)) != 0)
+		const hm_slot *sl = v->sorted[lo].s;
+
+		if (lo + 8 < v->count && !v->sorted[lo + 8].s->inl)
+			__builtin_prefetch(v->sorted[lo + 8].s->u.e);
+		if ((rc = sluice__hm_emit_slot(sl, v->shape, fn, ctx)) != 0)
 			return rc > 0 ? 0 : rc;
 	}
 	return 0;
