@@ -71,14 +71,13 @@ sluice_jobfile_job_id(const sluice_jobfile *jf, char out[33]);
 
 /*
  * Build the job: one vertex per source, operator and sink stage (uid
- * "<stage-index>-<type>" unless the stage sets `uid:`), all at the job's
- * parallelism, connected forward, or by key after a key-by stage.
+ * "<n>-<type>", n = the vertex number in build order, unless the stage
+ * sets `uid:`), all at the job's parallelism, connected forward, or by
+ * key after a key-by stage.
  * `conf` (may be NULL) supplies keys built-ins read (the join's
- * table.exec.state.ttl) and, when given, the job's state provider: the
- * keyed backend of state.backend.type (hashmap or rocksdb) with its
- * options (sluice_keyed_state_provider_factory); `conf` must then outlive
- * the job.  Without `conf` state stays in the in-memory provider.  `opts`
- * (may be NULL) are the runtime options.
+ * table.exec.state.ttl); `opts` (may be NULL) are the runtime options.
+ * Run the job with sluice_job_run / sluice_run_start (job.h), which keep
+ * its state in the keyed backend the configuration names.
  * `*job` is owned by the job file.  Fails with SLUICE_EBUSY when already
  * built, else as sluice_jobfile_load or sluice_job_new / add / connect.
  */

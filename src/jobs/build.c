@@ -18,7 +18,6 @@
 
 #include "jobs/builtins.h"
 #include "sluice/jobfile.h"
-#include "sluice/sys/runtime.h"
 #include "util/alloc.h"
 #include "util/error.h"
 #include "util/hash.h"
@@ -63,7 +62,6 @@ void sluice__builtin_names(sluice__stage_kind stage, char *buf, size_t len)
 struct sluice_jobfile {
 	sluice__jobspec js;
 	sluice_job *job;
-	sluice_keyed_provider_config provider; /* borrows from the config */
 	void **args;
 	const sluice__builtin **owners;
 	size_t num_args, cap_args;
@@ -408,16 +406,6 @@ int sluice_jobfile_build(
 			jf->js.file);
 	if ((rc = build_into(jf, conf, opts, &jf->job)) < 0)
 		return rc;
-	if (conf && ((rc = sluice_keyed_provider_config_from_config(
-			      &jf->provider, conf)) < 0 ||
-		     (rc = sluice_job_set_state_provider(
-			      jf->job, sluice_keyed_state_provider_factory,
-			      &jf->provider)) < 0)) {
-		sluice_job_free(jf->job);
-		jf->job = NULL;
-		free_args(jf);
-		return rc;
-	}
 	*job = jf->job;
 	return 0;
 }
