@@ -52,6 +52,7 @@ int cli_storage_for(
 extern const cmd cmd_config_def;
 extern const cmd cmd_checkpoint_def;
 extern const cmd cmd_doctor_def;
+extern const cmd cmd_run_def;
 extern const cmd cmd_bench_def;
 
 #endif

@@ -11,10 +11,8 @@
 #include "sluice/sluice.h"
 
 static const cmd *const commands[] = {
-	&cmd_config_def,
-	&cmd_doctor_def,
-	&cmd_checkpoint_def,
-	&cmd_bench_def,
+	&cmd_run_def,        &cmd_config_def, &cmd_doctor_def,
+	&cmd_checkpoint_def, &cmd_bench_def,
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

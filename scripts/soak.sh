@@ -1,0 +1,7 @@
+#!/bin/sh
+# Long crash-recovery soak: the e2e crash test with many rounds.
+#   scripts/soak.sh [ROUNDS] [SLUICE-BINARY]
+set -eu
+here=$(cd "$(dirname "$0")/.." && pwd)
+SLUICE_CRASH_ROUNDS=${1:-200} SLUICE=${2:-$here/build/dev/sluice} \
+	exec sh "$here/tests/e2e/crash_restore.sh"

@@ -1,0 +1,268 @@
+/*
+ * sluice run: run a job file with checkpoints, failover and restore.
+ *
+ * Configuration layers: defaults < --config FILE < the job file's config:
+ * section < -D key=value.  `--restore latest` restores the newest
+ * completed checkpoint of this job that verifies (older retained ones when
+ * the newest does not), or starts fresh when there is none, and says which;
+ * `--restore PATH` restores a savepoint or checkpoint directory.
+ * SIGINT stops with a savepoint and prints its path; SIGTERM cancels
+ * (externalized-checkpoint-retention applies).  Exit 0 when the job
+ * finished, 1 when it failed (the reason printed), 2 for bad input.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "sluice/config.h"
+#include "sluice/job.h"
+#include "sluice/jobfile.h"
+#include "sluice/sys/storage.h"
+
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig)
+{
+	got_signal = sig;
+}
+
+typedef struct run_args {
+	const char *jobfile;
+	const char *config_file;
+	const char *restore;
+	const char *stats_json;
+	const char **dyn; /* -D values in order */
+	int ndyn;
+} run_args;
+
+static int parse_args(run_args *a, int argc, char **argv)
+{
+	int i;
+
+	memset(a, 0, sizeof(*a));
+	a->dyn = calloc((size_t)argc, sizeof(*a->dyn));
+	if (!a->dyn)
+		return -1;
+	for (i = 1; i < argc; i++) {
+		const char *s = argv[i];
+		const char **slot = NULL;
+
+		if (!strcmp(s, "-D") || !strcmp(s, "--config") ||
+		    !strcmp(s, "--restore") || !strcmp(s, "--stats-json")) {
+			if (i + 1 >= argc) {
+				cli_error("run: %s needs a value", s);
+				return -1;
+			}
+			slot = s[1] == 'D'   ? &a->dyn[a->ndyn++]
+			       : s[2] == 'c' ? &a->config_file
+			       : s[2] == 'r' ? &a->restore
+					     : &a->stats_json;
+			*slot = argv[++i];
+		} else if (!strncmp(s, "-D", 2)) {
+			a->dyn[a->ndyn++] = s + 2;
+		} else if (s[0] == '-') {
+			cli_error("run: unknown option '%s'", s);
+			return -1;
+		} else if (!a->jobfile) {
+			a->jobfile = s;
+		} else {
+			cli_error(
+				"run: more than one job file ('%s', '%s')",
+				a->jobfile, s);
+			return -1;
+		}
+	}
+	if (!a->jobfile) {
+		cli_error("run: no job file given");
+		return -1;
+	}
+	return 0;
+}
+
+/* Build the configuration in Flink's precedence and check it. */
+static int
+load_config(sluice_config *conf, const run_args *a, sluice_jobfile **jf)
+{
+	size_t i;
+	int k;
+
+	if (a->config_file &&
+	    sluice_config_load_file(conf, a->config_file, SLUICE_CONFIG_FILE) <
+		    0) {
+		cli_error_last("run");
+		return -1;
+	}
+	if (sluice_jobfile_load(jf, a->jobfile, conf) < 0) {
+		cli_error_last("run");
+		return -1;
+	}
+	for (k = 0; k < a->ndyn; k++)
+		if (sluice_config_set_arg(conf, a->dyn[k]) < 0) {
+			cli_error_last("run");
+			return -1;
+		}
+	if (a->restore && strcmp(a->restore, "latest") &&
+	    sluice_config_set(
+		    conf, "execution.state-recovery.path", a->restore,
+		    SLUICE_CONFIG_DYNAMIC) < 0) {
+		cli_error_last("run");
+		return -1;
+	}
+	if (sluice_config_validate(conf) < 0) {
+		for (i = 0; i < sluice_config_problem_count(conf); i++)
+			cli_error("run: %s", sluice_config_problem(conf, i));
+		return -1;
+	}
+	for (i = 0; i < sluice_config_warning_count(conf); i++)
+		fprintf(stderr, "warning: %s\n",
+			sluice_config_warning(conf, i));
+	return 0;
+}
+
+/* Register the storages of the checkpoint and savepoint dirs. */
+static int storages(const sluice_config *conf)
+{
+	static const char *const keys[] = {
+		"execution.checkpointing.dir",
+		"execution.checkpointing.savepoint-dir",
+		"execution.state-recovery.path"};
+	const char *v;
+	size_t i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (sluice_config_get_string(conf, keys[i], &v) == 0 && v &&
+		    cli_storage_for(conf, "run", v) < 0)
+			return -1;
+	return 0;
+}
+
+static void write_stats(sluice_run *run, const char *path)
+{
+	char tmp[4096], *json = NULL;
+	FILE *f;
+
+	if (!path || sluice_run_stats_json(run, -1, &json) < 0)
+		return;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if ((f = fopen(tmp, "w"))) {
+		fprintf(f, "{\"restarts\":%d,\"checkpoints\":%s}\n",
+			(int)sluice_run_restarts(run), json);
+		if (fclose(f) == 0)
+			rename(tmp, path);
+	}
+	sluice_free_bytes(json);
+}
+
+/* Wait for the end, acting on signals and refreshing the statistics. */
+static int supervise(sluice_run *run, const run_args *a, sluice_run_result *res)
+{
+	char *path = NULL;
+
+	while (sluice_run_wait(run, 1000, res) == SLUICE_ETIMEOUT) {
+		write_stats(run, a->stats_json);
+		if (got_signal == SIGINT) {
+			got_signal = 0;
+			fprintf(stderr, "sluice: stopping with a savepoint\n");
+			if (sluice_job_stop_with_savepoint(run, NULL, &path) <
+			    0) {
+				cli_error_last(
+					"run: stop-with-savepoint failed");
+			} else {
+				printf("savepoint: %s\n", path);
+				sluice_free_bytes(path);
+			}
+		} else if (got_signal == SIGTERM) {
+			got_signal = 0;
+			sluice_run_cancel(run);
+		}
+	}
+	write_stats(run, a->stats_json);
+	return 0;
+}
+
+static int run(int argc, char **argv)
+{
+	sluice_run_options opts = {SLUICE_RUN_OPTIONS_VERSION, NULL, 0, 0};
+	sluice_jobfile *jf = NULL;
+	sluice_config *conf = NULL;
+	sluice_run_result res;
+	sluice_run *r = NULL;
+	sluice_job *job = NULL;
+	run_args a;
+	int rc = EXIT_USAGE;
+
+	memset(&res, 0, sizeof(res));
+	if (parse_args(&a, argc, argv) < 0)
+		goto done;
+	if (sluice_config_new(&conf) < 0 || load_config(conf, &a, &jf) < 0 ||
+	    storages(conf) < 0)
+		goto done;
+	if (sluice_jobfile_build(jf, conf, NULL, &job) < 0) {
+		cli_error_last("run");
+		goto done;
+	}
+	opts.restore_latest = a.restore && !strcmp(a.restore, "latest");
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	if (sluice_run_start(&r, job, conf, &opts) < 0) {
+		cli_error_last("run");
+		/* bad configuration or a restore path that is not there */
+		rc = sluice_error_last()->code == SLUICE_EINVALID ||
+				     sluice_error_last()->code ==
+					     SLUICE_ENOTFOUND
+			     ? EXIT_USAGE
+			     : EXIT_FAIL;
+		goto done;
+	}
+	supervise(r, &a, &res);
+	if (res.restored_id >= 0)
+		fprintf(stderr, "sluice: restored checkpoint %lld\n",
+			(long long)res.restored_id);
+	else if (opts.restore_latest)
+		fprintf(stderr, "sluice: no completed checkpoint to restore: "
+				"started fresh\n");
+	switch (res.state) {
+	case SLUICE_JOB_STATE_FINISHED:
+		fprintf(stderr, "sluice: job '%s' finished (%d restarts)\n",
+			sluice_jobfile_name(jf), (int)res.restarts);
+		rc = 0;
+		break;
+	case SLUICE_JOB_STATE_CANCELED:
+		fprintf(stderr, "sluice: job '%s' canceled\n",
+			sluice_jobfile_name(jf));
+		rc = EXIT_FAIL;
+		break;
+	default:
+		cli_error(
+			"run: job '%s' failed: %s", sluice_jobfile_name(jf),
+			res.message);
+		rc = EXIT_FAIL;
+	}
+done:
+	sluice_run_free(r);
+	sluice_jobfile_free(jf);
+	sluice_config_free(conf);
+	free(a.dyn);
+	return rc;
+}
+
+const cmd cmd_run_def = {
+	"run", run, "run a job file with checkpoints and failover",
+	"usage: sluice run JOB.yaml [-D key=value]... [--config FILE]\n"
+	"                  [--restore latest|PATH] [--stats-json FILE]\n\n"
+	"Runs the job described by JOB.yaml (docs/jobs.md) with checkpoints,\n"
+	"automatic restarts and restore.  Configuration: defaults < --config\n"
+	"FILE < the job file's config: section < -D.\n\n"
+	"  --restore latest   restore the newest completed checkpoint of this\n"
+	"                     job that verifies, or start fresh when none\n"
+	"  --restore PATH     restore a savepoint or checkpoint directory\n"
+	"  --stats-json FILE  checkpoint statistics (Flink's REST field "
+	"names),\n"
+	"                     rewritten every second and at exit\n\n"
+	"SIGINT stops with a savepoint and prints its path; SIGTERM cancels.\n"
+	"Exit: 0 the job finished, 1 it failed or was canceled, 2 bad "
+	"input.\n"};
