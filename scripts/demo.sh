@@ -36,4 +36,4 @@ cat .sluice/out/part-* | awk -F, '
 echo "exactly once: ok"
 echo
 echo "== checkpoint statistics (.sluice/stats.json)"
-sed 's/,"summary".*//' .sluice/stats.json | tr -d '\n'; echo "}}"
+sed 's/,"summary".*//' .sluice/stats.json | tr -d '\n'; echo "}"

@@ -37,6 +37,11 @@ expect2 "restore of a missing path" "Cannot find checkpoint or savepoint" \
 	"$tmp/ok.yaml" --restore "$tmp/no-such-checkpoint"
 
 # And a good one finishes with exit 0.
-"$SLUICE" run "$tmp/ok.yaml" 2>"$tmp/err" || fail "good job: $(cat "$tmp/err")"
+"$SLUICE" run "$tmp/ok.yaml" --stats-json "$tmp/stats.json" 2>"$tmp/err" ||
+	fail "good job: $(cat "$tmp/err")"
 grep -q "job 't' finished" "$tmp/err" || fail "no finish line"
+# the statistics document: Flink's REST fields plus restarts
+for field in '"counts":' '"history":' '"latest":' '"restarts":0}'; do
+	grep -q "$field" "$tmp/stats.json" || fail "stats lack $field: $(cat "$tmp/stats.json")"
+done
 echo ok

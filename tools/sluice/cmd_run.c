@@ -143,14 +143,20 @@ static int storages(const sluice_config *conf)
 static void write_stats(sluice_run *run, const char *path)
 {
 	char tmp[4096], *json = NULL;
-	FILE *f;
+	FILE *f = NULL;
+	size_t n;
 
 	if (!path || sluice_run_stats_json(run, -1, &json) < 0)
 		return;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if ((f = fopen(tmp, "w"))) {
-		fprintf(f, "{\"restarts\":%d,\"checkpoints\":%s}\n",
-			(int)sluice_run_restarts(run), json);
+	n = strlen(json);
+	while (n && json[n - 1] != '}') /* the object's closing brace */
+		n--;
+	if (n && (f = fopen(tmp, "w"))) {
+		/* Flink's REST document (counts, summary, latest, history)
+		 * with the run's restart count added */
+		fprintf(f, "%.*s,\"restarts\":%d}\n", (int)(n - 1), json,
+			(int)sluice_run_restarts(run));
 		if (fclose(f) == 0)
 			rename(tmp, path);
 	}
