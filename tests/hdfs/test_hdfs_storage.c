@@ -1,9 +1,9 @@
 /*
  * HDFS checkpoint storage over WebHDFS, against the endpoint named by
  * SLUICE_TEST_WEBHDFS_URL (webhdfs://host:port/base-dir): the storage
- * contract suite on webhdfs:// and hdfs:// URIs, a checkpoint committed by
- * renaming `_metadata` into place and discovered again, and requests
- * carrying the Hadoop user.  tests/e2e/hdfs_storage.sh runs it against the
+ * contract suite on webhdfs:// and hdfs:// URIs (its checkpoint test
+ * commits by renaming `_metadata` into place), and requests carrying the
+ * Hadoop user.  tests/e2e/hdfs_storage.sh runs it against the
  * protocol endpoint written for the tests (tests/hdfs/webhdfs_server.py);
  * point the variable at a real cluster's NameNode HTTP port to run it
  * there.
@@ -19,9 +19,6 @@
 
 #include "../contract/helper_storage.h"
 #include "sluice/config.h"
-#include "sluice/sys/metadata.h"
-
-#define JOB "fedcba9876543210fedcba9876543210"
 
 static const char *base; /* webhdfs://host:port/dir */
 static int run_no;
@@ -50,63 +47,6 @@ static int setup_hdfs(storage_fixture *f)
 static void teardown(storage_fixture *f)
 {
 	sluice_storage_free(f->st);
-}
-
-static void test_hdfs__checkpoint_commits_by_rename_and_is_discovered(void **st)
-{
-	sluice_storage_options so;
-	sluice_checkpoint_storage *cs;
-	sluice_checkpoint_meta *m, *found = NULL;
-	sluice_operator_state *op;
-	sluice_stream_handle *h = NULL;
-	sluice_keyed_handle *kh;
-	sluice_location *loc;
-	sluice_ostream *os;
-	storage_fixture f;
-	char dir[512], big[50000];
-
-	(void)st;
-	assert_int_equal(setup_webhdfs(&f), 0);
-	sluice_storage_options_init(&so);
-	so.checkpoint_dir = f.root;
-	so.storage = f.st;
-	assert_int_equal(sluice_checkpoint_storage_new(&cs, &so, JOB), 0);
-	assert_int_equal(sluice_checkpoint_location_new(&loc, cs, 7), 0);
-	assert_int_equal(
-		sluice_location_open_stream(&os, loc, SLUICE_SCOPE_EXCLUSIVE),
-		0);
-	memset(big, 'h', sizeof(big));
-	assert_int_equal(sluice_ostream_write(os, big, sizeof(big)), 0);
-	assert_int_equal(sluice_ostream_close(os, &h), 0);
-	assert_int_equal(sluice_checkpoint_meta_new(&m, 7), 0);
-	memcpy(m->job_id, JOB, sizeof(m->job_id));
-	assert_int_equal(
-		sluice_checkpoint_meta_add_operator(&op, m, "u", "n", 1, 128),
-		0);
-	kh = calloc(1, sizeof(*kh));
-	kh->num_key_groups = 1;
-	kh->offsets = calloc(1, sizeof(uint64_t));
-	kh->stream = h;
-	assert_int_equal(sluice_subtask_add_keyed(&op->subtasks[0], kh), 0);
-	assert_int_equal(sluice_location_finalize(loc, m), 0);
-	sluice_location_free(loc);
-	snprintf(dir, sizeof(dir), "%s/%s", f.root, JOB);
-	assert_int_equal(
-		sluice_checkpoint_discover(&found, NULL, f.st, dir, NULL, NULL),
-		0);
-	assert_int_equal(found->checkpoint_id, 7);
-	assert_int_equal(
-		found->operators[0].subtasks[0].keyed[0]->stream->size,
-		sizeof(big));
-	/* no temporary name left behind by the commit */
-	snprintf(
-		dir, sizeof(dir), "%s/%s/chk-7/_metadata.inprogress", f.root,
-		JOB);
-	assert_int_equal(sluice_storage_exists(f.st, dir), 0);
-	sluice_checkpoint_meta_free(found);
-	sluice_checkpoint_meta_free(m);
-	sluice_checkpoint_storage_free(cs);
-	teardown(&f);
 }
 
 static void test_hdfs__wrong_user_is_refused_with_the_path(void **st)
@@ -150,8 +90,6 @@ int main(void)
 		"webhdfs://", setup_webhdfs, teardown};
 	static const storage_impl hdfs = {"hdfs://", setup_hdfs, teardown};
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(
-			test_hdfs__checkpoint_commits_by_rename_and_is_discovered),
 		cmocka_unit_test(
 			test_hdfs__wrong_user_is_refused_with_the_path),
 		cmocka_unit_test(test_hdfs__uri_without_namenode_is_invalid),
