@@ -5,7 +5,10 @@
  * the tool cannot drift apart.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <cJSON.h>
 
 #include "cmd.h"
 #include "sluice/config.h"
@@ -104,10 +107,74 @@ static void markdown(FILE *out)
 	}
 }
 
+/*
+ * Explain every failed checkpoint in a statistics document (sluice run
+ * --stats-json): its id, the message, then the reason's entry.  Returns 0,
+ * or EXIT_USAGE when the file cannot be read or is not such a document.
+ */
+static int explain_stats(const char *path, const sluice_config *conf)
+{
+	const sluice_failure_info *fi;
+	cJSON *doc, *hist, *c;
+	char *text = NULL;
+	long len;
+	int failed = 0;
+	FILE *f = fopen(path, "rb");
+
+	if (!f || fseek(f, 0, SEEK_END) || (len = ftell(f)) < 0 ||
+	    fseek(f, 0, SEEK_SET) || !(text = malloc((size_t)len + 1)) ||
+	    fread(text, 1, (size_t)len, f) != (size_t)len) {
+		cli_error("doctor: cannot read statistics file '%s'", path);
+		if (f)
+			fclose(f);
+		free(text);
+		return EXIT_USAGE;
+	}
+	fclose(f);
+	text[len] = '\0';
+	doc = cJSON_Parse(text);
+	free(text);
+	hist = cJSON_GetObjectItem(doc, "history");
+	if (!cJSON_IsArray(hist)) {
+		cli_error(
+			"doctor: '%s' is not a checkpoint statistics "
+			"document (no \"history\")",
+			path);
+		cJSON_Delete(doc);
+		return EXIT_USAGE;
+	}
+	cJSON_ArrayForEach(c, hist)
+	{
+		cJSON *st = cJSON_GetObjectItem(c, "status");
+		cJSON *id = cJSON_GetObjectItem(c, "id");
+		cJSON *name = cJSON_GetObjectItem(c, "failure_reason");
+		cJSON *msg = cJSON_GetObjectItem(c, "failure_message");
+
+		if (!cJSON_IsString(st) || strcmp(st->valuestring, "FAILED"))
+			continue;
+		failed++;
+		printf("checkpoint %lld failed: %s\n",
+		       cJSON_IsNumber(id) ? (long long)id->valuedouble : -1LL,
+		       cJSON_IsString(msg) ? msg->valuestring : "");
+		fi = cJSON_IsString(name)
+			     ? sluice_failure_info_by_name(name->valuestring)
+			     : NULL;
+		if (!fi && cJSON_IsString(msg))
+			fi = sluice_failure_info_match(msg->valuestring);
+		if (fi)
+			explain(stdout, fi, conf);
+		printf("\n");
+	}
+	if (!failed)
+		printf("no failed checkpoints in %s\n", path);
+	cJSON_Delete(doc);
+	return 0;
+}
+
 static int run(int argc, char **argv)
 {
 	const sluice_failure_info *fi;
-	const char *message = NULL, *mode = NULL;
+	const char *message = NULL, *mode = NULL, *stats = NULL;
 	sluice_config *conf = NULL;
 	int i, rc = EXIT_USAGE, r;
 
@@ -122,6 +189,8 @@ static int run(int argc, char **argv)
 			continue;
 		if (!strcmp(argv[i], "--message") && i + 1 < argc)
 			message = argv[++i];
+		else if (!strcmp(argv[i], "--stats") && i + 1 < argc)
+			stats = argv[++i];
 		else if (
 			!strcmp(argv[i], "--list") ||
 			!strcmp(argv[i], "--markdown"))
@@ -129,9 +198,13 @@ static int run(int argc, char **argv)
 		else
 			goto usage;
 	}
-	if (!!message + !!mode != 1)
+	if (!!message + !!mode + !!stats != 1)
 		goto usage;
 	rc = 0;
+	if (stats) {
+		rc = explain_stats(stats, conf);
+		goto done;
+	}
 	if (mode && !strcmp(mode, "--markdown")) {
 		markdown(stdout);
 	} else if (mode) {
@@ -153,7 +226,8 @@ static int run(int argc, char **argv)
 	}
 	goto done;
 usage:
-	cli_error("doctor: expected --message TEXT, --list or --markdown");
+	cli_error("doctor: expected --message TEXT, --stats FILE, --list or "
+		  "--markdown");
 	fputs(cmd_doctor_def.usage, stderr);
 done:
 	sluice_config_free(conf);
@@ -175,5 +249,7 @@ const cmd cmd_doctor_def = {
 	"                  what to check, and the keys to look at with their\n"
 	"                  values (defaults < --config FILE < -D).  A reason\n"
 	"                  name works too.\n"
+	"  --stats FILE    explain every failed checkpoint in a statistics\n"
+	"                  document (sluice run --stats-json FILE)\n"
 	"  --list          every reason with its exact message\n"
 	"  --markdown      the reference page docs/operations.md\n"};
