@@ -32,6 +32,15 @@ grep -q '^checkpoint [0-9]* failed: Checkpoint expired before completing.$' "$tm
 	fail "no failed checkpoint line: $(head -n 3 "$tmp/out")"
 grep -q '^CHECKPOINT_EXPIRED' "$tmp/out" || fail "reason not explained"
 grep -q 'execution.checkpointing.timeout: 10ms  # -D' "$tmp/out" || fail "keys not shown"
+# the same document as a table
+"$SLUICE" stats "$tmp/stats.json" >"$tmp/table"
+grep -q '^checkpoints: [0-9]* triggered, 0 in progress, [0-9]* completed, [1-9][0-9]* failed' "$tmp/table" ||
+	fail "stats counts: $(head -n 1 "$tmp/table")"
+grep -q 'FAILED .*CHECKPOINT_EXPIRED$' "$tmp/table" || fail "stats rows lack the failure reason"
+set +e
+"$SLUICE" stats "$tmp/slow.yaml" >/dev/null 2>&1; rc=$?
+set -e
+[ "$rc" = 2 ] || fail "stats of a non-statistics file: exit $rc, want 2"
 set +e
 "$SLUICE" doctor --stats "$tmp/slow.yaml" >/dev/null 2>&1; rc=$?
 set -e

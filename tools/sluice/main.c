@@ -11,11 +11,16 @@
 #include "sluice/sluice.h"
 
 static const cmd *const commands[] = {
-	&cmd_run_def,        &cmd_config_def, &cmd_doctor_def,
-	&cmd_checkpoint_def, &cmd_bench_def,
+	&cmd_run_def,
+	&cmd_stats_def,
+	&cmd_doctor_def,
+	&cmd_checkpoint_def,
+	&cmd_config_def,
+	&cmd_bench_def,
+	NULL, /* keeps one entry per line under clang-format */
 };
 
-#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]) - 1)
 
 void cli_error(const char *fmt, ...)
 {
