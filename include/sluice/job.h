@@ -363,6 +363,14 @@ sluice_ctx_union_state_set(
  * the run exists.  The job (borrowed) must not be used by anyone else
  * while the run exists.  Operator callbacks run on task threads as usual.
  */
+/*
+ * The job id of a job named `name`: 32 lowercase hex digits (like a Flink
+ * JobID), xxh3-64 of the name followed by its fmix64 with a fixed salt, so
+ * every run of the same job finds the same checkpoint directory.  `out`
+ * receives 33 bytes including the NUL.  Pure; any thread.
+ */
+SLUICE_EXTERN(void) sluice_job_id_of(const char *name, char out[33]);
+
 typedef struct sluice_run sluice_run;
 struct sluice_config;
 

@@ -12,7 +12,6 @@
  * key-by before them (join on both inputs); only two-input operators
  * take `inputs`, and they require it.
  */
-#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -20,7 +19,6 @@
 #include "sluice/jobfile.h"
 #include "util/alloc.h"
 #include "util/error.h"
-#include "util/hash.h"
 
 #define MAX_FILE_SZ (4u << 20)
 
@@ -384,11 +382,7 @@ int32_t sluice_jobfile_max_parallelism(const sluice_jobfile *jf)
 
 void sluice_jobfile_job_id(const sluice_jobfile *jf, char out[33])
 {
-	/* the same derivation as sluice_run's job id (job.h) */
-	uint64_t a = sluice__xxh3(jf->js.name, strlen(jf->js.name));
-	uint64_t b = sluice__fmix64(a ^ 0x9e3779b97f4a7c15ull);
-
-	snprintf(out, 33, "%016" PRIx64 "%016" PRIx64, a, b);
+	sluice_job_id_of(jf->js.name, out); /* the id sluice_run uses */
 }
 
 int sluice_jobfile_build(

@@ -219,7 +219,7 @@ static sluice_run *run_alloc(sluice_job *job, const sluice_run_options *o)
 	sluice__cond_init(&r->cond);
 	r->result.state = SLUICE_JOB_STATE_RUNNING;
 	r->result.restored_id = -1;
-	sluice__run_job_id(r->job_id, job->name);
+	sluice_job_id_of(job->name, r->job_id);
 	return r;
 }
 

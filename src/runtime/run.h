@@ -59,9 +59,6 @@ struct sluice_run {
 	sluice_run_result result;
 };
 
-/* The job id of `name` (see job.h): 32 lowercase hex + NUL into `out`. */
-void sluice__run_job_id(char out[33], const char *name);
-
 /*
  * Start the job for the first time, restoring what `path` names (NULL:
  * the newest verified checkpoint when `latest`, else nothing).  On

@@ -30,7 +30,7 @@
 #include "util/hash.h"
 #include "util/log.h"
 
-void sluice__run_job_id(char out[33], const char *name)
+void sluice_job_id_of(const char *name, char out[33])
 {
 	uint64_t a = sluice__xxh3(name, strlen(name));
 	uint64_t b = sluice__fmix64(a ^ 0x9e3779b97f4a7c15ull);

@@ -16,7 +16,6 @@
 
 #include "sluice/jobfile.h"
 #include "sluice/sys/runtime.h"
-#include "runtime/run.h"
 #include "util/alloc.h"
 
 static const char example[] = "job:\n"
@@ -73,7 +72,7 @@ static void test_jobfile__example_loads_applies_config_and_builds(void **state)
 	assert_int_equal(sluice_config_entry_count(conf), 2); /* ~ = unset */
 
 	sluice_jobfile_job_id(jf, id);
-	sluice__run_job_id(id2, "counts"); /* what sluice_run uses */
+	sluice_job_id_of("counts", id2); /* what sluice_run uses */
 	assert_string_equal(id, id2);
 	assert_int_equal(strlen(id), 32);
 	assert_int_equal(strspn(id, "0123456789abcdef"), 32);

@@ -502,7 +502,7 @@ static int cancel_leaves_checkpoint(fx *f, const char *sub, const char *ret)
 	assert_int_equal(sluice_run_wait(run, RT_WAIT_MS, &res), 0);
 	assert_int_equal(res.state, SLUICE_JOB_STATE_CANCELED);
 	sluice_run_free(run);
-	sluice__run_job_id(id, "pipeline");
+	sluice_job_id_of("pipeline", id);
 	snprintf(jobdir, sizeof(jobdir), "%s/%s/%s", f->dir, sub, id);
 	rc = sluice_checkpoint_discover(
 		&m, NULL, sluice_storage_file_get(), jobdir, NULL, NULL);
@@ -543,7 +543,7 @@ crash_after_checkpoints(fx *f, pipeline *pl, sluice_config *c, int n)
 	w.calls = LOAD(&pl->notes.complete_calls) + 2 * (n - 1);
 	assert_true(rt_wait_for(notified_after, &w));
 	sluice_run_free(run);
-	sluice__run_job_id(id, "pipeline");
+	sluice_job_id_of("pipeline", id);
 	snprintf(jobdir, sizeof(jobdir), "%s/chk/%s", f->dir, id);
 	assert_int_equal(
 		sluice_checkpoint_discover(
@@ -819,9 +819,9 @@ static void test_run__job_id_is_stable_hex(void **state)
 	int i;
 
 	(void)state;
-	sluice__run_job_id(a, "orders");
-	sluice__run_job_id(b, "orders");
-	sluice__run_job_id(c, "orders2");
+	sluice_job_id_of("orders", a);
+	sluice_job_id_of("orders", b);
+	sluice_job_id_of("orders2", c);
 	assert_string_equal(a, b);
 	assert_string_not_equal(a, c);
 	assert_int_equal(strlen(a), 32);
