@@ -4,7 +4,11 @@
  * -D values are set as they come, with SLUICE_CONFIG_DYNAMIC as source, so
  * precedence is default < file < -D whatever the order on the line.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <cJSON.h>
 
 #include "cmd.h"
 #include "sluice/config.h"
@@ -61,4 +65,23 @@ int cli_storage_for(
 		}
 	}
 	return 0;
+}
+
+cJSON *cli_read_json(const char *path)
+{
+	char *text = NULL;
+	cJSON *doc = NULL;
+	long len = -1;
+	FILE *f = fopen(path, "rb");
+
+	if (f && !fseek(f, 0, SEEK_END) && (len = ftell(f)) >= 0 &&
+	    !fseek(f, 0, SEEK_SET) && (text = malloc((size_t)len + 1)) &&
+	    fread(text, 1, (size_t)len, f) == (size_t)len) {
+		text[len] = '\0';
+		doc = cJSON_Parse(text);
+	}
+	if (f)
+		fclose(f);
+	free(text);
+	return doc;
 }

@@ -49,6 +49,11 @@ int cli_config_opt(
 int cli_storage_for(
 	const struct sluice_config *conf, const char *cmdname, const char *uri);
 
+struct cJSON;
+/* Parse the JSON file at `path`; NULL when unreadable or not JSON.  Free
+ * with cJSON_Delete. */
+struct cJSON *cli_read_json(const char *path);
+
 extern const cmd cmd_config_def;
 extern const cmd cmd_checkpoint_def;
 extern const cmd cmd_doctor_def;

@@ -5,7 +5,6 @@
  * the tool cannot drift apart.
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <cJSON.h>
@@ -115,25 +114,9 @@ static void markdown(FILE *out)
 static int explain_stats(const char *path, const sluice_config *conf)
 {
 	const sluice_failure_info *fi;
-	cJSON *doc, *hist, *c;
-	char *text = NULL;
-	long len;
+	cJSON *doc = cli_read_json(path), *hist, *c;
 	int failed = 0;
-	FILE *f = fopen(path, "rb");
 
-	if (!f || fseek(f, 0, SEEK_END) || (len = ftell(f)) < 0 ||
-	    fseek(f, 0, SEEK_SET) || !(text = malloc((size_t)len + 1)) ||
-	    fread(text, 1, (size_t)len, f) != (size_t)len) {
-		cli_error("doctor: cannot read statistics file '%s'", path);
-		if (f)
-			fclose(f);
-		free(text);
-		return EXIT_USAGE;
-	}
-	fclose(f);
-	text[len] = '\0';
-	doc = cJSON_Parse(text);
-	free(text);
 	hist = cJSON_GetObjectItem(doc, "history");
 	if (!cJSON_IsArray(hist)) {
 		cli_error(

@@ -4,8 +4,6 @@
  * row per checkpoint in the history (newest first, as Flink keeps it).
  */
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include <cJSON.h>
 
@@ -25,25 +23,6 @@ static const char *str(const cJSON *o, const char *k)
 	return cJSON_IsString(v) ? v->valuestring : "";
 }
 
-static cJSON *load(const char *path)
-{
-	char *text = NULL;
-	cJSON *doc = NULL;
-	long len = -1;
-	FILE *f = fopen(path, "rb");
-
-	if (f && !fseek(f, 0, SEEK_END) && (len = ftell(f)) >= 0 &&
-	    !fseek(f, 0, SEEK_SET) && (text = malloc((size_t)len + 1)) &&
-	    fread(text, 1, (size_t)len, f) == (size_t)len) {
-		text[len] = '\0';
-		doc = cJSON_Parse(text);
-	}
-	if (f)
-		fclose(f);
-	free(text);
-	return doc;
-}
-
 static int run(int argc, char **argv)
 {
 	const cJSON *counts, *hist, *c;
@@ -53,7 +32,7 @@ static int run(int argc, char **argv)
 		fputs(cmd_stats_def.usage, stderr);
 		return EXIT_USAGE;
 	}
-	doc = load(argv[1]);
+	doc = cli_read_json(argv[1]);
 	counts = cJSON_GetObjectItem(doc, "counts");
 	hist = cJSON_GetObjectItem(doc, "history");
 	if (!cJSON_IsObject(counts) || !cJSON_IsArray(hist)) {
