@@ -313,6 +313,8 @@ static int build_meta(
 			     &op->subtasks[t->subtask], p->acks[i], s->registry,
 			     p->id)) < 0)
 			goto fail;
+		if (p->acks[i]->n_incremental) /* RocksDB native files */
+			m->props.format = SLUICE_FORMAT_NATIVE;
 	}
 	for (i = 0; i < p->plan.n_finished; i++) {
 		const sluice__task_ref *t = &p->plan.finished[i];
