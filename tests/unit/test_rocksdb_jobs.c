@@ -12,8 +12,9 @@
  * no retained checkpoint references and never a referenced one; restoring
  * an older retained checkpoint after the live database compacted its
  * files away; rescaling 2->3 and 3->1 from incremental checkpoints; a
- * savepoint of rocksdb restores into hashmap and back (canonical);
- * incremental state refused by the hashmap backend.
+ * savepoint of rocksdb restores into hashmap and back (canonical); a
+ * task failure restarts in-process from incremental state; incremental
+ * state refused by the hashmap backend.
  */
 #include <dirent.h>
 #include <pthread.h>
@@ -628,6 +629,41 @@ static void test_rocksdb_jobs__savepoint_moves_between_backends(void **s)
 	fx_release(&f);
 }
 
+/* A task failure mid-run restarts the job in-process from the newest
+ * incremental checkpoint (restart strategy): exact counts at the end. */
+static void test_rocksdb_jobs__failover_restores_incremental_state(void **s)
+{
+	fx f;
+	pipeline pl;
+	sluice_config *c;
+	sluice_run *run;
+	sluice_run_result res;
+
+	(void)s;
+	fx_init(&f);
+	rt_pipeline_build(&pl, 2, 2, 2, 600, SLUICE_JOB_EXACTLY_ONCE);
+	pl.src.gate = 0;
+	c =
+		conf_of(&f, "chk", "restart-strategy.type", "fixed-delay",
+			"restart-strategy.fixed-delay.attempts", "3",
+			"restart-strategy.fixed-delay.delay", "200 ms", NULL);
+	assert_int_equal(sluice_run_start(&run, pl.job, c, &f.ro), 0);
+	advance(&pl, 100, 2);
+	advance(&pl, 200, 2);
+	STORE(&pl.count.fail_at, LOAD(&pl.count.processed) + 150);
+	STORE(&pl.src.gate, pl.src.n);
+	sluice_job_wakeup(pl.job);
+	assert_int_equal(sluice_run_wait(run, RT_WAIT_MS, &res), 0);
+	assert_int_equal(res.state, SLUICE_JOB_STATE_FINISHED);
+	assert_int_equal(res.restarts, 1);
+	assert_int_equal(LOAD(&pl.src.restored), 2);
+	rt_sink_expect_exact(&pl.sink, &pl.src, 2);
+	sluice_run_free(run);
+	sluice_config_free(c);
+	rt_pipeline_free(&pl);
+	fx_release(&f);
+}
+
 /* Incremental (native) state does not restore into hashmap: the start
  * fails naming the backend, instead of losing state. */
 static void test_rocksdb_jobs__hashmap_refuses_incremental_state(void **s)
@@ -688,6 +724,8 @@ int main(void)
 		cmocka_unit_test(test_rocksdb_jobs__rescale_3_to_1),
 		cmocka_unit_test(
 			test_rocksdb_jobs__savepoint_moves_between_backends),
+		cmocka_unit_test(
+			test_rocksdb_jobs__failover_restores_incremental_state),
 		cmocka_unit_test(
 			test_rocksdb_jobs__hashmap_refuses_incremental_state),
 	};
