@@ -22,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -363,6 +365,228 @@ static void test_monitor__blocked_source_counts_backpressured_time(void **state)
 	sluice_job_free(job);
 }
 
+/* ---- control channel --------------------------------------------------- */
+
+/* A savepoint directory that loads and verifies. */
+static void expect_savepoint(const char *path)
+{
+	sluice_checkpoint_meta *m = NULL;
+	char *dir = NULL;
+
+	assert_non_null(strstr(path, "/sp/savepoint-"));
+	assert_int_equal(
+		sluice_checkpoint_load(
+			&m, &dir, sluice_storage_file_get(), path),
+		0);
+	assert_int_equal(
+		sluice_checkpoint_verify(
+			sluice_storage_file_get(), dir, m, NULL, NULL),
+		0);
+	sluice_checkpoint_meta_free(m);
+	sluice_free_bytes(dir);
+}
+
+typedef struct req {
+	const char *dir;
+	int rc;
+	char *path;
+	pthread_t th;
+} req;
+
+static void *req_main(void *arg)
+{
+	req *r = arg;
+
+	r->rc = sluice_savepoint_request(r->dir, NULL, &r->path);
+	return NULL;
+}
+
+static void
+start_gated(fx *f, pipeline *pl, sluice_config **c, sluice_run **run)
+{
+	rt_pipeline_build(pl, 2, 2, 2, 600, SLUICE_JOB_EXACTLY_ONCE);
+	pl->src.gate = 100;
+	*c = conf_of(f, NULL);
+	assert_int_equal(sluice_run_start(run, pl->job, *c, &f->ro), 0);
+	assert_true(rt_wait_for(sink_reached, &(sink_wait){&pl->sink, 200}));
+}
+
+static void finish_gated(fx *f, pipeline *pl, sluice_config *c, sluice_run *run)
+{
+	sluice_run_result res;
+
+	STORE(&pl->src.gate, pl->src.n);
+	sluice_job_wakeup(pl->job);
+	assert_int_equal(sluice_run_wait(run, RT_WAIT_MS, &res), 0);
+	assert_int_equal(res.state, SLUICE_JOB_STATE_FINISHED);
+	rt_sink_expect_exact(&pl->sink, &pl->src, 2);
+	sluice_run_free(run);
+	sluice_config_free(c);
+	rt_pipeline_free(pl);
+	fx_release(f);
+}
+
+static void test_control__savepoints_on_request_while_running(void **state)
+{
+	fx f;
+	pipeline pl;
+	sluice_config *c;
+	sluice_run *run;
+	char *def = NULL, *path = NULL, want[128], pidf[160];
+	req r[2];
+	int i;
+
+	(void)state;
+	fx_init(&f);
+	start_gated(&f, &pl, &c, &run);
+	/* the default directory: the job's checkpoint directory */
+	assert_int_equal(sluice_run_control_dir(run, &def), 0);
+	snprintf(want, sizeof(want), "%s/chk/%s", f.dir, run->job_id);
+	assert_string_equal(def, want);
+	assert_int_equal(sluice_run_serve_control(run, NULL), 0);
+	assert_int_equal(sluice_run_serve_control(run, NULL), SLUICE_EBUSY);
+	snprintf(pidf, sizeof(pidf), "%s/.control/pid", def);
+	assert_int_equal(access(pidf, R_OK), 0);
+	assert_int_equal(sluice_savepoint_request(def, NULL, &path), 0);
+	expect_savepoint(path);
+	sluice_free_bytes(path);
+	assert_int_equal(sluice_run_state(run), SLUICE_JOB_STATE_RUNNING);
+	/* two at once: two savepoints, one after the other */
+	for (i = 0; i < 2; i++) {
+		r[i] = (req){def, 1, NULL, 0};
+		assert_int_equal(
+			pthread_create(&r[i].th, NULL, req_main, &r[i]), 0);
+	}
+	for (i = 0; i < 2; i++) {
+		pthread_join(r[i].th, NULL);
+		assert_int_equal(r[i].rc, 0);
+		expect_savepoint(r[i].path);
+	}
+	assert_string_not_equal(r[0].path, r[1].path);
+	sluice_free_bytes(r[0].path);
+	sluice_free_bytes(r[1].path);
+	/* an explicit target */
+	snprintf(want, sizeof(want), "%s/sp", f.dir);
+	assert_int_equal(sluice_savepoint_request(def, want, &path), 0);
+	expect_savepoint(path);
+	sluice_free_bytes(path);
+	assert_int_equal(
+		sluice_savepoint_request(def, "a\nb", &path), SLUICE_EINVALID);
+	finish_gated(&f, &pl, c, run);
+	/* the run is freed: nobody serves the directory any more */
+	assert_int_equal(access(pidf, F_OK), -1);
+	assert_int_equal(
+		sluice_savepoint_request(def, NULL, &path), SLUICE_ENOTFOUND);
+	assert_non_null(strstr(sluice_error_last()->message, def));
+	sluice_free_bytes(def);
+}
+
+static void test_control__nobody_serving_names_the_directory(void **state)
+{
+	char dir[64], ctl[96], *path = (char *)"x";
+	struct sockaddr_un sa = {AF_UNIX, {0}};
+	FILE *pf;
+	int fd;
+
+	(void)state;
+	assert_int_equal(
+		sluice_savepoint_request("/nonexistent/job", NULL, &path),
+		SLUICE_ENOTFOUND);
+	assert_null(path);
+	assert_non_null(
+		strstr(sluice_error_last()->message,
+		       "/nonexistent/job: no such job directory"));
+	snprintf(dir, sizeof(dir), "/tmp/sluice-ctl-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(
+		sluice_savepoint_request(dir, NULL, &path), SLUICE_ENOTFOUND);
+	assert_non_null(strstr(sluice_error_last()->message, "no running job"));
+	assert_non_null(strstr(sluice_error_last()->message, dir));
+	/* a stale socket and pid file of a process that died */
+	snprintf(ctl, sizeof(ctl), "%s/.control", dir);
+	assert_int_equal(mkdir(ctl, 0700), 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/sock", ctl);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(fd);
+	snprintf(ctl, sizeof(ctl), "%s/.control/pid", dir);
+	assert_non_null(pf = fopen(ctl, "w"));
+	fprintf(pf, "999999\n");
+	fclose(pf);
+	assert_int_equal(
+		sluice_savepoint_request(dir, NULL, &path), SLUICE_ENOTFOUND);
+	assert_non_null(strstr(sluice_error_last()->message, "stale"));
+	assert_non_null(strstr(sluice_error_last()->message, "999999"));
+	assert_int_equal(
+		sluice_storage_remove_tree(sluice_storage_file_get(), dir), 0);
+}
+
+static void test_control__stale_files_replaced_live_server_kept(void **state)
+{
+	fx f;
+	pipeline pl;
+	sluice_config *c;
+	sluice_run *run;
+	char dir[200], lock[260], *path = NULL;
+	int fd, lk;
+
+	(void)state;
+	fx_init(&f);
+	/* longer than a socket path: reached through /proc/self/fd */
+	snprintf(
+		dir, sizeof(dir), "%s/%s/%s", f.dir,
+		"a-rather-long-directory-name-for-the-control-channel",
+		"and-another-one-to-pass-the-limit-of-sun-path");
+	start_gated(&f, &pl, &c, &run);
+	/* a live server elsewhere holds the lock: busy, names the dir */
+	assert_int_equal(
+		sluice_storage_mkdirs(sluice_storage_file_get(), dir), 0);
+	snprintf(lock, sizeof(lock), "%s/.control", dir);
+	assert_int_equal(mkdir(lock, 0700), 0);
+	snprintf(lock, sizeof(lock), "%s/.control/lock", dir);
+	assert_true((lk = open(lock, O_RDWR | O_CREAT, 0600)) >= 0);
+	assert_int_equal(flock(lk, LOCK_EX), 0);
+	assert_int_equal(sluice_run_serve_control(run, dir), SLUICE_EBUSY);
+	assert_non_null(strstr(sluice_error_last()->message, "already served"));
+	close(lk); /* that process "died", leaving its socket file */
+	snprintf(lock, sizeof(lock), "%s/.control/sock", dir);
+	assert_true((fd = open(lock, O_RDWR | O_CREAT, 0600)) >= 0);
+	close(fd);
+	assert_int_equal(sluice_run_serve_control(run, dir), 0);
+	assert_int_equal(sluice_savepoint_request(dir, NULL, &path), 0);
+	expect_savepoint(path);
+	sluice_free_bytes(path);
+	finish_gated(&f, &pl, c, run);
+}
+
+static void test_control__request_after_the_end_fails_clearly(void **state)
+{
+	fx f;
+	pipeline pl;
+	sluice_config *c;
+	sluice_run *run;
+	sluice_run_result res;
+	char dir[128], *path = NULL;
+
+	(void)state;
+	fx_init(&f);
+	rt_pipeline_build(&pl, 1, 1, 1, 100, SLUICE_JOB_EXACTLY_ONCE);
+	c = conf_of(&f, NULL);
+	assert_int_equal(sluice_run_start(&run, pl.job, c, &f.ro), 0);
+	snprintf(dir, sizeof(dir), "%s/ctl", f.dir);
+	assert_int_equal(sluice_run_serve_control(run, dir), 0);
+	assert_int_equal(sluice_run_wait(run, RT_WAIT_MS, &res), 0);
+	assert_int_equal(res.state, SLUICE_JOB_STATE_FINISHED);
+	assert_int_equal(
+		sluice_savepoint_request(dir, NULL, &path), SLUICE_EINVALID);
+	assert_null(path);
+	assert_non_null(strstr(sluice_error_last()->message, "not running"));
+	sluice_run_free(run);
+	sluice_config_free(c);
+	rt_pipeline_free(&pl);
+	fx_release(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -372,6 +596,14 @@ int main(void)
 			test_monitor__live_reads_grow_and_survive_a_restart),
 		cmocka_unit_test(
 			test_monitor__blocked_source_counts_backpressured_time),
+		cmocka_unit_test(
+			test_control__savepoints_on_request_while_running),
+		cmocka_unit_test(
+			test_control__nobody_serving_names_the_directory),
+		cmocka_unit_test(
+			test_control__stale_files_replaced_live_server_kept),
+		cmocka_unit_test(
+			test_control__request_after_the_end_fails_clearly),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
