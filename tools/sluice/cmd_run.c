@@ -301,7 +301,7 @@ static int supervise(sluice_run *run, const run_args *a, sluice_run_result *res)
 /* Serve `sluice savepoint JOB-DIR` and say where. */
 static void announce(sluice_run *r, sluice_jobfile *jf)
 {
-	char id[33], *dir = NULL;
+	char id[33], *dir = NULL, *abs = NULL;
 
 	sluice_jobfile_job_id(jf, id);
 	if (sluice_run_control_dir(r, &dir) < 0 ||
@@ -310,11 +310,14 @@ static void announce(sluice_run *r, sluice_jobfile *jf)
 		fprintf(stderr, "sluice: job '%s' (%s) running\n",
 			sluice_jobfile_name(jf), id);
 	} else {
+		abs = realpath(dir, NULL); /* usable from any directory */
 		fprintf(stderr,
 			"sluice: job '%s' (%s) running; job dir %s\n"
 			"sluice: a savepoint meanwhile: sluice savepoint %s\n",
-			sluice_jobfile_name(jf), id, dir, dir);
+			sluice_jobfile_name(jf), id, abs ? abs : dir,
+			abs ? abs : dir);
 	}
+	free(abs);
 	sluice_free_bytes(dir);
 }
 
