@@ -41,15 +41,18 @@ if ! command -v script >/dev/null 2>&1; then
 	exit 0
 fi
 rm -rf "$tmp/out" "$tmp/ck"
-TERM=xterm script -q -e -c "'$SLUICE' run '$tmp/job.yaml' 2>&1" "$tmp/tty.txt" >/dev/null ||
+# a 100-column terminal: the line is cut to 99 characters
+TERM=xterm script -q -e -c "stty cols 100; '$SLUICE' run '$tmp/job.yaml' 2>&1" "$tmp/tty.txt" >/dev/null ||
 	fail "run on a terminal failed: $(cat -v "$tmp/tty.txt")"
-cr=$(printf '\r')
 esc=$(printf '\033')
 # split the redraws into lines
 tr '\r' '\n' <"$tmp/tty.txt" >"$tmp/lines.txt"
-n=$(grep -c "^in .*/s  out .*/s  backpressure [0-9]*%  ckpt #[0-9]* .* ago  restarts 0${esc}\[K" "$tmp/lines.txt" || true)
+n=$(grep -c "^in .*/s  out .*/s  backpressure [0-9]*%  ckpt #[0-9]* [0-9]*ms [0-9.]*[KMG]*i*B .* ago  restarts 0${esc}\[K" "$tmp/lines.txt" || true)
 [ "$n" -ge 3 ] || fail "fewer than 3 status lines with a checkpoint: $(cat -v "$tmp/tty.txt")"
 grep -q "^in [0-9.]*k/s" "$tmp/lines.txt" || fail "no thousands-per-second rate: $(cat -v "$tmp/tty.txt")"
-grep -q "${cr}${esc}\[Ksluice: job 'status-line' finished" "$tmp/tty.txt" ||
+long=$(sed "s/${esc}\[K\$//" "$tmp/lines.txt" | awk 'length($0) > 99' | grep -c "backpressure" || true)
+[ "$long" = 0 ] || fail "$long status lines wider than the terminal"
+# cleared first (or by a log line before it): it starts a line of its own
+grep -q "^\(${esc}\[K\)\{0,1\}sluice: job 'status-line' finished" "$tmp/lines.txt" ||
 	fail "status line not cleared before the final message: $(cat -v "$tmp/tty.txt")"
 echo "ok: $n status lines"
