@@ -22,11 +22,17 @@
  * answer does not hurt the server (MSG_NOSIGNAL).  Peers of another user
  * are refused (SO_PEERCRED), on top of the directory's mode.
  *
+ * Paths: a relative local target is made absolute by the client (relative
+ * to the client's directory), and a relative savepoint path by the server
+ * before answering, since the two processes may have different working
+ * directories.
+ *
  * Socket paths are limited to about 107 bytes; a longer JOB-DIR is
  * reached through /proc/self/fd/<fd of .control>/sock.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -217,7 +223,7 @@ static void reply(int fd, const char *fmt, ...)
 
 static void serve_one(sluice__run_control *c, int fd)
 {
-	char req[LINE_MAX_], *path = NULL;
+	char req[LINE_MAX_], abs[PATH_MAX], *path = NULL;
 	const char *target;
 
 	if (!same_user(fd)) {
@@ -239,7 +245,11 @@ static void serve_one(sluice__run_control *c, int fd)
 		      sluice_error_last()->message);
 		return;
 	}
-	reply(fd, "OK %s", path);
+	/* the client may run elsewhere: a local path made absolute */
+	if (path[0] != '/' && !strstr(path, "://") && realpath(path, abs))
+		reply(fd, "OK %s", abs);
+	else
+		reply(fd, "OK %s", path);
 	sluice_free_bytes(path);
 }
 
@@ -448,7 +458,7 @@ static int read_answer(int fd, const char *dir, char **path)
 
 int sluice_savepoint_request(const char *dir, const char *target, char **path)
 {
-	char *ctl, req[LINE_MAX_];
+	char *ctl, req[LINE_MAX_], cwd[PATH_MAX];
 	int fd = -1, rc, n;
 
 	*path = NULL;
@@ -460,10 +470,21 @@ int sluice_savepoint_request(const char *dir, const char *target, char **path)
 		return sluice__error_oom();
 	rc = client_connect(dir, ctl, &fd);
 	if (rc == 0) {
-		n = snprintf(
-			req, sizeof(req), "SAVEPOINT%s%s\n", target ? " " : "",
-			target ? target : "");
-		if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n)
+		/* a relative local target means relative to us, not the job */
+		if (target && *target && target[0] != '/' &&
+		    !strstr(target, "://") && getcwd(cwd, sizeof(cwd)))
+			n = snprintf(
+				req, sizeof(req), "SAVEPOINT %s/%s\n", cwd,
+				target);
+		else
+			n = snprintf(
+				req, sizeof(req), "SAVEPOINT%s%s\n",
+				target ? " " : "", target ? target : "");
+		if (n < 0 || (size_t)n >= sizeof(req))
+			rc = sluice__error_set(
+				SLUICE_EINVALID, SLUICE_ERRCLS_RUNTIME,
+				"savepoint target '%s': too long", target);
+		else if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n)
 			rc = sluice__error_os(
 				SLUICE_ERRCLS_RUNTIME, "%s/sock", ctl);
 		else

@@ -11,6 +11,7 @@
 set -eu
 : "${SLUICE:?}"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/sluice-sp.XXXXXX")
+tmp=$(cd "$tmp" && pwd -P) # paths come back resolved
 pid=
 trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*" >&2; [ -f "$tmp/log" ] && cat "$tmp/log" >&2; exit 1; }
@@ -33,8 +34,9 @@ pipeline:
 config:
   execution.checkpointing.interval: 1 h
   execution.checkpointing.dir: $tmp/ck
-  execution.checkpointing.savepoint-dir: $tmp/sp
+  execution.checkpointing.savepoint-dir: sp
 YAML
+mkdir "$tmp/run" "$tmp/elsewhere"
 
 # usage and nobody serving
 set +e
@@ -47,7 +49,9 @@ set -e
 [ "$rc" = 1 ] || fail "nobody serving: exit $rc, want 1"
 grep -q "no running job serves $tmp" "$tmp/err" || fail "message: $(cat "$tmp/err")"
 
-"$SLUICE" run "$tmp/job.yaml" >"$tmp/stdout" 2>"$tmp/log" &
+# the job runs in $tmp/run (savepoint-dir "sp" is relative to it), the
+# requests come from elsewhere: paths must be absolute to mean the same
+(cd "$tmp/run" && exec "$SLUICE" run "$tmp/job.yaml") >"$tmp/stdout" 2>"$tmp/log" &
 pid=$!
 i=0
 until grep -q "job dir " "$tmp/log"; do
@@ -60,18 +64,20 @@ dir=$(sed -n 's/.* job dir \(.*\)$/\1/p' "$tmp/log" | head -1)
 case $dir in "$tmp/ck/"*) ;; *) fail "job dir '$dir' not under $tmp/ck" ;; esac
 sleep 0.5
 
-sp=$("$SLUICE" savepoint "$dir") || fail "savepoint failed"
-case $sp in "$tmp/sp/savepoint-"*) ;; *) fail "savepoint path '$sp'" ;; esac
+sp=$(cd "$tmp/elsewhere" && "$SLUICE" savepoint "$dir") || fail "savepoint failed"
+case $sp in "$tmp/run/sp/savepoint-"*) ;; *) fail "savepoint path '$sp'" ;; esac
 "$SLUICE" checkpoint verify "$sp" >/dev/null || fail "savepoint $sp does not verify"
 kill -0 "$pid" || fail "the job stopped after the savepoint"
 
-# two at once: two different savepoints; the job still runs
-"$SLUICE" savepoint "$dir" --dir "$tmp/sp2" >"$tmp/a" &
+# two at once: two different savepoints; the job still runs; a relative
+# --dir is relative to the requesting command
+(cd "$tmp/elsewhere" && exec "$SLUICE" savepoint "$dir" --dir sp2) >"$tmp/a" &
 a=$!
-"$SLUICE" savepoint "$dir" --dir "$tmp/sp2" >"$tmp/b" || fail "second concurrent request"
+(cd "$tmp/elsewhere" && exec "$SLUICE" savepoint "$dir" --dir sp2) >"$tmp/b" || fail "second concurrent request"
 wait "$a" || fail "first concurrent request"
 [ "$(cat "$tmp/a")" != "$(cat "$tmp/b")" ] || fail "concurrent requests share a savepoint"
 for f in "$tmp/a" "$tmp/b"; do
+	case $(cat "$f") in "$tmp/elsewhere/sp2/savepoint-"*) ;; *) fail "relative --dir: $(cat "$f")" ;; esac
 	"$SLUICE" checkpoint verify "$(cat "$f")" >/dev/null || fail "$(cat "$f") does not verify"
 done
 kill -0 "$pid" || fail "the job stopped after the savepoints"
