@@ -76,8 +76,8 @@ typedef struct sluice_run_metrics {
 
 /*
  * Snapshot the run's metrics into `*out`.  Any thread while the run
- * exists; waits while the job is being started or stopped (a restart).
- * Returns 0 or SLUICE_ENOMEM.
+ * exists (also after it ended); waits while the job is being started or
+ * stopped (a restart).  Allocates nothing; returns 0.
  */
 SLUICE_EXTERN(int)
 sluice_run_metrics_read(sluice_run *run, sluice_run_metrics *out);
@@ -89,10 +89,9 @@ sluice_run_metrics_read(sluice_run *run, sluice_run_metrics *out);
  * (target from the request, or execution.checkpointing.savepoint-dir).
  * Served until sluice_run_free.  Once per run.
  *
- * Returns 0; SLUICE_EBUSY when another live process serves `dir`
- * (message names the directory and its pid); SLUICE_EINVALID when the
- * directory name is too long for a socket path even relative to the
- * directory; SLUICE_EIO for file system or socket errors; SLUICE_ENOMEM.
+ * Returns 0; SLUICE_EBUSY when another live server holds `dir` (message
+ * names the directory and its pid) or this run already serves one;
+ * SLUICE_EIO for file system or socket errors; SLUICE_ENOMEM.
  */
 SLUICE_EXTERN(int)
 sluice_run_serve_control(sluice_run *run, const char *dir);
@@ -111,11 +110,17 @@ SLUICE_EXTERN(int) sluice_run_control_dir(sluice_run *run, char **out);
  * savepoint's directory (sluice_free_bytes).  Any thread, any process of
  * the same user.
  *
- * Returns 0; SLUICE_ENOTFOUND when nothing serves `dir` (no socket, or a
- * stale one: "no running job serves DIR"); SLUICE_ERROR with the
- * server's message when the savepoint failed or the job is not running;
- * SLUICE_EIO when the connection broke (the job stopped meanwhile);
- * SLUICE_EINVALID for a target containing a newline; SLUICE_ENOMEM.
+ * A relative local `target` is taken relative to the caller's working
+ * directory; the returned path is absolute for local savepoints.
+ *
+ * Returns 0; SLUICE_ENOTFOUND when `dir` does not exist or nothing serves
+ * it (no socket, or a stale one: "no running job serves DIR ...");
+ * otherwise the server's code and message when the savepoint could not
+ * be taken (SLUICE_EINVALID: the job is not running, e.g. it ended or is
+ * restarting; SLUICE_ERROR: the savepoint failed, with the coordinator's
+ * reason); SLUICE_EIO when the connection broke (the job stopped
+ * meanwhile); SLUICE_EINVALID for a target with a newline or too long;
+ * SLUICE_ENOMEM.
  */
 SLUICE_EXTERN(int)
 sluice_savepoint_request(const char *dir, const char *target, char **path);
