@@ -600,6 +600,7 @@ static void release_run(sluice_job *job)
 	int i;
 
 	sluice__pool_shutdown(&job->pool);
+	sluice__metrics_fold(job);
 	for (i = 0; i < job->num_tasks && job->tasks; i++)
 		sluice__task_release(&job->tasks[i]);
 	for (i = 0; i < job->num_channels; i++)

@@ -401,15 +401,18 @@ static int handle_data(sluice__task *t, int channel, const sluice__elem *e)
 	sluice__channel *ch = t->inbox.channels[channel];
 	sluice_reader r;
 	sluice_record rec;
+	uint64_t n = 0;
 	int rc;
 
 	sluice_reader_init(&r, e->data, e->len);
 	while ((rc = sluice__record_read(&r, &rec)) > 0) {
 		t->key = rec.key;
+		n++;
 		rc = t->v->op->process((sluice_ctx *)t, ch->input, &rec);
 		if (rc < 0)
 			break;
 	}
+	sluice__metric_add_u64(&t->m_received, n);
 	t->key = SLUICE_SLICE("", 0); /* the buffer is about to be freed */
 	return rc;
 }

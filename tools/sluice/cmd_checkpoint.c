@@ -664,7 +664,9 @@ static int gc_file(const char *path, uint64_t size, void *ctx)
 {
 	gcrun *r = ctx;
 
-	if (strstr(path, "/taskowned/") || kept(r->g, path))
+	/* .control/: a running job's control channel (docs/run.md) */
+	if (strstr(path, "/taskowned/") || strstr(path, "/.control/") ||
+	    kept(r->g, path))
 		return 0;
 	if (r->g->placeholders && strstr(path, "/shared/"))
 		return 0;
