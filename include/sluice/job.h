@@ -402,7 +402,9 @@ typedef struct sluice_run_result {
  * factory to the run's checkpoint storage.  Returns 0, SLUICE_EINVALID
  * (configuration, graph, restore: unclaimed state, max parallelism),
  * SLUICE_ENOTFOUND / SLUICE_ECORRUPT (execution.state-recovery.path
- * missing or damaged), SLUICE_EIO, SLUICE_ENOMEM.
+ * missing or damaged), SLUICE_EEXISTS (`restore_latest` of a job whose
+ * last run finished: its job result record `<job dir>/_job_result` says
+ * so and nothing is started), SLUICE_EIO, SLUICE_ENOMEM.
  */
 SLUICE_EXTERN(int)
 sluice_run_start(

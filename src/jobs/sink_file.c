@@ -4,11 +4,15 @@
  * Each subtask appends records (the value, one per line) to a hidden
  * in-progress file `path/.part-<uid>-<s>.inprogress`.  At a checkpoint
  * (snapshot_state of checkpoint n) the file is flushed, fsynced and
- * renamed to the hidden pending file `.part-<uid>-<s>-<n>.pending`
- * (pre-commit), and the list of pending (subtask, checkpoint) pairs not
- * yet committed becomes the operator state "file-sink-pending".  When
- * checkpoint n completes, every pending file of a checkpoint <= n is
- * renamed to `part-<uid>-<s>-<n>` (commit) and the directory fsynced.
+ * renamed to the hidden pending file `.part-<uid>-<s>-<t>-<n>.pending`
+ * (pre-commit), and the list of pending (subtask, checkpoint, token)
+ * triples not yet committed becomes the operator state
+ * "file-sink-pending".  When checkpoint n completes, every pending file
+ * of a checkpoint <= n is renamed to `part-<uid>-<s>-<t>-<n>` (commit)
+ * and the directory fsynced.  <t> is a random token (16 hex digits) the
+ * sink instance draws when it starts: checkpoint ids start again at 1
+ * when a job is run afresh, and without it a second run would replace
+ * the first run's committed files (as Flink's part files carry a UUID).
  * Renames within one directory are atomic, so readers never see partial
  * files.
  *
@@ -32,6 +36,7 @@
 #include <unistd.h>
 
 #include "jobs/builtins.h"
+#include "storage/location.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/error.h"
@@ -40,14 +45,18 @@
 #define FLUSH_AT   (64u << 10)
 #define NAME_MAX_  4096
 
+#define ENTRY 20 /* state entry: subtask u32, checkpoint u64, token u64 */
+
 typedef struct pend {
 	int32_t subtask;
 	int64_t id;
+	uint64_t token;
 } pend;
 
 typedef struct fsink {
-	char uid[256]; /* uid made safe for file names */
-	int fd;        /* in-progress file, -1 when none */
+	char uid[256];  /* uid made safe for file names */
+	uint64_t token; /* this instance's part-file token */
+	int fd;         /* in-progress file, -1 when none */
 	sluice_buf out;
 	pend *pending;
 	size_t num_pending, cap_pending;
@@ -73,19 +82,40 @@ static void inprogress_name(char *buf, const char *dir, const fsink *f, int s)
 }
 
 static void
-pending_name(char *buf, const char *dir, const fsink *f, int32_t s, int64_t id)
+pending_name(char *buf, const char *dir, const fsink *f, const pend *p)
 {
 	snprintf(
-		buf, NAME_MAX_, "%s/.part-%s-%d-%" PRId64 ".pending", dir,
-		f->uid, (int)s, id);
+		buf, NAME_MAX_,
+		"%s/.part-%s-%d-%016" PRIx64 "-%" PRId64 ".pending", dir,
+		f->uid, (int)p->subtask, p->token, p->id);
 }
 
 static void
-final_name(char *buf, const char *dir, const fsink *f, int32_t s, int64_t id)
+final_name(char *buf, const char *dir, const fsink *f, const pend *p)
 {
 	snprintf(
-		buf, NAME_MAX_, "%s/part-%s-%d-%" PRId64, dir, f->uid, (int)s,
-		id);
+		buf, NAME_MAX_, "%s/part-%s-%d-%016" PRIx64 "-%" PRId64, dir,
+		f->uid, (int)p->subtask, p->token, p->id);
+}
+
+/* A random token: the first 16 hex digits of a random UUID. */
+static int draw_token(uint64_t *out)
+{
+	char uuid[37];
+	size_t i, n = 0;
+
+	SLUICE_ERRCHECK(sluice__random_uuid(uuid));
+	*out = 0;
+	for (i = 0; uuid[i] && n < 16; i++) {
+		int c = uuid[i];
+
+		if (c == '-')
+			continue;
+		c = c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+		*out = *out << 4 | (uint64_t)c;
+		n++;
+	}
+	return 0;
 }
 
 static int sync_dir(const char *dir)
@@ -127,7 +157,7 @@ static int mkdirs(const char *path)
 	return 0;
 }
 
-static int pend_add(fsink *f, int32_t s, int64_t id)
+static int pend_add(fsink *f, int32_t s, int64_t id, uint64_t token)
 {
 	if (f->num_pending == f->cap_pending) {
 		size_t cap = f->cap_pending ? f->cap_pending * 2 : 8;
@@ -140,6 +170,7 @@ static int pend_add(fsink *f, int32_t s, int64_t id)
 	}
 	f->pending[f->num_pending].subtask = s;
 	f->pending[f->num_pending].id = id;
+	f->pending[f->num_pending].token = token;
 	f->num_pending++;
 	return 0;
 }
@@ -152,8 +183,8 @@ static int commit_one(sluice_ctx *ctx, const char *dir, const pend *p)
 	char from[NAME_MAX_], to[NAME_MAX_];
 	struct stat st;
 
-	pending_name(from, dir, f, p->subtask, p->id);
-	final_name(to, dir, f, p->subtask, p->id);
+	pending_name(from, dir, f, p);
+	final_name(to, dir, f, p);
 	if (rename(from, to) == 0)
 		return 0;
 	if (errno == ENOENT && stat(to, &st) == 0)
@@ -251,17 +282,20 @@ static int restore_pending(sluice_ctx *ctx)
 	if ((rc = sluice_ctx_opstate_get(ctx, STATE_NAME, &el, &n)) < 0)
 		return rc;
 	for (i = 0; i < n; i++) {
-		if (el[i].len != 12)
+		const uint8_t *e = el[i].data;
+
+		if (el[i].len != ENTRY)
 			return sluice__error_set(
 				SLUICE_ECORRUPT, SLUICE_ERRCLS_JOB,
 				"file sink '%s' subtask %d: pending entry %zu "
-				"has %zu bytes, expected 12",
+				"has %zu bytes, expected %d",
 				sluice_ctx_uid(ctx),
-				(int)sluice_ctx_subtask(ctx), i, el[i].len);
+				(int)sluice_ctx_subtask(ctx), i, el[i].len,
+				ENTRY);
 		if ((rc = pend_add(
-			     f, (int32_t)sluice__rd32(el[i].data),
-			     (int64_t)sluice__rd64(
-				     (const uint8_t *)el[i].data + 4))) < 0)
+			     f, (int32_t)sluice__rd32(e),
+			     (int64_t)sluice__rd64(e + 4),
+			     sluice__rd64(e + 12))) < 0)
 			return rc;
 	}
 	return commit_upto(ctx, INT64_MAX);
@@ -278,7 +312,7 @@ static int fs_init(sluice_ctx *ctx, int restored)
 	f->fd = -1;
 	safe_uid(f->uid, sizeof(f->uid), sluice_ctx_uid(ctx));
 	sluice_ctx_set_local(ctx, f);
-	if ((rc = mkdirs(a->path)) < 0)
+	if ((rc = draw_token(&f->token)) < 0 || (rc = mkdirs(a->path)) < 0)
 		return rc;
 	if (restored && (rc = restore_pending(ctx)) < 0)
 		return rc;
@@ -338,6 +372,7 @@ static int precommit(sluice_ctx *ctx, int64_t id)
 	fsink *f = sluice_ctx_local(ctx);
 	int s = sluice_ctx_subtask(ctx), rc;
 	char from[NAME_MAX_], to[NAME_MAX_];
+	pend p = {s, id, f->token};
 
 	if ((rc = flush_out(ctx)) < 0)
 		return rc;
@@ -349,14 +384,14 @@ static int precommit(sluice_ctx *ctx, int64_t id)
 	close(f->fd);
 	f->fd = -1;
 	inprogress_name(from, a->path, f, s);
-	pending_name(to, a->path, f, s, id);
+	pending_name(to, a->path, f, &p);
 	if (rename(from, to) < 0)
 		return sluice__error_os(
 			SLUICE_ERRCLS_STORAGE, "file sink: rename '%s' to '%s'",
 			from, to);
 	if ((rc = sync_dir(a->path)) < 0)
 		return rc;
-	return pend_add(f, s, id);
+	return pend_add(f, s, id, f->token);
 }
 
 static int fs_snapshot(sluice_ctx *ctx, int64_t id)
@@ -371,16 +406,19 @@ static int fs_snapshot(sluice_ctx *ctx, int64_t id)
 		return rc;
 	if (f->num_pending) {
 		els = sluice__calloc(f->num_pending, sizeof(*els));
-		bytes = sluice__malloc(f->num_pending * 12);
+		bytes = sluice__malloc(f->num_pending * ENTRY);
 		if (!els || !bytes) {
 			rc = sluice__error_oom();
 			goto out;
 		}
 	}
 	for (i = 0; i < f->num_pending; i++) {
-		sluice__be32(bytes + i * 12, (uint32_t)f->pending[i].subtask);
-		sluice__be64(bytes + i * 12 + 4, (uint64_t)f->pending[i].id);
-		els[i] = SLUICE_SLICE(bytes + i * 12, 12);
+		uint8_t *e = bytes + i * ENTRY;
+
+		sluice__be32(e, (uint32_t)f->pending[i].subtask);
+		sluice__be64(e + 4, (uint64_t)f->pending[i].id);
+		sluice__be64(e + 12, f->pending[i].token);
+		els[i] = SLUICE_SLICE(e, ENTRY);
 	}
 	rc = sluice_ctx_opstate_set(ctx, STATE_NAME, els, f->num_pending);
 out:

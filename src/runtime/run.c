@@ -410,6 +410,13 @@ static void finish(sluice_run *r, int end)
 
 	sluice__coord_shutdown(r->coord);
 	stop_job(r);
+	/* recorded before retention discards the checkpoints (run_result.c) */
+	if ((end == END_FINISHED || end == END_STOPPED) &&
+	    sluice__run_result_write(r) < 0)
+		sluice__warn(
+			"job %s: could not record that it finished (a restart "
+			"with --restore latest may run it again): %s",
+			r->job_id, sluice_error_last()->message);
 	if (sluice_completed_store_shutdown(
 		    sluice__ckstore_completed(r->ks), status[end]) < 0)
 		sluice__warn(

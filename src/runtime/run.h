@@ -67,11 +67,26 @@ struct sluice_run {
 };
 
 /*
+ * The job result record `<job dir>/_job_result` (run_result.c): write
+ * that the job FINISHED (before retention discards its checkpoints);
+ * read it (*finished_ms = the wall time it finished, -1 when there is no
+ * record; SLUICE_ECORRUPT naming the file when damaged); clear it when
+ * the job starts again.  Storage codes otherwise.
+ */
+int sluice__run_result_write(sluice_run *r);
+int sluice__run_result_read(sluice_run *r, int64_t *finished_ms);
+int sluice__run_result_clear(sluice_run *r);
+/* 0 without a record; SLUICE_EEXISTS saying when the job finished. */
+int sluice__run_result_check(sluice_run *r);
+
+/*
  * Start the job for the first time, restoring what `path` names (NULL:
  * the newest verified checkpoint when `latest`, else nothing).  On
  * success the snapshot seeds the completed store and the coordinator's
- * id counter, and `run->result.restored_id` is set.  Codes of loading,
- * matching and sluice_job_start.
+ * id counter, and `run->result.restored_id` is set.  With `latest` and
+ * a job result record saying the job finished, nothing starts:
+ * SLUICE_EEXISTS with a message saying when.  Codes of loading, matching
+ * and sluice_job_start.
  */
 int sluice__run_first_start(sluice_run *run, const char *path, int latest);
 

@@ -83,6 +83,7 @@ static int find_initial(
 	}
 	if (!latest)
 		return 0;
+	SLUICE_ERRCHECK(sluice__run_result_check(run));
 	*st = sluice_checkpoint_storage_backend(run->cs);
 	rc = sluice_checkpoint_discover(
 		m, dir, *st, sluice_checkpoint_storage_job_dir(run->cs), NULL,
@@ -126,7 +127,8 @@ int sluice__run_first_start(sluice_run *run, const char *path, int latest)
 	char *dir = NULL;
 	int rc;
 
-	if ((rc = find_initial(run, path, latest, &m, &dir, &st)) < 0)
+	if ((rc = find_initial(run, path, latest, &m, &dir, &st)) < 0 ||
+	    (rc = sluice__run_result_clear(run)) < 0)
 		goto out;
 	if (!m) {
 		rc = sluice_job_start(run->job, &run->resp, NULL);

@@ -233,26 +233,15 @@ int sluice_location_commit(sluice_location *loc, const void *data, size_t len)
 	sluice_storage *st = sluice__location_storage(loc);
 	const char *dir = sluice_location_dir(loc);
 	char *final = sluice__path_join(dir, SLUICE_METADATA_FILE);
-	char *tmp = sluice__path_join(dir, SLUICE_METADATA_FILE ".inprogress");
 	int error;
 
-	if (!final || !tmp) {
-		error = sluice__error_oom();
-		goto done;
-	}
-	if (!(st->caps & SLUICE_STORAGE_ATOMIC_RENAME)) {
-		error = sluice_storage_write_file(st, final, data, len);
-		goto done;
-	}
+	if (!final)
+		return sluice__error_oom();
 	/* Entries of files written before (state files, chk-<n> itself). */
-	if ((error = sluice__location_sync_parents(loc)) < 0 ||
-	    (error = sluice_storage_write_file(st, tmp, data, len)) < 0 ||
-	    (error = sluice_storage_rename(st, tmp, final)) < 0)
-		goto done;
-	error = sluice_storage_sync_dir(st, dir);
-done:
+	if (!(st->caps & SLUICE_STORAGE_ATOMIC_RENAME) ||
+	    (error = sluice__location_sync_parents(loc)) == 0)
+		error = sluice_storage_write_atomic(st, final, data, len);
 	sluice__free(final);
-	sluice__free(tmp);
 	return error;
 }
 

@@ -235,6 +235,34 @@ int sluice_storage_write_file(
 	return error < 0 ? error : cerr;
 }
 
+int sluice_storage_write_atomic(
+	sluice_storage *st, const char *path, const void *data, size_t len)
+{
+	char *tmp = NULL, *dir = NULL, *slash;
+	int error;
+
+	if (!(st->caps & SLUICE_STORAGE_ATOMIC_RENAME))
+		return sluice_storage_write_file(st, path, data, len);
+	tmp = sluice__malloc(strlen(path) + sizeof(".inprogress"));
+	dir = sluice__strdup(path);
+	if (!tmp || !dir) {
+		error = sluice__error_oom();
+		goto done;
+	}
+	strcpy(tmp, path);
+	strcat(tmp, ".inprogress");
+	if ((slash = strrchr(dir, '/')) != NULL)
+		*slash = '\0';
+	if ((error = sluice_storage_write_file(st, tmp, data, len)) < 0 ||
+	    (error = sluice_storage_rename(st, tmp, path)) < 0)
+		goto done;
+	error = slash ? sluice_storage_sync_dir(st, dir) : 0;
+done:
+	sluice__free(tmp);
+	sluice__free(dir);
+	return error;
+}
+
 typedef struct pathlist {
 	char **p;
 	size_t n, cap;

@@ -9,7 +9,8 @@
  * restart strategy none fails with the task's message; restore-latest
  * after a crash; savepoint then restore at another parallelism (plain
  * savepoints do not notify); stop-with-savepoint and
- * ignore-unclaimed-state; retention on cancel.
+ * ignore-unclaimed-state; retention on cancel; restore-latest of a
+ * finished job (its job result record).
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -321,6 +322,70 @@ static void test_run__restore_latest_after_crash(void **state)
 	assert_int_equal(json_count(json, "restored"), 1);
 	sluice_free_bytes(json);
 	sluice_run_free(run);
+	sluice_config_free(c);
+	rt_pipeline_free(&pl);
+	fx_release(&f);
+}
+
+/* A finished job records so before retention discards its checkpoints:
+ * restore-latest then refuses to run it again instead of starting from
+ * nothing; a damaged record is an error naming it; a start without
+ * restore-latest runs the job and clears the record. */
+static void
+test_run__restore_latest_of_a_finished_job_runs_nothing(void **state)
+{
+	fx f;
+	pipeline pl;
+	sluice_config *c;
+	sluice_run *run;
+	sluice_run_result res;
+	char path[256];
+	uint8_t *data;
+	size_t len;
+
+	(void)state;
+	fx_init(&f);
+	rt_pipeline_build(&pl, 1, 1, 1, 100, SLUICE_JOB_EXACTLY_ONCE);
+	c = conf_of(&f, "chk", INTERVAL, NULL);
+	f.ro.restore_latest = 1;
+	assert_int_equal(sluice_run_start(&run, pl.job, c, &f.ro), 0);
+	assert_int_equal(sluice_run_wait(run, RT_WAIT_MS, &res), 0);
+	assert_int_equal(res.state, SLUICE_JOB_STATE_FINISHED);
+	snprintf(
+		path, sizeof(path), "%s/chk/%s/_job_result", f.dir,
+		run->job_id);
+	sluice_run_free(run);
+	assert_int_equal(
+		sluice_storage_read_all(
+			&data, &len, sluice_storage_file_get(), path),
+		0);
+	assert_non_null(strstr((char *)data, "state FINISHED"));
+	sluice_free_bytes(data);
+
+	assert_int_equal(
+		sluice_run_start(&run, pl.job, c, &f.ro), SLUICE_EEXISTS);
+	assert_null(run);
+	assert_non_null(
+		strstr(sluice_error_last()->message, "already finished"));
+
+	assert_int_equal(
+		sluice_storage_write_file(
+			sluice_storage_file_get(), path,
+			"sluice-job-result 1\nx", 21),
+		0);
+	assert_int_equal(
+		sluice_run_start(&run, pl.job, c, &f.ro), SLUICE_ECORRUPT);
+	assert_non_null(strstr(sluice_error_last()->message, path));
+
+	f.ro.restore_latest = 0; /* an explicit fresh run clears it */
+	assert_int_equal(sluice_run_start(&run, pl.job, c, &f.ro), 0);
+	assert_int_equal(
+		sluice_storage_exists(sluice_storage_file_get(), path), 0);
+	assert_int_equal(sluice_run_wait(run, RT_WAIT_MS, &res), 0);
+	assert_int_equal(res.state, SLUICE_JOB_STATE_FINISHED);
+	sluice_run_free(run);
+	assert_int_equal(
+		sluice_storage_exists(sluice_storage_file_get(), path), 1);
 	sluice_config_free(c);
 	rt_pipeline_free(&pl);
 	fx_release(&f);
@@ -840,6 +905,8 @@ int main(void)
 		cmocka_unit_test(
 			test_run__restart_strategy_none_fails_with_task_message),
 		cmocka_unit_test(test_run__restore_latest_after_crash),
+		cmocka_unit_test(
+			test_run__restore_latest_of_a_finished_job_runs_nothing),
 		cmocka_unit_test(
 			test_run__savepoint_restores_at_other_parallelism),
 		cmocka_unit_test(

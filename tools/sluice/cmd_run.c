@@ -345,7 +345,14 @@ static int run(int argc, char **argv)
 	opts.restore_latest = a.restore && !strcmp(a.restore, "latest");
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	if (sluice_run_start(&r, job, conf, &opts) < 0) {
+	if (sluice_run_start(&r, job, conf, &opts) < 0 &&
+	    sluice_error_last()->code == SLUICE_EEXISTS) {
+		/* --restore latest of a job that already finished */
+		fprintf(stderr, "sluice: %s\n", sluice_error_last()->message);
+		rc = 0;
+		goto done;
+	}
+	if (!r) {
 		cli_error_last("run");
 		/* bad configuration or a restore path that is not there */
 		rc = sluice_error_last()->code == SLUICE_EINVALID ||

@@ -214,6 +214,16 @@ sluice_storage_read_all(
 SLUICE_EXTERN(int)
 sluice_storage_write_file(
 	sluice_storage *st, const char *path, const void *data, size_t len);
+/*
+ * Replace `path` by `len` bytes atomically: on storages with
+ * SLUICE_STORAGE_ATOMIC_RENAME through `path.inprogress` (write, sync,
+ * rename, sync the directory), elsewhere (object stores, where a PUT is
+ * atomic) directly.  Readers see the old file or the new one, never a
+ * part.  Codes of the storage.
+ */
+SLUICE_EXTERN(int)
+sluice_storage_write_atomic(
+	sluice_storage *st, const char *path, const void *data, size_t len);
 /* Delete every file under `dir`, then the directories (best effort on
  * directories).  Missing dir: 0. */
 SLUICE_EXTERN(int)

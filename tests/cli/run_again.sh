@@ -1,0 +1,52 @@
+#!/bin/sh
+# Running a job again after it finished: `--restore latest` finds the job
+# result record (written before the checkpoints are discarded) and runs
+# nothing, exit 0; a fresh run writes new part files beside the first
+# run's (a per-run token in the name) instead of replacing them; a
+# damaged record is an error naming the file, exit 1.
+set -eu
+: "${SLUICE:?}"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+cat >"$tmp/job.yaml" <<YAML
+job:
+  name: again
+pipeline:
+  - source: sequence
+    count: 500
+    keys: 5
+  - key-by: key
+  - operator: count
+  - sink: file
+    path: $tmp/out/
+config:
+  execution.checkpointing.interval: 50ms
+  execution.checkpointing.dir: $tmp/ck
+YAML
+lines() { cat "$tmp"/out/part-* | wc -l | tr -d ' '; }
+
+"$SLUICE" run "$tmp/job.yaml" 2>"$tmp/err" || fail "first run: $(cat "$tmp/err")"
+[ "$(lines)" = 500 ] || fail "first run wrote $(lines) lines"
+rec=$(ls "$tmp"/ck/*/_job_result) || fail "no job result record"
+grep -q "^state FINISHED$" "$rec" || fail "record: $(cat "$rec")"
+
+"$SLUICE" run "$tmp/job.yaml" --restore latest 2>"$tmp/err" ||
+	fail "restore latest of a finished job: exit $? ($(cat "$tmp/err"))"
+grep -q "already finished" "$tmp/err" || fail "no 'already finished': $(cat "$tmp/err")"
+[ "$(lines)" = 500 ] || fail "restore latest of a finished job wrote output"
+
+"$SLUICE" run "$tmp/job.yaml" 2>"$tmp/err" || fail "fresh rerun: $(cat "$tmp/err")"
+[ "$(lines)" = 1000 ] || fail "fresh rerun: $(lines) lines, want both runs' 1000"
+[ "$(ls "$tmp"/out/part-* | wc -l)" = 2 ] || fail "want two part files: $(ls "$tmp/out")"
+
+echo "not a record" >"$rec"
+set +e
+"$SLUICE" run "$tmp/job.yaml" --restore latest 2>"$tmp/err"
+rc=$?
+set -e
+[ "$rc" = 1 ] || fail "damaged record: exit $rc, want 1"
+grep -q "_job_result' is not a sluice job result" "$tmp/err" ||
+	fail "damaged record message: $(cat "$tmp/err")"
+echo ok
