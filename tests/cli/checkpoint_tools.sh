@@ -58,11 +58,13 @@ grep -q '_metadata: checksum mismatch' "$tmp/out" || fail "metadata corruption: 
 # The operator removes the damaged checkpoint by hand (gc never guesses).
 rm -rf "$jd/chk-3"
 
-# gc: stray files and a crashed checkpoint; taskowned/ is never touched.
+# gc: stray files and a crashed checkpoint; taskowned/ and the job result
+# record are never touched.
 echo junk >"$jd/chk-4/stray"
 mkdir -p "$jd/chk-9"
 echo partial >"$jd/chk-9/data"
 echo mine >"$jd/taskowned/x"
+echo record >"$jd/_job_result"
 "$SLUICE" checkpoint gc "$jd" --dry-run >"$tmp/out"
 grep -q "would delete $jd/chk-4/stray" "$tmp/out" || fail "gc dry-run misses stray"
 grep -q "would delete $jd/chk-9/data" "$tmp/out" || fail "gc dry-run misses crashed chk"
@@ -72,6 +74,8 @@ grep -q "taskowned" "$tmp/out" && fail "gc must not touch taskowned"
 [ ! -e "$jd/chk-4/stray" ] || fail "gc kept stray"
 [ ! -e "$jd/chk-9" ] || fail "gc kept crashed chk dir"
 [ -f "$jd/taskowned/x" ] || fail "gc deleted taskowned"
+[ -f "$jd/_job_result" ] || fail "gc deleted the job result record"
+rm "$jd/_job_result"
 [ -f "$jd/chk-4/_metadata" ] || fail "gc deleted _metadata"
 
 # An unreadable _metadata: gc deletes nothing, not even unrelated strays.

@@ -664,9 +664,12 @@ static int gc_file(const char *path, uint64_t size, void *ctx)
 {
 	gcrun *r = ctx;
 
-	/* .control/: a running job's control channel (docs/run.md) */
+	const char *base = strrchr(path, '/');
+
+	/* .control/: a running job's control channel (docs/run.md);
+	 * _job_result: the record that the job finished (docs/format.md) */
 	if (strstr(path, "/taskowned/") || strstr(path, "/.control/") ||
-	    kept(r->g, path))
+	    (base && !strcmp(base, "/_job_result")) || kept(r->g, path))
 		return 0;
 	if (r->g->placeholders && strstr(path, "/shared/"))
 		return 0;
