@@ -383,6 +383,9 @@ static sluice_storage file_storage = {
 	f_mkdirs,
 	f_sync_dir,
 	NULL,
+	NULL, /* remove_many: one unlink per file anyway */
+	NULL, /* no entropy injection on file systems */
+	0,
 };
 
 sluice_storage *sluice_storage_file_get(void)

@@ -144,36 +144,47 @@ static int content_md5(char out[32], const void *data, size_t len)
 	return 0;
 }
 
-/* An <Error> in a DeleteResult that is not "already gone". */
-static int
-delete_result(const s3_client *c, const char *bucket, const sluice_buf *body)
+/* The <Error>s of a DeleteResult that are not "already gone": the first
+ * one is named in the message with how many keys of the batch failed. */
+static int delete_result(
+	const s3_client *c,
+	const char *bucket,
+	const sluice_buf *body,
+	size_t n)
 {
 	const char *p = (const char *)body->ptr, *end = p + body->len, *after;
-	char *key = NULL, *code = NULL;
+	char *key = NULL, *code = NULL, *key1 = NULL, *code1 = NULL;
+	size_t failed = 0;
 	sluice_slice in;
 	int error = 0;
 
-	while (p && s3_xml_find(p, end, "Error", &in, &after)) {
+	while (!error && p && s3_xml_find(p, end, "Error", &in, &after)) {
 		const char *ie = (const char *)in.data + in.len;
 
 		if (s3_xml_text(&code, in.data, ie, "Code") == SLUICE_ENOMEM ||
 		    s3_xml_text(&key, in.data, ie, "Key") == SLUICE_ENOMEM)
-			return sluice__error_oom();
-		if (!code || strcmp(code, "NoSuchKey") != 0) {
-			error = sluice__error_set(
-				SLUICE_EIO, SLUICE_ERRCLS_STORAGE,
-				"s3 delete %s://%s/%s at %s failed: %s",
-				s3__client_opts(c)->scheme, bucket,
-				key ? key : "?", s3_client_endpoint(c),
-				code ? code : "unknown error");
-			p = NULL;
-		} else {
-			p = after;
+			error = sluice__error_oom();
+		else if (
+			(!code || strcmp(code, "NoSuchKey") != 0) &&
+			!failed++) {
+			key1 = key, code1 = code;
+			key = code = NULL;
 		}
 		sluice__free(code);
 		sluice__free(key);
 		code = key = NULL;
+		p = after;
 	}
+	if (!error && failed)
+		error = sluice__error_set(
+			SLUICE_EIO, SLUICE_ERRCLS_STORAGE,
+			"s3 delete %s://%s/%s at %s failed: %s (%zu of %zu "
+			"keys of the batch failed)",
+			s3__client_opts(c)->scheme, bucket, key1 ? key1 : "?",
+			s3_client_endpoint(c), code1 ? code1 : "unknown error",
+			failed, n);
+	sluice__free(key1);
+	sluice__free(code1);
 	return error;
 }
 
@@ -206,8 +217,9 @@ static int delete_batch(
 	req.body = body.ptr;
 	req.body_len = body.len;
 	req.out = &out;
+	s3__count_delete_batch(c, n);
 	if ((error = run(c, &req)) == 0)
-		error = delete_result(c, bucket, &out);
+		error = delete_result(c, bucket, &out, n);
 done:
 	sluice_buf_release(&body);
 	sluice_buf_release(&out);
@@ -219,10 +231,23 @@ int s3_client_delete_objects(
 {
 	size_t i, k, batch = (size_t)s3__client_opts(c)->delete_batch;
 
+	int error, first = 0;
+	char msg[512];
+
+	/* every batch is tried; the first failure is reported */
 	for (i = 0; i < n; i += k) {
 		k = n - i < batch ? n - i : batch;
-		SLUICE_ERRCHECK(delete_batch(c, bucket, keys + i, k));
+		if ((error = delete_batch(c, bucket, keys + i, k)) < 0 &&
+		    !first) {
+			first = error;
+			snprintf(
+				msg, sizeof(msg), "%s",
+				sluice_error_last()->message);
+		}
 	}
+	if (first)
+		return sluice__error_set(
+			first, SLUICE_ERRCLS_STORAGE, "%s", msg);
 	return 0;
 }
 

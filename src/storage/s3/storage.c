@@ -29,6 +29,7 @@ typedef struct s3_storage {
 	sluice_storage base;
 	s3_client *client;
 	char *scheme;
+	char *entropy_key; /* s3.entropy.key, NULL when unset */
 } s3_storage;
 
 /* bucket + key of a storage path ("s3://bucket/a/b" -> "bucket", "a/b"). */
@@ -251,6 +252,43 @@ static int st_remove(sluice_storage *st, const char *path)
 	return rc;
 }
 
+/* Delete the keys of `paths` with DeleteObjects, one batch sequence per
+ * run of paths in the same bucket (checkpoints live in one bucket). */
+static int
+st_remove_many(sluice_storage *st, const char *const *paths, size_t n)
+{
+	s3_client *c = ((s3_storage *)st)->client;
+	const char **keys = sluice__calloc(n ? n : 1, sizeof(*keys));
+	loc *ls = sluice__calloc(n ? n : 1, sizeof(*ls));
+	size_t i, j, parsed = 0;
+	int error = 0, e;
+
+	if (!keys || !ls) {
+		error = sluice__error_oom();
+		goto done;
+	}
+	for (; parsed < n; parsed++) {
+		if ((error = loc_parse(&ls[parsed], paths[parsed])) < 0)
+			goto done;
+		keys[parsed] = key_of(&ls[parsed]);
+	}
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1;
+		     j < n && !strcmp(ls[j].uri.bucket, ls[i].uri.bucket); j++)
+			;
+		e = s3_client_delete_objects(
+			c, ls[i].uri.bucket, keys + i, j - i);
+		if (e < 0 && !error)
+			error = e;
+	}
+done:
+	for (i = 0; i < parsed; i++)
+		loc_release(&ls[i]);
+	sluice__free(ls);
+	sluice__free(keys);
+	return error;
+}
+
 /* "dir/" as a listing prefix ("" at the bucket root). */
 static int dir_prefix(sluice_buf *out, const loc *l)
 {
@@ -351,20 +389,13 @@ static void st_destroy(sluice_storage *st)
 
 	s3_client_free(s->client);
 	sluice__free(s->scheme);
+	sluice__free(s->entropy_key);
 	sluice__free(s);
 }
 
-/* A string option, else the environment variable `env` (may be NULL). */
-static const char *
-opt(const sluice_config *conf, const char *key, const char *env)
+s3_client *sluice__s3_storage_client(sluice_storage *st)
 {
-	const char *v = NULL;
-
-	if (conf && sluice_config_get_string(conf, key, &v) < 0)
-		v = NULL;
-	if ((!v || !*v) && env)
-		v = getenv(env);
-	return v && *v ? v : NULL;
+	return ((s3_storage *)st)->client;
 }
 
 /* An IPv4 or bracketed IPv6 literal host cannot carry a bucket name in
@@ -380,6 +411,37 @@ static int ip_literal_endpoint(const char *endpoint)
 		if (!(*h == '.' || (*h >= '0' && *h <= '9')))
 			return 0;
 	return 1;
+}
+
+/* A string option, else the environment variable `env` (may be NULL). */
+static const char *
+opt(const sluice_config *conf, const char *key, const char *env)
+{
+	const char *v = NULL;
+
+	if (conf && sluice_config_get_string(conf, key, &v) < 0)
+		v = NULL;
+	if ((!v || !*v) && env)
+		v = getenv(env);
+	return v && *v ? v : NULL;
+}
+
+/* s3.entropy.key / s3.entropy.length into the storage (validated). */
+static int entropy_opts(s3_storage *s, const sluice_config *conf)
+{
+	const char *key = opt(conf, "s3.entropy.key", NULL);
+	int32_t len = 0;
+
+	if (!key)
+		return 0;
+	if (sluice_config_get_int(conf, "s3.entropy.length", &len) < 0)
+		return sluice_error_last()->code;
+	SLUICE_ERRCHECK(s3_entropy_check(key, (int)len));
+	if (!(s->entropy_key = sluice__strdup(key)))
+		return sluice__error_oom();
+	s->base.entropy_key = s->entropy_key;
+	s->base.entropy_length = (int)len;
+	return 0;
 }
 
 int sluice_storage_s3_new(
@@ -417,7 +479,9 @@ int sluice_storage_s3_new(
 		sluice__free(s);
 		return sluice__error_oom();
 	}
-	if ((rc = s3_client_new(&s->client, &o)) < 0) {
+	if ((rc = entropy_opts(s, conf)) < 0 ||
+	    (rc = s3_client_new(&s->client, &o)) < 0) {
+		sluice__free(s->entropy_key);
 		sluice__free(s->scheme);
 		sluice__free(s);
 		return rc;
@@ -431,6 +495,7 @@ int sluice_storage_s3_new(
 	s->base.stat = st_stat;
 	s->base.list = st_list;
 	s->base.destroy = st_destroy;
+	s->base.remove_many = st_remove_many;
 	*out = &s->base;
 	return 0;
 }
