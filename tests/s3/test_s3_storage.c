@@ -2,8 +2,11 @@
  * Checkpoint storage on a real S3 server (run by tests/e2e/s3_storage.sh,
  * which starts OpenStack Swift's S3 layer): the storage contract suite on
  * s3:// and obs:// URIs (its checkpoint test commits with `_metadata`
- * written last, as object stores must), and wrong credentials giving an
- * error that names the endpoint and bucket but never the secret.
+ * written last, as object stores must), wrong credentials giving an
+ * error that names the endpoint and bucket but never the secret, batched
+ * deletes (a directory of 40 objects in one DeleteObjects request, really
+ * gone afterwards), and entropy injection (state objects under random
+ * prefixes, `_metadata` without the marker, aborted checkpoints cleaned).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +20,7 @@
 
 #include "../contract/helper_storage.h"
 #include "sluice/config.h"
+#include "sluice/sys/storage.h"
 #include "storage/s3/client.h"
 
 static char bucket[64];
@@ -123,6 +127,174 @@ static void test_s3_storage__missing_endpoint_is_a_config_error(void **st)
 	assert_non_null(strstr(sluice_error_last()->message, "s3.endpoint"));
 }
 
+/* A storage on the test bucket with `entropy` as s3.entropy.key (NULL:
+ * none). */
+static sluice_storage *s3_with(const char *entropy)
+{
+	sluice_config *conf = test_config(NULL);
+	sluice_storage *s3 = NULL;
+
+	assert_non_null(conf);
+	if (entropy) {
+		assert_int_equal(
+			sluice_config_set(
+				conf, "s3.entropy.key", entropy,
+				SLUICE_CONFIG_API),
+			0);
+		assert_int_equal(
+			sluice_config_set(
+				conf, "s3.entropy.length", "4",
+				SLUICE_CONFIG_API),
+			0);
+	}
+	assert_int_equal(sluice_storage_s3_new(&s3, "s3", conf), 0);
+	sluice_config_free(conf);
+	return s3;
+}
+
+typedef struct keys {
+	int n, metadata, injected, with_marker;
+	const char *after; /* what follows the 4 random characters */
+} keys;
+
+static int count_key(void *ctx, const char *key, uint64_t size)
+{
+	keys *k = ctx;
+	int i, alnum = 1;
+
+	(void)size;
+	k->n++;
+	k->with_marker += strstr(key, "_entropy_") != NULL;
+	k->metadata += strstr(key, "/_metadata") != NULL;
+	for (i = 0; i < 4 && key[i]; i++)
+		alnum &= (key[i] >= 'a' && key[i] <= 'z') ||
+			 (key[i] >= 'A' && key[i] <= 'Z') ||
+			 (key[i] >= '0' && key[i] <= '9');
+	k->injected += alnum && i == 4 && k->after &&
+		       !strncmp(key + 4, k->after, strlen(k->after));
+	return 0;
+}
+
+static keys list_keys(sluice_storage *s3, const char *prefix, const char *after)
+{
+	keys k = {0, 0, 0, 0, after};
+
+	assert_int_equal(
+		s3_client_list(
+			sluice__s3_storage_client(s3), bucket, prefix, 0,
+			count_key, &k),
+		0);
+	return k;
+}
+
+/* A directory of n objects goes in ceil(n / 1000) DeleteObjects requests
+ * (one here), no single DELETEs, and Swift really deletes them. */
+static void test_s3_storage__remove_tree_batches_deletes(void **st)
+{
+	sluice_storage *s3 = s3_with(NULL);
+	s3_client_counts before, after;
+	char path[256];
+	int i;
+
+	(void)st;
+	for (i = 0; i < 40; i++) {
+		snprintf(
+			path, sizeof(path), "s3://%s/batch/chk-%d/f%02d",
+			bucket, i % 3, i);
+		assert_int_equal(
+			sluice_storage_write_file(s3, path, "x", 1), 0);
+	}
+	assert_int_equal(list_keys(s3, "batch/", NULL).n, 40);
+	s3_client_counts_get(sluice__s3_storage_client(s3), &before);
+	snprintf(path, sizeof(path), "s3://%s/batch", bucket);
+	assert_int_equal(sluice_storage_remove_tree(s3, path), 0);
+	s3_client_counts_get(sluice__s3_storage_client(s3), &after);
+	assert_int_equal(after.delete_batches - before.delete_batches, 1);
+	assert_int_equal(after.keys_deleted - before.keys_deleted, 40);
+	assert_int_equal(after.deletes - before.deletes, 0);
+	assert_int_equal(list_keys(s3, "batch/", NULL).n, 0);
+	sluice_storage_free(s3);
+}
+
+#define JOB "00112233445566778899aabbccddeeff"
+
+static sluice_stream_handle *
+put_stream(sluice_location *loc, sluice_scope scope, size_t n)
+{
+	sluice_ostream *os = NULL;
+	sluice_stream_handle *h = NULL;
+	char buf[256];
+	size_t i;
+
+	memset(buf, 'a' + (int)(n % 26), sizeof(buf));
+	assert_int_equal(sluice_location_open_stream(&os, loc, scope), 0);
+	for (i = 0; i < n; i += sizeof(buf))
+		assert_int_equal(os->write(os, buf, sizeof(buf)), 0);
+	assert_int_equal(os->close(os, &h), 0);
+	assert_non_null(h);
+	return h;
+}
+
+/* With s3.entropy.key in the checkpoint dir, state objects land under
+ * random 4-character prefixes, _metadata under the path without the key;
+ * the state reads back; discarding an aborted location deletes the
+ * injected objects (one DeleteObjects request). */
+static void test_s3_storage__entropy_injection_on_swift(void **st)
+{
+	sluice_storage *s3 = s3_with("_entropy_");
+	sluice_checkpoint_storage *cs = NULL;
+	sluice_storage_options o;
+	sluice_location *loc = NULL, *loc2 = NULL;
+	sluice_stream_handle *h[3];
+	s3_client_counts before, after;
+	char dir[128], want[256];
+	uint8_t *data = NULL;
+	size_t len = 0;
+	keys k;
+	int i;
+
+	(void)st;
+	snprintf(dir, sizeof(dir), "s3://%s/_entropy_/ent", bucket);
+	sluice_storage_options_init(&o);
+	o.checkpoint_dir = dir;
+	o.inline_threshold = 0;
+	o.storage = s3;
+	assert_int_equal(sluice_checkpoint_storage_new(&cs, &o, JOB), 0);
+	assert_int_equal(sluice_checkpoint_location_new(&loc, cs, 1), 0);
+	snprintf(want, sizeof(want), "s3://%s/ent/%s/chk-1", bucket, JOB);
+	assert_string_equal(sluice_location_dir(loc), want);
+	h[0] = put_stream(loc, SLUICE_SCOPE_EXCLUSIVE, 1000);
+	h[1] = put_stream(loc, SLUICE_SCOPE_SHARED, 2000);
+	assert_int_equal(sluice_location_commit(loc, "meta", 4), 0);
+	k = list_keys(s3, "", "/ent/" JOB "/");
+	assert_int_equal(k.with_marker, 0);
+	assert_int_equal(k.injected, 2);
+	assert_int_equal(list_keys(s3, "ent/", NULL).metadata, 1);
+	assert_int_equal(list_keys(s3, "ent/", NULL).n, 1);
+	snprintf(
+		want, sizeof(want), "s3://%s/ent/%s/chk-1/_metadata", bucket,
+		JOB);
+	assert_int_equal(sluice_storage_exists(s3, want), 1);
+	assert_int_equal(sluice_handle_read(&data, &len, s3, NULL, h[1]), 0);
+	assert_int_equal(len, 2048);
+	sluice_free_bytes(data);
+	/* an aborted checkpoint: its objects lie under random prefixes */
+	assert_int_equal(sluice_checkpoint_location_new(&loc2, cs, 2), 0);
+	h[2] = put_stream(loc2, SLUICE_SCOPE_EXCLUSIVE, 1000);
+	assert_int_equal(list_keys(s3, "", "/ent/" JOB "/chk-2/").injected, 1);
+	s3_client_counts_get(sluice__s3_storage_client(s3), &before);
+	assert_int_equal(sluice_location_discard(loc2), 0);
+	s3_client_counts_get(sluice__s3_storage_client(s3), &after);
+	assert_int_equal(after.delete_batches - before.delete_batches, 1);
+	assert_int_equal(list_keys(s3, "", "/ent/" JOB "/chk-2/").injected, 0);
+	assert_int_equal(list_keys(s3, "", "/ent/" JOB "/").injected, 2);
+	for (i = 0; i < 3; i++)
+		sluice_stream_handle_free(h[i]);
+	sluice_location_free(loc);
+	sluice_checkpoint_storage_free(cs);
+	sluice_storage_free(s3);
+}
+
 int main(void)
 {
 	static const storage_impl s3 = {"s3:// on Swift", setup_s3, teardown};
@@ -133,6 +305,8 @@ int main(void)
 			test_s3_storage__wrong_secret_names_endpoint_not_secret),
 		cmocka_unit_test(
 			test_s3_storage__missing_endpoint_is_a_config_error),
+		cmocka_unit_test(test_s3_storage__remove_tree_batches_deletes),
+		cmocka_unit_test(test_s3_storage__entropy_injection_on_swift),
 	};
 	int failed;
 
