@@ -21,6 +21,7 @@
 #include "util/alloc.h"
 #include "util/error.h"
 #include "util/hash.h"
+#include "util/log.h"
 
 #define E          SLUICE_ERRCLS_STORAGE
 #define JOBMANAGER "memory://jobmanager"
@@ -262,6 +263,12 @@ static int ensure_job_dirs(sluice_checkpoint_storage *cs)
 
 	pthread_mutex_lock(&cs->lock);
 	if (!cs->dirs_created) {
+		/* uploads a killed predecessor left behind (object stores) */
+		if (sluice_storage_cleanup(cs->st, cs->job_data_dir) < 0)
+			sluice__warn(
+				"could not clean up incomplete uploads under "
+				"%s: %s",
+				cs->job_data_dir, sluice_error_last()->message);
 		if ((error = mkdirs_plain(cs->st, cs->shared_dir)) == 0 &&
 		    (error = mkdirs_plain(cs->st, cs->taskowned_dir)) == 0)
 			cs->dirs_created = 1;

@@ -181,6 +181,11 @@ int sluice_storage_remove_many(
 	return remove_each(st, paths, n);
 }
 
+int sluice_storage_cleanup(sluice_storage *st, const char *dir)
+{
+	return st->version >= 2 && st->cleanup ? st->cleanup(st, dir) : 0;
+}
+
 int sluice_storage_rmdir(sluice_storage *st, const char *path)
 {
 	return st->rmdir ? st->rmdir(st, path) : 0;

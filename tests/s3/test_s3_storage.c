@@ -22,6 +22,7 @@
 #include "sluice/config.h"
 #include "sluice/sys/storage.h"
 #include "storage/s3/client.h"
+#include "util/alloc.h"
 
 static char bucket[64];
 static int run_no;
@@ -295,6 +296,76 @@ static void test_s3_storage__entropy_injection_on_swift(void **st)
 	sluice_storage_free(s3);
 }
 
+static void start_upload(sluice_storage *s3, const char *key)
+{
+	char *id = NULL;
+
+	assert_int_equal(
+		s3_client_multipart_create(
+			sluice__s3_storage_client(s3), &id, bucket, key),
+		0);
+	sluice__free(id);
+}
+
+static size_t uploads(sluice_storage *s3, const char *prefix)
+{
+	size_t n = 0;
+
+	assert_int_equal(
+		s3_client_count_uploads(
+			sluice__s3_storage_client(s3), &n, bucket, prefix),
+		0);
+	return n;
+}
+
+/* A killed writer leaves multipart uploads behind; the next run of the
+ * job aborts those under its directory (and its entropy prefixes) before
+ * its first checkpoint, and nobody else's. */
+static void test_s3_storage__first_checkpoint_aborts_stale_uploads(void **st)
+{
+	sluice_storage *s3 = s3_with("_entropy_");
+	sluice_checkpoint_storage *cs = NULL;
+	sluice_storage_options o;
+	sluice_location *loc = NULL;
+	char dir[128];
+
+	(void)st;
+	start_upload(s3, "Ab12/stale/" JOB "/chk-3/f1");
+	start_upload(s3, "stale/" JOB "/chk-3/_metadata");
+	start_upload(s3, "Zz99/stale/" JOB "/shared/f2");
+	start_upload(s3, "Ab12/stale/ffffffffffffffffffffffffffffffff/chk-1/x");
+	start_upload(s3, "Ab1/stale/" JOB "/chk-3/short");
+	assert_int_equal(uploads(s3, ""), 5);
+	snprintf(dir, sizeof(dir), "s3://%s/_entropy_/stale", bucket);
+	sluice_storage_options_init(&o);
+	o.checkpoint_dir = dir;
+	o.storage = s3;
+	assert_int_equal(sluice_checkpoint_storage_new(&cs, &o, JOB), 0);
+	assert_int_equal(uploads(s3, ""), 5); /* no I/O yet */
+	assert_int_equal(sluice_checkpoint_location_new(&loc, cs, 4), 0);
+	/* the two injected ones of this job are gone; the plain one is not
+	 * under a data path of this storage (entropy on), the other job's
+	 * and the malformed one stay */
+	assert_int_equal(uploads(s3, ""), 3);
+	assert_int_equal(uploads(s3, "Zz99/"), 0);
+	assert_int_equal(uploads(s3, "Ab12/stale/" JOB), 0);
+	sluice_location_free(loc);
+	sluice_checkpoint_storage_free(cs);
+	sluice_storage_free(s3);
+	/* without entropy: everything under the job's prefix */
+	s3 = s3_with(NULL);
+	snprintf(dir, sizeof(dir), "s3://%s/stale", bucket);
+	o.checkpoint_dir = dir;
+	o.storage = s3;
+	assert_int_equal(sluice_checkpoint_storage_new(&cs, &o, JOB), 0);
+	assert_int_equal(sluice_checkpoint_location_new(&loc, cs, 4), 0);
+	assert_int_equal(uploads(s3, "stale/"), 0);
+	assert_int_equal(uploads(s3, ""), 2);
+	sluice_location_free(loc);
+	sluice_checkpoint_storage_free(cs);
+	sluice_storage_free(s3);
+}
+
 int main(void)
 {
 	static const storage_impl s3 = {"s3:// on Swift", setup_s3, teardown};
@@ -307,6 +378,8 @@ int main(void)
 			test_s3_storage__missing_endpoint_is_a_config_error),
 		cmocka_unit_test(test_s3_storage__remove_tree_batches_deletes),
 		cmocka_unit_test(test_s3_storage__entropy_injection_on_swift),
+		cmocka_unit_test(
+			test_s3_storage__first_checkpoint_aborts_stale_uploads),
 	};
 	int failed;
 

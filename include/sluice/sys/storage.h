@@ -48,7 +48,8 @@
 extern "C" {
 #endif
 
-/* Version 2 appended remove_many, entropy_key and entropy_length; the
+/* Version 2 appended remove_many, entropy_key, entropy_length and
+ * cleanup; the
  * wrappers read them only from storages of version >= 2. */
 #define SLUICE_STORAGE_VERSION 2
 
@@ -137,6 +138,12 @@ struct sluice_storage {
 	 * (see sluice_storage_entropy_path).  NULL: no entropy. */
 	const char *entropy_key;
 	int entropy_length;
+	/* Clean up what a process that died left half-written under `dir`
+	 * (object stores: abort its incomplete multipart uploads, including
+	 * those under entropy-injected prefixes of `dir`).  Called once per
+	 * job's checkpoint storage, before its first checkpoint; failures
+	 * are only logged.  May be NULL. */
+	int (*cleanup)(sluice_storage *st, const char *dir);
 };
 
 /*
@@ -232,6 +239,8 @@ sluice_storage_read_all(
 SLUICE_EXTERN(int)
 sluice_storage_write_file(
 	sluice_storage *st, const char *path, const void *data, size_t len);
+/* The storage's cleanup of `dir` (see above); 0 when it has none. */
+SLUICE_EXTERN(int) sluice_storage_cleanup(sluice_storage *st, const char *dir);
 /* Delete `n` files (missing ones are not errors) through the storage's
  * remove_many, else one by one; 0 or the first failure (the others are
  * still attempted). */

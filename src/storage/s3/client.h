@@ -201,6 +201,19 @@ int s3_client_list(
 	s3_list_cb cb,
 	void *ctx);
 
+/* Called per multipart upload in progress; non-zero stops the listing
+ * and is returned. */
+typedef int (*s3_upload_cb)(void *ctx, const char *key, const char *upload_id);
+
+/* Every multipart upload in progress under `prefix` (ListMultipartUploads,
+ * following NextKeyMarker / NextUploadIdMarker). */
+int s3_client_list_uploads(
+	s3_client *c,
+	const char *bucket,
+	const char *prefix,
+	s3_upload_cb cb,
+	void *ctx);
+
 /* Number of multipart uploads in progress under `prefix`. */
 int s3_client_count_uploads(
 	s3_client *c, size_t *count, const char *bucket, const char *prefix);

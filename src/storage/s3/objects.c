@@ -351,6 +351,86 @@ int s3_client_count_uploads(
 	return error;
 }
 
+/* Call `cb` for each <Upload> of one ListMultipartUploads page; the
+ * markers of the next page replace *key_marker / *id_marker (NULL when
+ * the listing is complete). */
+static int uploads_page(
+	const sluice_buf *out,
+	s3_upload_cb cb,
+	void *ctx,
+	char **key_marker,
+	char **id_marker)
+{
+	const char *p = (const char *)out->ptr, *end = p + out->len, *after;
+	char *key = NULL, *id = NULL, *trunc = NULL;
+	sluice_slice in;
+	int error = 0;
+
+	while (!error && s3_xml_find(p, end, "Upload", &in, &after)) {
+		const char *ie = (const char *)in.data + in.len;
+
+		if (s3_xml_text(&key, in.data, ie, "Key") == SLUICE_ENOMEM ||
+		    s3_xml_text(&id, in.data, ie, "UploadId") == SLUICE_ENOMEM)
+			error = sluice__error_oom();
+		else if (key && id)
+			error = cb(ctx, key, id);
+		sluice__free(key);
+		sluice__free(id);
+		key = id = NULL;
+		p = after;
+	}
+	sluice__free(*key_marker);
+	sluice__free(*id_marker);
+	*key_marker = *id_marker = NULL;
+	p = (const char *)out->ptr;
+	if (!error &&
+	    (s3_xml_text(&trunc, p, end, "IsTruncated") == SLUICE_ENOMEM ||
+	     (trunc && !strcmp(trunc, "true") &&
+	      (s3_xml_text(key_marker, p, end, "NextKeyMarker") ==
+		       SLUICE_ENOMEM ||
+	       s3_xml_text(id_marker, p, end, "NextUploadIdMarker") ==
+		       SLUICE_ENOMEM))))
+		error = sluice__error_oom();
+	sluice__free(trunc);
+	return error;
+}
+
+int s3_client_list_uploads(
+	s3_client *c,
+	const char *bucket,
+	const char *prefix,
+	s3_upload_cb cb,
+	void *ctx)
+{
+	s3_request req = REQ("list uploads", "GET", bucket, NULL);
+	s3_pair q[4] = {{"uploads", NULL}, {"prefix", prefix}};
+	sluice_buf out = SLUICE_BUF_INIT;
+	char *key_marker = NULL, *id_marker = NULL;
+	int error, pages = 0;
+
+	req.query = q;
+	req.out = &out;
+	do {
+		req.nquery = prefix && *prefix ? 2 : 1;
+		if (key_marker) {
+			q[req.nquery].name = "key-marker";
+			q[req.nquery++].value = key_marker;
+		}
+		if (id_marker) {
+			q[req.nquery].name = "upload-id-marker";
+			q[req.nquery++].value = id_marker;
+		}
+		sluice_buf_clear(&out);
+		if ((error = run(c, &req)) == 0)
+			error = uploads_page(
+				&out, cb, ctx, &key_marker, &id_marker);
+	} while (!error && key_marker && ++pages < 10000);
+	sluice__free(key_marker);
+	sluice__free(id_marker);
+	sluice_buf_release(&out);
+	return error;
+}
+
 int s3_client_multipart_create(
 	s3_client *c, char **upload_id, const char *bucket, const char *key)
 {

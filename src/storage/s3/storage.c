@@ -22,6 +22,7 @@
 #include "uri.h"
 #include "util/alloc.h"
 #include "util/error.h"
+#include "util/log.h"
 
 #define READ_CHUNK ((uint64_t)1 << 20)
 
@@ -300,6 +301,93 @@ static int dir_prefix(sluice_buf *out, const loc *l)
 	return sluice_buf_cstr(out);
 }
 
+/* Which multipart uploads cleanup aborts: keys under `prefix`, and with
+ * entropy `prefix` + `len` alphanumerics + `after`. */
+typedef struct stale {
+	s3_client *c;
+	const char *bucket, *prefix, *after;
+	int len;
+	size_t aborted;
+	int error;
+} stale;
+
+static int alnum_run(const char *p, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (!((p[i] >= 'a' && p[i] <= 'z') ||
+		      (p[i] >= 'A' && p[i] <= 'Z') ||
+		      (p[i] >= '0' && p[i] <= '9')))
+			return 0;
+	return 1;
+}
+
+static int abort_stale(void *ctx, const char *key, const char *upload_id)
+{
+	stale *x = ctx;
+	size_t pl = strlen(x->prefix);
+	int rc;
+
+	if (strncmp(key, x->prefix, pl) != 0)
+		return 0;
+	if (x->after &&
+	    (strlen(key) < pl + (size_t)x->len ||
+	     !alnum_run(key + pl, x->len) ||
+	     strncmp(key + pl + x->len, x->after, strlen(x->after)) != 0))
+		return 0;
+	rc = s3_client_multipart_abort(x->c, x->bucket, key, upload_id);
+	if (rc == 0)
+		x->aborted++;
+	else if (!x->error)
+		x->error = rc;
+	return 0;
+}
+
+/* Abort the multipart uploads a killed writer left under `dir`. */
+static int st_cleanup(sluice_storage *st, const char *dir)
+{
+	s3_storage *s = (s3_storage *)st;
+	const char *k, *at;
+	sluice_buf prefix = SLUICE_BUF_INIT, after = SLUICE_BUF_INIT;
+	stale x;
+	loc l;
+	int rc;
+
+	if ((rc = loc_parse(&l, dir)) < 0)
+		return rc;
+	memset(&x, 0, sizeof(x));
+	x.c = s->client;
+	x.bucket = l.uri.bucket;
+	k = key_of(&l);
+	at = s->entropy_key ? strstr(k, s->entropy_key) : NULL;
+	if (at) { /* "<before>KEY<rest>" → "<before>" ?{len} "<rest>/" */
+		x.len = s->base.entropy_length;
+		if ((rc = sluice_buf_put(&prefix, k, (size_t)(at - k))) < 0 ||
+		    (rc = sluice_buf_cstr(&prefix)) < 0 ||
+		    (rc = dir_prefix(&after, &l)) < 0)
+			goto done;
+		x.after = (const char *)after.ptr + (at - k) +
+			  strlen(s->entropy_key);
+	} else if ((rc = dir_prefix(&prefix, &l)) < 0) {
+		goto done;
+	}
+	x.prefix = (const char *)prefix.ptr;
+	rc = s3_client_list_uploads(
+		s->client, x.bucket, x.prefix, abort_stale, &x);
+	if (rc == 0 && x.error)
+		rc = x.error;
+	if (x.aborted)
+		sluice__info(
+			"aborted %zu incomplete multipart upload(s) under %s",
+			x.aborted, dir);
+done:
+	sluice_buf_release(&prefix);
+	sluice_buf_release(&after);
+	loc_release(&l);
+	return rc;
+}
+
 static int
 st_stat(sluice_storage *st, const char *path, uint64_t *size, int *is_dir)
 {
@@ -496,6 +584,7 @@ int sluice_storage_s3_new(
 	s->base.list = st_list;
 	s->base.destroy = st_destroy;
 	s->base.remove_many = st_remove_many;
+	s->base.cleanup = st_cleanup;
 	*out = &s->base;
 	return 0;
 }
