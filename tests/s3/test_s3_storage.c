@@ -366,7 +366,68 @@ static void test_s3_storage__first_checkpoint_aborts_stale_uploads(void **st)
 	sluice_storage_free(s3);
 }
 
-int main(void)
+/* ---- helper commands for the e2e scripts ------------------------------ */
+
+typedef struct census {
+	size_t n, metadata, marker;
+} census;
+
+static int census_key(void *ctx, const char *key, uint64_t size)
+{
+	census *c = ctx;
+	const char *m = getenv("SLUICE_TEST_ENTROPY_KEY");
+
+	(void)size;
+	c->n++;
+	c->metadata += strstr(key, "/_metadata") != NULL;
+	c->marker += m && *m && strstr(key, m) != NULL;
+	return 0;
+}
+
+/*
+ *   test_s3_storage tool mkbucket BUCKET
+ *   test_s3_storage tool keys BUCKET PREFIX     "<keys> <_metadata> <marker>"
+ *   test_s3_storage tool uploads BUCKET PREFIX  in-progress multipart uploads
+ * against SLUICE_TEST_S3_*; exit 0 or 1 with the error on stderr.
+ */
+static int tool(int argc, char **argv)
+{
+	s3_client_opts o;
+	s3_client *c = NULL;
+	census k = {0, 0, 0};
+	size_t n = 0;
+	int rc = SLUICE_EINVALID;
+
+	memset(&o, 0, sizeof(o));
+	o.endpoint = getenv("SLUICE_TEST_S3_ENDPOINT");
+	o.access_key = getenv("SLUICE_TEST_S3_ACCESS_KEY");
+	o.secret_key = getenv("SLUICE_TEST_S3_SECRET_KEY");
+	o.path_style = 1;
+	if (argc < 4 || s3_client_new(&c, &o) < 0) {
+		fprintf(stderr, "usage: tool mkbucket|keys|uploads BUCKET "
+				"[PREFIX]\n");
+		return 2;
+	}
+	if (!strcmp(argv[2], "mkbucket")) {
+		rc = s3_client_create_bucket(c, argv[3]);
+		rc = rc == SLUICE_EEXISTS ? 0 : rc;
+	} else if (!strcmp(argv[2], "keys") && argc > 4) {
+		rc = s3_client_list(c, argv[3], argv[4], 0, census_key, &k);
+		if (rc == 0)
+			printf("%zu %zu %zu\n", k.n, k.metadata, k.marker);
+	} else if (!strcmp(argv[2], "uploads") && argc > 4) {
+		rc = s3_client_count_uploads(c, &n, argv[3], argv[4]);
+		if (rc == 0)
+			printf("%zu\n", n);
+	}
+	if (rc < 0)
+		fprintf(stderr, "tool %s: %s\n", argv[2],
+			sluice_error_last()->message);
+	s3_client_free(c);
+	return rc < 0;
+}
+
+int main(int argc, char **argv)
 {
 	static const storage_impl s3 = {"s3:// on Swift", setup_s3, teardown};
 	static const storage_impl obs = {
@@ -383,6 +444,8 @@ int main(void)
 	};
 	int failed;
 
+	if (argc > 1 && !strcmp(argv[1], "tool"))
+		return tool(argc, argv);
 	if (!getenv("SLUICE_TEST_S3_ENDPOINT")) {
 		fprintf(stderr, "skipped: SLUICE_TEST_S3_ENDPOINT not set\n");
 		return 77;
