@@ -3,7 +3,8 @@
 # s3): OpenStack Swift's s3api started by scripts/s3-server.sh, a job
 # (sequence source -> key-by -> count -> exactly-once file sink) with
 # execution.checkpointing.dir s3://bucket/..., killed with SIGKILL twice at
-# growing delays and restarted with --restore latest until it finishes;
+# growing delays (the second once a checkpoint is on S3) and restarted
+# with --restore latest until it finishes;
 # the output must be exactly once.  Rounds: hashmap and rocksdb, each
 # plain and with entropy injection (s3.entropy.key in the path: state
 # objects under random prefixes, _metadata without the marker, which the
@@ -99,6 +100,9 @@ YAML
 		"$SLUICE" run "$d/job.yaml" $restore >"$d/log.$kills" 2>&1 &
 		pid=$!
 		if [ "$kills" -lt 2 ]; then
+			# the second kill only once some checkpoint is on S3, so
+			# every round restores from one
+			[ "$kills" = 1 ] && wait_checkpoint "$1"
 			ms=$(($5 * (kills + 1)))
 			sleep "$(awk -v m="$ms" 'BEGIN { printf "%.3f", m / 1000 }')"
 			if kill -9 "$pid" 2>/dev/null; then
@@ -117,6 +121,16 @@ YAML
 	cat "$d"/log.* | grep -q "restored checkpoint" ||
 		fail "$1: no run restored a checkpoint from S3"
 	echo "round $1: $2, entropy $3, $kills kill(s): exactly once ($(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s)"
+}
+
+wait_checkpoint() { # NAME: until a _metadata is under NAME/ (20 s)
+	w=0
+	while [ "$w" -lt 200 ]; do
+		set -- "$1" $($tool keys "$bucket" "$1/")
+		[ "$3" -ge 1 ] && return 0
+		sleep 0.1
+		w=$((w + 1))
+	done
 }
 
 # layout NAME ENTROPY: what a killed run left in the bucket.  Plain: state
@@ -138,10 +152,10 @@ layout() {
 n=${SLUICE_S3_CRASH_ROUNDS:-1}
 i=0
 while [ "$i" -lt "$n" ]; do
-	round "h$i" hashmap 0 150000 300 150000
-	round "r$i" rocksdb 0 100000 350 100000
-	round "he$i" hashmap 1 150000 300 150000
-	round "re$i" rocksdb 1 100000 350 100000
+	round "h$i" hashmap 0 200000 300 100000
+	round "r$i" rocksdb 0 150000 300 75000
+	round "he$i" hashmap 1 200000 300 100000
+	round "re$i" rocksdb 1 150000 300 75000
 	i=$((i + 1))
 done
 echo ok

@@ -372,6 +372,13 @@ typedef struct census {
 	size_t n, metadata, marker;
 } census;
 
+static int print_upload(void *ctx, const char *key, const char *upload_id)
+{
+	(void)ctx;
+	printf("%s %s\n", key, upload_id);
+	return 0;
+}
+
 static int census_key(void *ctx, const char *key, uint64_t size)
 {
 	census *c = ctx;
@@ -388,6 +395,7 @@ static int census_key(void *ctx, const char *key, uint64_t size)
  *   test_s3_storage tool mkbucket BUCKET
  *   test_s3_storage tool keys BUCKET PREFIX     "<keys> <_metadata> <marker>"
  *   test_s3_storage tool uploads BUCKET PREFIX  in-progress multipart uploads
+ *   test_s3_storage tool upload-keys BUCKET PREFIX  "<key> <upload id>" lines
  * against SLUICE_TEST_S3_*; exit 0 or 1 with the error on stderr.
  */
 static int tool(int argc, char **argv)
@@ -415,6 +423,9 @@ static int tool(int argc, char **argv)
 		rc = s3_client_list(c, argv[3], argv[4], 0, census_key, &k);
 		if (rc == 0)
 			printf("%zu %zu %zu\n", k.n, k.metadata, k.marker);
+	} else if (!strcmp(argv[2], "upload-keys") && argc > 4) {
+		rc = s3_client_list_uploads(
+			c, argv[3], argv[4], print_upload, NULL);
 	} else if (!strcmp(argv[2], "uploads") && argc > 4) {
 		rc = s3_client_count_uploads(c, &n, argv[3], argv[4]);
 		if (rc == 0)

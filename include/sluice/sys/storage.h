@@ -173,7 +173,10 @@ struct sluice_config;
  * "<scheme>://bucket/key"), configured from `conf` (may be NULL):
  * s3.endpoint, s3.access-key / s3.secret-key (fs.obs.* are aliases; else
  * AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY), s3.region, s3.path.style.access
- * (always path-style for an IP-address endpoint).
+ * (always path-style for an IP-address endpoint), s3.attempts.maximum and
+ * s3.retry.interval (retries), s3.entropy.key / s3.entropy.length (entropy
+ * injection, see entropy_key above).  Deletes are batched (DeleteObjects);
+ * cleanup aborts multipart uploads a killed writer left.
  * No rename and no directories (capabilities 0): checkpoints commit by
  * writing `_metadata` last.  Register it with sluice_storage_register() to
  * use the scheme; free with sluice_storage_free().  SLUICE_EINVALID names

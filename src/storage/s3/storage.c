@@ -550,6 +550,12 @@ int sluice_storage_s3_new(
 		return sluice_error_last()->code;
 	o.path_style =
 		path_style || (o.endpoint && ip_literal_endpoint(o.endpoint));
+	if (conf &&
+	    (sluice_config_get_int(
+		     conf, "s3.attempts.maximum", &o.max_attempts) < 0 ||
+	     sluice_config_get_duration(
+		     conf, "s3.retry.interval", &o.backoff_base_ms) < 0))
+		return sluice_error_last()->code;
 	o.scheme = scheme;
 	if (!o.endpoint)
 		return sluice__error_set(
