@@ -24,7 +24,11 @@
 #include "util/error.h"
 #include "util/log.h"
 
-#define READ_CHUNK ((uint64_t)1 << 20)
+/* Ranged GETs start at 1 MiB and double while the reader goes on
+ * sequentially (a restore reads whole objects), up to 16 MiB: fewer
+ * requests, each costing a round trip. */
+#define READ_CHUNK     ((uint64_t)1 << 20)
+#define READ_CHUNK_MAX ((uint64_t)16 << 20)
 
 typedef struct s3_storage {
 	sluice_storage base;
@@ -137,6 +141,7 @@ typedef struct s3_in {
 	uint64_t size, pos;
 	sluice_buf chunk; /* bytes [chunk_off, chunk_off + chunk.len) */
 	uint64_t chunk_off;
+	uint64_t next; /* size of the next ranged GET */
 } s3_in;
 
 static int in_read(sluice_istream *is, void *buf, size_t len, size_t *got)
@@ -151,8 +156,15 @@ static int in_read(sluice_istream *is, void *buf, size_t len, size_t *got)
 		return 0;
 	if (in->pos < in->chunk_off ||
 	    in->pos >= in->chunk_off + in->chunk.len) {
-		want = in->size - in->pos < READ_CHUNK ? in->size - in->pos
-						       : READ_CHUNK;
+		/* sequential: right after the chunk just read */
+		if (in->chunk.len && in->pos == in->chunk_off + in->chunk.len)
+			in->next = in->next * 2 > READ_CHUNK_MAX
+					   ? READ_CHUNK_MAX
+					   : in->next * 2;
+		else
+			in->next = READ_CHUNK;
+		want = in->size - in->pos < in->next ? in->size - in->pos
+						     : in->next;
 		sluice_buf_clear(&in->chunk);
 		in->chunk_off = in->pos;
 		if ((rc = s3_client_get_object(
