@@ -167,7 +167,8 @@ static int in_read(sluice_istream *is, void *buf, size_t len, size_t *got)
 						     : in->next;
 		sluice_buf_clear(&in->chunk);
 		in->chunk_off = in->pos;
-		if ((rc = s3_client_get_object(
+		if ((rc = sluice_buf_grow(&in->chunk, (size_t)want)) < 0 ||
+		    (rc = s3_client_get_object(
 			     in->client, &in->chunk, in->l.uri.bucket,
 			     key_of(&in->l), in->pos, want)) < 0)
 			return rc;
