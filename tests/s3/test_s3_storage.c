@@ -5,8 +5,11 @@
  * written last, as object stores must), wrong credentials giving an
  * error that names the endpoint and bucket but never the secret, batched
  * deletes (a directory of 40 objects in one DeleteObjects request, really
- * gone afterwards), and entropy injection (state objects under random
- * prefixes, `_metadata` without the marker, aborted checkpoints cleaned).
+ * gone afterwards), entropy injection (state objects under random
+ * prefixes, `_metadata` without the marker, aborted checkpoints cleaned; a
+ * completed one discovered, verified and discarded with one DELETE and one
+ * DeleteObjects), and stale multipart uploads aborted before the first
+ * checkpoint of a job.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +23,7 @@
 
 #include "../contract/helper_storage.h"
 #include "sluice/config.h"
+#include "sluice/sys/metadata.h"
 #include "sluice/sys/storage.h"
 #include "storage/s3/client.h"
 #include "util/alloc.h"
@@ -296,6 +300,69 @@ static void test_s3_storage__entropy_injection_on_swift(void **st)
 	sluice_storage_free(s3);
 }
 
+/* A completed checkpoint with entropy: discovered through the plain path,
+ * verified, then discarded as retention does: `_metadata` with one
+ * DELETE, its 5 state objects (under random prefixes) in one DeleteObjects
+ * request, nothing left. */
+static void
+test_s3_storage__entropy_checkpoint_discovered_and_discarded(void **st)
+{
+	sluice_storage *s3 = s3_with("_entropy_");
+	sluice_checkpoint_storage *cs = NULL;
+	sluice_checkpoint_meta *m, *back = NULL;
+	sluice_operator_state *op;
+	sluice_keyed_handle k = {0, 0, NULL, NULL};
+	sluice_storage_options o;
+	sluice_location *loc = NULL;
+	s3_client_counts before, after;
+	char root[128], *dir = NULL;
+	int i;
+
+	(void)st;
+	snprintf(root, sizeof(root), "s3://%s/_entropy_/ret", bucket);
+	sluice_storage_options_init(&o);
+	o.checkpoint_dir = root;
+	o.inline_threshold = 0;
+	o.storage = s3;
+	assert_int_equal(sluice_checkpoint_storage_new(&cs, &o, JOB), 0);
+	assert_int_equal(sluice_checkpoint_location_new(&loc, cs, 9), 0);
+	assert_int_equal(sluice_checkpoint_meta_new(&m, 9), 0);
+	assert_int_equal(
+		sluice_checkpoint_meta_add_operator(&op, m, "op", "", 5, 5), 0);
+	for (i = 0; i < 5; i++) {
+		k.stream = put_stream(loc, SLUICE_SCOPE_EXCLUSIVE, 3000);
+		assert_int_equal(
+			sluice_subtask_add_keyed(
+				&op->subtasks[i], sluice_keyed_handle_dup(&k)),
+			0);
+		sluice_stream_handle_free(k.stream);
+	}
+	assert_int_equal(sluice_location_finalize(loc, m), 0);
+	sluice_checkpoint_meta_free(m);
+	sluice_location_free(loc);
+	assert_int_equal(list_keys(s3, "", "/ret/" JOB "/chk-9/").injected, 5);
+	assert_int_equal(
+		sluice_checkpoint_discover(
+			&back, &dir, s3, sluice_checkpoint_storage_job_dir(cs),
+			NULL, NULL),
+		0);
+	assert_int_equal(back->checkpoint_id, 9);
+	assert_int_equal(
+		sluice_checkpoint_verify(s3, dir, back, NULL, NULL), 0);
+	s3_client_counts_get(sluice__s3_storage_client(s3), &before);
+	assert_int_equal(sluice_checkpoint_discard(s3, dir, back), 0);
+	s3_client_counts_get(sluice__s3_storage_client(s3), &after);
+	assert_int_equal(after.deletes - before.deletes, 1);
+	assert_int_equal(after.delete_batches - before.delete_batches, 1);
+	assert_int_equal(after.keys_deleted - before.keys_deleted, 5);
+	assert_int_equal(list_keys(s3, "", "/ret/" JOB "/").injected, 0);
+	assert_int_equal(list_keys(s3, "ret/", NULL).n, 0);
+	sluice_checkpoint_meta_free(back);
+	sluice_free_bytes(dir);
+	sluice_checkpoint_storage_free(cs);
+	sluice_storage_free(s3);
+}
+
 static void start_upload(sluice_storage *s3, const char *key)
 {
 	char *id = NULL;
@@ -450,6 +517,8 @@ int main(int argc, char **argv)
 			test_s3_storage__missing_endpoint_is_a_config_error),
 		cmocka_unit_test(test_s3_storage__remove_tree_batches_deletes),
 		cmocka_unit_test(test_s3_storage__entropy_injection_on_swift),
+		cmocka_unit_test(
+			test_s3_storage__entropy_checkpoint_discovered_and_discarded),
 		cmocka_unit_test(
 			test_s3_storage__first_checkpoint_aborts_stale_uploads),
 	};
