@@ -15,6 +15,7 @@ pid=$!
 sleep 3
 kill -9 "$pid" 2>/dev/null || true
 wait "$pid" 2>/dev/null || true
+[ -t 2 ] && echo >&2 # end its status line: a killed run cannot
 echo "-- killed with SIGKILL after 3 s; on disk:"
 "$SLUICE" checkpoint list .sluice/checkpoints/* || true
 committed=$(cat .sluice/out/part-* 2>/dev/null | wc -l)

@@ -185,12 +185,73 @@ int sluice__ckstore_open_stream(
 	return rc;
 }
 
+/*
+ * Register the shared files of incremental handle `h` (a copy, owned by
+ * the caller) for checkpoint `id`: each one's registry key is its handle's
+ * path (a placeholder's path is the key it refers to).  Every file of `h`
+ * is replaced by the handle the registry keeps -- so `_metadata` never
+ * names a placeholder or a duplicate upload -- and recorded as a shared
+ * reference of the subtask, which retention and verification follow.
+ */
+static int register_shared(
+	sluice_subtask_state *st,
+	sluice_shared_registry *reg,
+	sluice_incremental_handle *h,
+	int64_t id)
+{
+	const sluice_stream_handle *kept;
+	sluice_stream_handle *copy;
+	uint32_t i;
+	int rc;
+
+	for (i = 0; i < h->num_shared; i++) {
+		sluice_incremental_file *f = &h->shared_files[i];
+		char *key =
+			sluice__strdup(f->handle->path ? f->handle->path : "");
+
+		if (!key)
+			return sluice__error_oom();
+		rc = sluice_shared_registry_register(
+			reg, key, f->handle, id, &kept);
+		if (rc >= 0 && !(copy = sluice_stream_handle_dup(kept)))
+			rc = sluice__error_oom();
+		if (rc >= 0) {
+			sluice_stream_handle_free(f->handle);
+			f->handle = copy;
+			copy = sluice_stream_handle_dup(kept);
+			rc = copy ? sluice_subtask_add_shared(st, key, copy)
+				  : sluice__error_oom();
+		}
+		sluice__free(key);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
 /* Copy one subtask's acknowledged handles into its metadata record. */
-static int
-add_subtask(sluice_subtask_state *st, const sluice__subtask_snapshot *a)
+static int add_subtask(
+	sluice_subtask_state *st,
+	const sluice__subtask_snapshot *a,
+	sluice_shared_registry *reg,
+	int64_t id)
 {
 	size_t i;
 	int rc;
+
+	for (i = 0; i < a->n_incremental; i++) {
+		sluice_incremental_handle *h =
+			sluice_incremental_handle_dup(a->incremental[i]);
+
+		if (!h)
+			return sluice__error_oom();
+		if ((rc = register_shared(st, reg, h, id)) < 0) {
+			sluice_incremental_handle_free(h);
+			return rc;
+		}
+		if ((rc = sluice_subtask_add_incremental(st, h)) < 0)
+			return rc;
+	}
 
 	for (i = 0; i < a->n_keyed; i++) {
 		sluice_keyed_handle *h = sluice_keyed_handle_dup(a->keyed[i]);
@@ -248,9 +309,12 @@ static int build_meta(
 		if (!p->acks || !p->acks[i])
 			continue;
 		op = &m->operators[t->vertex];
-		if ((rc = add_subtask(&op->subtasks[t->subtask], p->acks[i])) <
-		    0)
+		if ((rc = add_subtask(
+			     &op->subtasks[t->subtask], p->acks[i], s->registry,
+			     p->id)) < 0)
 			goto fail;
+		if (p->acks[i]->n_incremental) /* RocksDB native files */
+			m->props.format = SLUICE_FORMAT_NATIVE;
 	}
 	for (i = 0; i < p->plan.n_finished; i++) {
 		const sluice__task_ref *t = &p->plan.finished[i];
@@ -328,27 +392,60 @@ static void release(void *ctx, void *location)
 	entry_free(location);
 }
 
-/* Delete the files of a rejected ack (its checkpoint is gone). */
+static void remove_file(sluice__ckstore *s, const sluice_stream_handle *h)
+{
+	if (h && h->kind == SLUICE_HANDLE_FILE &&
+	    sluice_storage_remove(s->st, h->path) < 0 &&
+	    sluice_error_last()->code != SLUICE_ENOTFOUND)
+		sluice__warn(
+			"could not delete state of a discarded checkpoint: %s",
+			sluice_error_last()->message);
+}
+
+/*
+ * Delete what an incremental handle of a discarded checkpoint uploaded:
+ * its new shared files (placeholders refer to files of other checkpoints
+ * and are left alone) and, unless `exclusive_gone` (the checkpoint
+ * directory was deleted with them), its private files and metadata.
+ */
+static void discard_incremental(
+	sluice__ckstore *s,
+	const sluice_incremental_handle *h,
+	int exclusive_gone)
+{
+	uint32_t i;
+
+	for (i = 0; i < h->num_shared; i++)
+		remove_file(s, h->shared_files[i].handle);
+	if (exclusive_gone)
+		return;
+	remove_file(s, h->metadata);
+	for (i = 0; i < h->num_private; i++)
+		remove_file(s, h->private_files[i].handle);
+}
+
+/* Delete the files of discarded acks (their checkpoint is gone). */
 static void discard_acks(
-	sluice__ckstore *s, sluice__subtask_snapshot *const *acks, size_t n)
+	sluice__ckstore *s,
+	sluice__subtask_snapshot *const *acks,
+	size_t n,
+	int exclusive_gone)
 {
 	size_t i, j;
 
 	for (i = 0; i < n; i++) {
 		const sluice__subtask_snapshot *a = acks[i];
-		const sluice_stream_handle *h;
 
-		for (j = 0; a && j < a->n_keyed + a->n_opstate; j++) {
-			h = j < a->n_keyed ? a->keyed[j]->stream
-					   : a->opstate[j - a->n_keyed]->stream;
-			if (h && h->kind == SLUICE_HANDLE_FILE &&
-			    sluice_storage_remove(s->st, h->path) < 0 &&
-			    sluice_error_last()->code != SLUICE_ENOTFOUND)
-				sluice__warn(
-					"could not delete state of a discarded "
-					"checkpoint: %s",
-					sluice_error_last()->message);
-		}
+		for (j = 0; a && j < a->n_incremental; j++)
+			discard_incremental(
+				s, a->incremental[j], exclusive_gone);
+		for (j = 0;
+		     a && !exclusive_gone && j < a->n_keyed + a->n_opstate; j++)
+			remove_file(
+				s,
+				j < a->n_keyed
+					? a->keyed[j]->stream
+					: a->opstate[j - a->n_keyed]->stream);
 	}
 }
 
@@ -364,9 +461,10 @@ discard(void *ctx,
 
 	(void)id;
 	if (!e) {
-		discard_acks(s, acks, n_acks);
+		discard_acks(s, acks, n_acks, 0);
 		return;
 	}
+	discard_acks(s, acks, n_acks, 1);
 	unlink_entry(s, e);
 	/* discard also frees the location */
 	if (sluice_location_discard(e->loc) < 0)

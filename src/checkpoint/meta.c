@@ -37,6 +37,9 @@ static void subtask_release(sluice_subtask_state *s)
 	}
 	for (i = 0; i < s->num_ext; i++)
 		sluice__free(s->ext[i].data);
+	for (i = 0; i < s->num_incremental; i++)
+		sluice_incremental_handle_free(s->incremental[i]);
+	sluice__free(s->incremental);
 	sluice__free(s->keyed);
 	sluice__free(s->opstate);
 	sluice__free(s->shared);
@@ -138,6 +141,18 @@ int sluice_subtask_add_opstate(
 	return 0;
 }
 
+int sluice_subtask_add_incremental(
+	sluice_subtask_state *s, sluice_incremental_handle *h)
+{
+	if (grow((void **)&s->incremental, s->num_incremental,
+		 sizeof(*s->incremental)) < 0) {
+		sluice_incremental_handle_free(h);
+		return SLUICE_ENOMEM;
+	}
+	s->incremental[s->num_incremental++] = h;
+	return 0;
+}
+
 int sluice_subtask_add_shared(
 	sluice_subtask_state *s, const char *key, sluice_stream_handle *h)
 {
@@ -169,6 +184,23 @@ int sluice_subtask_add_ext(
 	return 0;
 }
 
+/* The exclusive files of an incremental handle: metadata stream, private
+ * files (shared ones are visited through the shared references). */
+static int each_private(
+	const sluice_incremental_handle *h, sluice_meta_handle_cb cb, void *ctx)
+{
+	uint32_t i;
+	int rc;
+
+	if (h->metadata && (rc = cb(h->metadata, 0, ctx)) != 0)
+		return rc;
+	for (i = 0; i < h->num_private; i++)
+		if (h->private_files[i].handle &&
+		    (rc = cb(h->private_files[i].handle, 0, ctx)) != 0)
+			return rc;
+	return 0;
+}
+
 static int each_in_subtask(
 	const sluice_subtask_state *s, sluice_meta_handle_cb cb, void *ctx)
 {
@@ -182,6 +214,9 @@ static int each_in_subtask(
 	for (i = 0; i < s->num_opstate; i++)
 		if (s->opstate[i]->stream &&
 		    (rc = cb(s->opstate[i]->stream, 0, ctx)) != 0)
+			return rc;
+	for (i = 0; i < s->num_incremental; i++)
+		if ((rc = each_private(s->incremental[i], cb, ctx)) != 0)
 			return rc;
 	for (i = 0; i < s->num_shared; i++)
 		if (s->shared[i].handle &&

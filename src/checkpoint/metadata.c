@@ -82,7 +82,44 @@ static int put_opstate(sluice_buf *b, const sluice_opstate_handle *o)
 	return put_handle(b, o->stream);
 }
 
-static int put_subtask(sluice_buf *b, const sluice_subtask_state *s)
+static int
+put_files(sluice_buf *b, const sluice_incremental_file *f, uint32_t n)
+{
+	uint32_t i;
+	int error;
+
+	if ((error = sluice_buf_put_u32(b, n)) < 0)
+		return error;
+	for (i = 0; i < n; i++)
+		if ((error = sluice_buf_put_str16(b, f[i].name)) < 0 ||
+		    (error = put_handle(b, f[i].handle)) < 0)
+			return error;
+	return 0;
+}
+
+static int put_incremental(sluice_buf *b, const sluice_incremental_handle *h)
+{
+	int error;
+
+	if (h->start_key_group < 0 || h->num_key_groups < 0)
+		return sluice__error_set(
+			SLUICE_EINVALID, E,
+			"incremental handle: invalid key groups %d+%d",
+			(int)h->start_key_group, (int)h->num_key_groups);
+	if ((error = sluice_buf_put_str16(
+		     b, h->backend_id ? h->backend_id : "")) < 0 ||
+	    (error = sluice_buf_put_u64(b, (uint64_t)h->checkpoint_id)) < 0 ||
+	    (error = sluice_buf_put_u32(b, (uint32_t)h->start_key_group)) < 0 ||
+	    (error = sluice_buf_put_u32(b, (uint32_t)h->num_key_groups)) < 0 ||
+	    (error = sluice_buf_put_u64(b, h->checkpointed_size)) < 0 ||
+	    (error = put_handle(b, h->metadata)) < 0 ||
+	    (error = put_files(b, h->shared_files, h->num_shared)) < 0)
+		return error;
+	return put_files(b, h->private_files, h->num_private);
+}
+
+static int
+put_subtask(sluice_buf *b, const sluice_subtask_state *s, uint32_t version)
 {
 	uint32_t i;
 	int error;
@@ -105,6 +142,12 @@ static int put_subtask(sluice_buf *b, const sluice_subtask_state *s)
 		if ((error = sluice_buf_put_str16(b, s->shared[i].key)) < 0 ||
 		    (error = put_handle(b, s->shared[i].handle)) < 0)
 			return error;
+	if (version >= 2 &&
+	    (error = sluice_buf_put_u32(b, s->num_incremental)) < 0)
+		return error;
+	for (i = 0; version >= 2 && i < s->num_incremental; i++)
+		if ((error = put_incremental(b, s->incremental[i])) < 0)
+			return error;
 	if ((error = sluice_buf_put_u32(b, s->num_ext)) < 0)
 		return error;
 	for (i = 0; i < s->num_ext; i++)
@@ -115,7 +158,8 @@ static int put_subtask(sluice_buf *b, const sluice_subtask_state *s)
 	return 0;
 }
 
-static int put_operator(sluice_buf *b, const sluice_operator_state *op)
+static int
+put_operator(sluice_buf *b, const sluice_operator_state *op, uint32_t version)
 {
 	uint32_t i;
 	int error;
@@ -128,17 +172,31 @@ static int put_operator(sluice_buf *b, const sluice_operator_state *op)
 	    (error = sluice_buf_put_u32(b, op->num_subtasks)) < 0)
 		return error;
 	for (i = 0; i < op->num_subtasks; i++)
-		if ((error = put_subtask(b, &op->subtasks[i])) < 0)
+		if ((error = put_subtask(b, &op->subtasks[i], version)) < 0)
 			return error;
 	return 0;
 }
 
-static int put_header(sluice_buf *b, const sluice_checkpoint_meta *m)
+/* 2 when any subtask has incremental handles, else 1 (readable by older
+ * builds). */
+static uint32_t version_of(const sluice_checkpoint_meta *m)
+{
+	uint32_t i, j;
+
+	for (i = 0; i < m->num_operators; i++)
+		for (j = 0; j < m->operators[i].num_subtasks; j++)
+			if (m->operators[i].subtasks[j].num_incremental)
+				return 2;
+	return 1;
+}
+
+static int
+put_header(sluice_buf *b, const sluice_checkpoint_meta *m, uint32_t version)
 {
 	int error;
 
 	if ((error = sluice_buf_put_u32(b, SLUICE_METADATA_MAGIC)) < 0 ||
-	    (error = sluice_buf_put_u32(b, SLUICE_METADATA_VERSION)) < 0 ||
+	    (error = sluice_buf_put_u32(b, version)) < 0 ||
 	    (error = sluice_buf_put_u64(b, 0)) < 0 || /* length, patched */
 	    (error = sluice_buf_put_u64(b, (uint64_t)m->checkpoint_id)) < 0 ||
 	    (error = sluice_buf_put_u64(b, (uint64_t)m->trigger_ms)) < 0 ||
@@ -156,15 +214,15 @@ int sluice_metadata_encode(
 	uint8_t **out, size_t *len, const sluice_checkpoint_meta *m)
 {
 	sluice_buf b = SLUICE_BUF_INIT;
-	uint32_t i;
+	uint32_t i, version = version_of(m);
 	int error;
 
 	*out = NULL;
 	*len = 0;
-	if ((error = put_header(&b, m)) < 0)
+	if ((error = put_header(&b, m, version)) < 0)
 		goto fail;
 	for (i = 0; i < m->num_operators; i++)
-		if ((error = put_operator(&b, &m->operators[i])) < 0)
+		if ((error = put_operator(&b, &m->operators[i], version)) < 0)
 			goto fail;
 	sluice__be64(b.ptr + 8, (uint64_t)b.len + 8);
 	if ((error = sluice_buf_put_u64(&b, sluice__xxh3(b.ptr, b.len))) < 0)
@@ -181,6 +239,7 @@ fail:
 typedef struct dec {
 	sluice_reader r;
 	const char *name;
+	uint32_t version;
 } dec;
 
 static int truncated(dec *d)
@@ -361,6 +420,67 @@ static int get_shared(dec *d, sluice_subtask_state *s)
 	return error;
 }
 
+static int get_files(dec *d, sluice_incremental_handle *h, int shared)
+{
+	sluice_stream_handle *fh;
+	char *name;
+	uint32_t n, i;
+	int error;
+
+	if ((error = get_count(d, &n, 3, "incremental file count")) < 0)
+		return error;
+	for (i = 0; i < n; i++) {
+		if ((error = get_str(d, &name)) < 0)
+			return error;
+		if ((error = get_handle(d, &fh)) < 0 || !fh) {
+			sluice__free(name);
+			return error < 0 ? error
+					 : bad(d, d->r.pos - 1,
+					       "missing file handle", 0);
+		}
+		error = sluice_incremental_handle_add(h, shared, name, fh);
+		sluice__free(name);
+		if (error < 0)
+			return error;
+	}
+	return 0;
+}
+
+static int get_incremental(dec *d, sluice_subtask_state *s)
+{
+	sluice_incremental_handle *h;
+	char *id = NULL;
+	int64_t ck;
+	int32_t start, num;
+	size_t at;
+	int error;
+
+	if ((error = get_str(d, &id)) < 0)
+		return error;
+	ck = (int64_t)sluice_reader_u64(&d->r);
+	at = d->r.pos;
+	start = (int32_t)sluice_reader_u32(&d->r);
+	num = (int32_t)sluice_reader_u32(&d->r);
+	if (!d->r.failed && (start < 0 || num < 0)) {
+		sluice__free(id);
+		return bad(
+			d, at, "incremental key groups",
+			start < 0 ? start : num);
+	}
+	h = sluice_incremental_handle_new(id, ck, start, num);
+	sluice__free(id);
+	if (!h)
+		return sluice__error_oom();
+	h->checkpointed_size = sluice_reader_u64(&d->r);
+	if ((error = get_handle(d, &h->metadata)) < 0 ||
+	    (error = get_files(d, h, 1)) < 0 ||
+	    (error = get_files(d, h, 0)) < 0) {
+		sluice_incremental_handle_free(h);
+		return error;
+	}
+	return sluice_subtask_add_incremental(s, h);
+}
+
 static int get_ext(dec *d, sluice_subtask_state *s)
 {
 	uint16_t tag = sluice_reader_u16(&d->r);
@@ -400,6 +520,12 @@ static int get_subtask(dec *d, sluice_subtask_state *s)
 		return error;
 	for (i = 0; i < n; i++)
 		if ((error = get_shared(d, s)) < 0)
+			return error;
+	if (d->version >= 2 &&
+	    (error = get_count(d, &n, 40, "incremental handle count")) < 0)
+		return error;
+	for (i = 0; d->version >= 2 && i < n; i++)
+		if ((error = get_incremental(d, s)) < 0)
 			return error;
 	if ((error = get_count(d, &n, 6, "section count")) < 0)
 		return error;
@@ -525,6 +651,7 @@ static int check_frame(dec *d, const uint8_t *p, size_t len)
 			d->name, got, want);
 	sluice_reader_init(&d->r, p, len - 8);
 	d->r.pos = 16;
+	d->version = version;
 	return 0;
 }
 

@@ -25,6 +25,9 @@ void sluice__subtask_snapshot_free(sluice__subtask_snapshot *s)
 		sluice_keyed_handle_free(s->keyed[i]);
 	for (i = 0; i < s->n_opstate; i++)
 		sluice_opstate_handle_free(s->opstate[i]);
+	for (i = 0; i < s->n_incremental; i++)
+		sluice_incremental_handle_free(s->incremental[i]);
+	sluice__free(s->incremental);
 	sluice__free(s->keyed);
 	sluice__free(s->opstate);
 	sluice__free(s);

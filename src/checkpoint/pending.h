@@ -34,6 +34,9 @@ typedef struct sluice__subtask_snapshot {
 	size_t n_keyed;
 	sluice_opstate_handle **opstate; /* owned, n_opstate entries */
 	size_t n_opstate;
+	/* owned, n_incremental entries (RocksDB native snapshots) */
+	sluice_incremental_handle **incremental;
+	size_t n_incremental;
 	uint64_t state_size;        /* full size incl. reused shared state */
 	uint64_t checkpointed_size; /* bytes persisted by this checkpoint */
 	int64_t sync_ms;            /* synchronous phase duration */

@@ -349,6 +349,23 @@ void sluice__stats_counts_get(sluice__stats *st, sluice__stats_counts *out)
 	pthread_mutex_unlock(&st->lock);
 }
 
+int sluice__stats_latest_completed(sluice__stats *st, sluice__ckpt_stats *out)
+{
+	int found;
+
+	pthread_mutex_lock(&st->lock);
+	found = st->latest_completed != NULL;
+	if (found) {
+		*out = *st->latest_completed;
+		out->refs = 0;
+		out->subtasks = NULL;
+		out->external_path = NULL;
+		out->failure_message = NULL;
+	}
+	pthread_mutex_unlock(&st->lock);
+	return found ? 0 : SLUICE_ENOTFOUND;
+}
+
 static sluice__ckpt_stats *dup_stats(const sluice__ckpt_stats *c)
 {
 	sluice__ckpt_stats *d = sluice__memdup(c, sizeof(*c));

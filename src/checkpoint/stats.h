@@ -133,6 +133,13 @@ void sluice__stats_report_restored(
 	const char *external_path);
 
 void sluice__stats_counts_get(sluice__stats *st, sluice__stats_counts *out);
+/*
+ * The scalar fields of the latest completed checkpoint (not savepoint),
+ * copied into `*out` without its pointers (subtasks, paths, messages are
+ * NULL): a cheap read for live status displays.  0, or SLUICE_ENOTFOUND
+ * (no error set) when none completed yet.
+ */
+int sluice__stats_latest_completed(sluice__stats *st, sluice__ckpt_stats *out);
 
 /*
  * Deep copy of the statistics of checkpoint `id` if still in the history

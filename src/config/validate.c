@@ -256,17 +256,6 @@ static int check_storage(sluice_config *conf)
 			"'%s': unaligned checkpoints are not implemented in "
 			"this version of sluice; barriers stay aligned",
 			k));
-	if (eff(conf, "execution.checkpointing.incremental", &v, &r, &k) &&
-	    v.i) {
-		eff(conf, "state.backend.type", &b, &br, &bk);
-		if (b.i != 0)
-			SLUICE_ERRCHECK(sluice__strlist_addf(
-				&conf->warnings,
-				"'%s': jobs run by this version of sluice take "
-				"full rocksdb snapshots; incremental uploads "
-				"are not wired into the runtime yet",
-				k));
-	}
 	if (eff(conf, "taskmanager.memory.segment-size", &v, &r, &k) &&
 	    (v.u & (v.u - 1)) != 0)
 		SLUICE_ERRCHECK(

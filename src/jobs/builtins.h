@@ -14,6 +14,7 @@
 #define SLUICE_JOBS_BUILTINS_H
 
 #include "jobs/spec.h"
+#include "sluice/builtins.h"
 
 typedef struct sluice__builtin {
 	sluice__stage_kind stage;
@@ -44,12 +45,8 @@ typedef struct sluice__sequence_arg {
 } sluice__sequence_arg;
 extern const sluice_operator sluice__sequence_op;
 
-/* source: file */
-typedef struct sluice__file_source_arg {
-	char *path;      /* a file or a directory (its regular files) */
-	int follow;      /* 1: keep polling for new lines */
-	int64_t poll_ms; /* follow: wait between polls at the end */
-} sluice__file_source_arg;
+/* source: file (the public options of include/sluice/builtins.h) */
+typedef sluice_file_source_options sluice__file_source_arg;
 extern const sluice_operator sluice__file_source_op;
 
 /* operators */
@@ -75,9 +72,7 @@ typedef struct sluice__throttle_arg {
 extern const sluice_operator sluice__throttle_op;
 
 /* sinks */
-typedef struct sluice__file_sink_arg {
-	char *path; /* output directory */
-} sluice__file_sink_arg;
+typedef sluice_file_sink_options sluice__file_sink_arg;
 extern const sluice_operator sluice__file_sink_op;
 
 typedef struct sluice__stdout_arg {

@@ -426,7 +426,7 @@ static void fs_free_arg(void *arg)
 	sluice__file_sink_arg *a = arg;
 
 	if (a)
-		sluice__free(a->path);
+		sluice__free((char *)a->path);
 	sluice__free(a);
 }
 
@@ -438,6 +438,7 @@ static int fs_configure(
 {
 	sluice__file_sink_arg *a = sluice__calloc(1, sizeof(*a));
 	const char *path = NULL;
+	char *copy;
 	size_t n;
 	int rc;
 
@@ -446,13 +447,14 @@ static int fs_configure(
 		return sluice__error_oom();
 	if ((rc = sluice__param_str(js, st, "path", 1, &path)) < 0)
 		goto fail;
-	if (!(a->path = sluice__strdup(path))) {
+	if (!(copy = sluice__strdup(path))) {
 		rc = sluice__error_oom();
 		goto fail;
 	}
-	n = strlen(a->path);
-	while (n > 1 && a->path[n - 1] == '/')
-		a->path[--n] = '\0';
+	n = strlen(copy);
+	while (n > 1 && copy[n - 1] == '/')
+		copy[--n] = '\0';
+	a->path = copy;
 	*arg = a;
 	return 0;
 fail:
@@ -463,3 +465,8 @@ fail:
 const sluice__builtin sluice__builtin_file_sink = {
 	SLUICE__STAGE_SINK,    "file",       SLUICE_VERTEX_SINK, 0,
 	&sluice__file_sink_op, fs_configure, fs_free_arg};
+
+const sluice_operator *sluice_file_sink_operator(void)
+{
+	return &sluice__file_sink_op;
+}

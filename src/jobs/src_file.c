@@ -334,7 +334,8 @@ static int fsrc_poll(sluice_ctx *ctx, sluice_source_status *status)
 		return rc;
 	*status = SLUICE_SOURCE_IDLE;
 	return sluice_ctx_timer_register(
-		ctx, sluice_ctx_now_ms(ctx) + a->poll_ms);
+		ctx,
+		sluice_ctx_now_ms(ctx) + (a->poll_ms > 0 ? a->poll_ms : 100));
 }
 
 static int fsrc_snapshot(sluice_ctx *ctx, int64_t id)
@@ -403,7 +404,7 @@ static void fsrc_free_arg(void *arg)
 	sluice__file_source_arg *a = arg;
 
 	if (a)
-		sluice__free(a->path);
+		sluice__free((char *)a->path);
 	sluice__free(a);
 }
 
@@ -440,3 +441,8 @@ fail:
 const sluice__builtin sluice__builtin_file_source = {
 	SLUICE__STAGE_SOURCE,    "file",         SLUICE_VERTEX_SOURCE, 0,
 	&sluice__file_source_op, fsrc_configure, fsrc_free_arg};
+
+const sluice_operator *sluice_file_source_operator(void)
+{
+	return &sluice__file_source_op;
+}

@@ -325,8 +325,19 @@ static int convert(sluice_task_snapshot *s, sluice__subtask_snapshot **out)
 		o->opstate[o->n_opstate++] = s->opstate;
 		s->opstate = NULL;
 	}
+	if (s->incremental) {
+		if (!(o->incremental =
+			      sluice__calloc(1, sizeof(*o->incremental)))) {
+			rc = sluice__error_oom();
+			goto done;
+		}
+		o->incremental[o->n_incremental++] = s->incremental;
+		s->incremental = NULL;
+	}
 	o->state_size = s->state_size;
-	o->checkpointed_size = s->state_size;
+	/* producers that predate checkpointed_size leave it 0: all new */
+	o->checkpointed_size =
+		s->checkpointed_size ? s->checkpointed_size : s->state_size;
 	o->sync_ms = s->sync_duration_ms;
 	o->async_ms = s->async_duration_ms;
 	o->alignment_ns = s->alignment_duration_ms * 1000000;

@@ -15,6 +15,7 @@
 
 int sluice_ctx_emit(sluice_ctx *ctx, const sluice_record *rec)
 {
+	sluice__metric_add_u64(&TASK(ctx)->m_emitted, 1);
 	return sluice__output_emit(TASK(ctx), rec);
 }
 

@@ -48,6 +48,7 @@ void sluice_task_snapshot_free(sluice_task_snapshot *s)
 	sluice__free(s->uid);
 	sluice_keyed_handle_free(s->keyed);
 	sluice_opstate_handle_free(s->opstate);
+	sluice_incremental_handle_free(s->incremental);
 	sluice__free(s);
 }
 
@@ -61,7 +62,9 @@ sluice_task_snapshot *sluice_task_snapshot_dup(const sluice_task_snapshot *s)
 	d->uid = sluice__strdup(s->uid);
 	d->keyed = s->keyed ? sluice_keyed_handle_dup(s->keyed) : NULL;
 	d->opstate = s->opstate ? sluice_opstate_handle_dup(s->opstate) : NULL;
-	if (!d->uid || (s->keyed && !d->keyed) || (s->opstate && !d->opstate)) {
+	d->incremental = sluice_incremental_handle_dup(s->incremental);
+	if (!d->uid || (s->keyed && !d->keyed) || (s->opstate && !d->opstate) ||
+	    (s->incremental && !d->incremental)) {
 		sluice_task_snapshot_free(d);
 		return NULL;
 	}

@@ -370,7 +370,7 @@ static int check_restore(sluice_job *job, const sluice_job_restore *r)
 		const sluice_task_snapshot *s = r->tasks[i];
 		sluice__vertex *v = vertex_by_uid(job, s->uid);
 
-		if (!s->keyed && !s->opstate)
+		if (!s->keyed && !s->opstate && !s->incremental)
 			continue;
 		if (!v && r->allow_non_restored) {
 			sluice__info(
@@ -515,31 +515,42 @@ static int assign_opstate(
 	return rc;
 }
 
+/* Key groups [start, start + num) intersect the task's range. */
+static int overlaps(const sluice__task *t, int32_t start, int32_t num)
+{
+	return start <= t->kg_end && start + num - 1 >= t->kg_start;
+}
+
 static int restore_task(sluice__task *t, const sluice_job_restore *r)
 {
 	const sluice_keyed_handle **keyed;
+	const sluice_incremental_handle **inc;
 	sluice_opstate_handle **ops = NULL;
 	sluice_subtask_restore sr;
 	size_t i, num_ops = 0;
 	int rc, any = 0;
 
 	keyed = sluice__calloc(r->num_tasks + 1, sizeof(*keyed));
+	inc = sluice__calloc(r->num_tasks + 1, sizeof(*inc));
 	memset(&sr, 0, sizeof(sr));
-	if (!keyed) {
+	if (!keyed || !inc) {
 		rc = sluice__error_oom();
 		goto done;
 	}
 	for (i = 0; i < r->num_tasks; i++) {
 		const sluice_task_snapshot *s = r->tasks[i];
 		const sluice_keyed_handle *k = s->keyed;
+		const sluice_incremental_handle *n = s->incremental;
 
 		if (strcmp(s->uid, t->v->uid))
 			continue;
 		any = 1;
-		if (k && k->start_key_group <= t->kg_end &&
-		    k->start_key_group + k->num_key_groups - 1 >= t->kg_start)
+		if (k && overlaps(t, k->start_key_group, k->num_key_groups))
 			keyed[sr.num_keyed++] = k;
+		if (n && overlaps(t, n->start_key_group, n->num_key_groups))
+			inc[sr.num_incremental++] = n;
 	}
+	sr.incremental = inc;
 	if ((rc = assign_opstate(t, r, &ops, &num_ops)) < 0)
 		goto done;
 	sr.keyed = keyed;
@@ -556,6 +567,7 @@ static int restore_task(sluice__task *t, const sluice_job_restore *r)
 	t->restored = any;
 done:
 	sluice__free(keyed);
+	sluice__free(inc);
 	sluice_opstate_handles_free(ops, num_ops);
 	return rc;
 }
@@ -588,6 +600,7 @@ static void release_run(sluice_job *job)
 	int i;
 
 	sluice__pool_shutdown(&job->pool);
+	sluice__metrics_fold(job);
 	for (i = 0; i < job->num_tasks && job->tasks; i++)
 		sluice__task_release(&job->tasks[i]);
 	for (i = 0; i < job->num_channels; i++)

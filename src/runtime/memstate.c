@@ -708,6 +708,11 @@ static int mp_restore(sluice_state_provider *p, const sluice_subtask_restore *r)
 	size_t i;
 	int rc = 0;
 
+	if (r->num_incremental)
+		return sluice__error_set(
+			SLUICE_EINVALID, SLUICE_ERRCLS_STATE,
+			"the in-memory state provider cannot restore "
+			"incremental rocksdb snapshots");
 	for (i = 0; i < r->num_keyed && rc >= 0; i++) {
 		if ((rc = load_handle(
 			     m, r, r->keyed[i]->stream, "keyed", &ld)) < 0)

@@ -21,7 +21,9 @@ static int push_buffer(sluice__task *t, sluice__out_edge *e, int ci)
 {
 	sluice_buf *b = &e->bufs[ci];
 	sluice__elem *el;
+	int64_t t0;
 	size_t len;
+	int rc;
 
 	if (b->len == 0)
 		return 0;
@@ -29,8 +31,12 @@ static int push_buffer(sluice__task *t, sluice__out_edge *e, int ci)
 		return sluice__error_oom();
 	el->data = sluice_buf_detach(b, &len);
 	el->len = len;
-	(void)t;
-	return sluice__channel_push(e->channels[ci], el);
+	/* time spent here is mostly waiting for credit: backpressure */
+	t0 = sluice_clock_mono_ns(t->job->clock);
+	rc = sluice__channel_push(e->channels[ci], el);
+	sluice__metric_add_i64(
+		&t->m_blocked_ns, sluice_clock_mono_ns(t->job->clock) - t0);
+	return rc;
 }
 
 static int write_record(

@@ -27,8 +27,24 @@
  *    operator handles (already redistributed by the runtime, spec §7.3)
  *    through sluice_operator_state_restore.  FILE / RELATIVE handles are
  *    opened with sluice_handle_open on the restore's storage.
- *  - notify complete / aborted: nothing to do; RocksDB checkpoints are
- *    full canonical snapshots here (incremental bookkeeping not wired).
+ *  - incremental (`rocksdb` with execution.checkpointing.incremental, a
+ *    checkpoint -- never a savepoint -- written through a stream
+ *    factory, at least one keyed state): snapshot_sync is the backend's
+ *    native RocksDB checkpoint (sluice_rocksdb_snapshot_sync) plus the
+ *    provider's state meta data (names, kinds, TTL); the async phase
+ *    uploads the SSTs not confirmed by an earlier completed checkpoint to
+ *    the shared scope and references the rest (sluice_incremental_handle);
+ *    the coordinator registers them with the shared-state registry.
+ *    notify complete / aborted move the backend's base.  A failed upload
+ *    leaves its shared files to `sluice checkpoint gc` (a stream factory
+ *    cannot delete).
+ *  - incremental restore: the fresh backend is replaced by one restored
+ *    from the handles (parallel download or hard links, rescaling merge
+ *    and clip to the key-group range), and the states of the handles'
+ *    meta data are registered again; a TTL switched on or off since is
+ *    EINVALID, as are incremental handles with the hashmap backend
+ *    (native snapshots do not move between backends: use a savepoint)
+ *    or mixed with canonical keyed handles.
  *
  * Edge cases tested (tests/unit/test_runtime_provider.c): exact counts
  * after fail and restart on file storage with both backends; rescaled
@@ -37,13 +53,18 @@
  * set by operators); value get of an absent key is SLUICE_ENOTFOUND;
  * snapshot isolation; a foreign key is refused; a damaged stream is
  * SLUICE_ECORRUPT; every allocation failure is SLUICE_ENOMEM.
+ * Incremental checkpoints through jobs (tests/unit/test_rocksdb_jobs.c):
+ * only new files uploaded, retention, restore after compaction, rescale
+ * 2->3 and 3->1, savepoint portability, refusals above.
  */
 #include <string.h>
 
 #include "sluice/config.h"
 #include "sluice/sys/runtime.h"
 #include "util/alloc.h"
+#include "util/buf.h"
 #include "util/error.h"
+#include "util/hash.h"
 
 typedef struct named_state {
 	char *name;
@@ -67,13 +88,20 @@ typedef struct keyed_provider {
 	size_t view_cap;
 	sluice_rocksdb_options ro; /* factory context kept in the backend's
 				      options: lives as long as it */
+	sluice_keyed_options ko;   /* to make the backend again on restore */
+	sluice_backend *engine;    /* the rocksdb engine under kb, or NULL */
+	int incremental;           /* execution.checkpointing.incremental */
+	char *uid;                 /* for messages */
+	int32_t subtask;
 } keyed_provider;
 
 typedef struct keyed_snap {
 	const sluice_stream_factory *streams; /* NULL: memory streams */
 	int64_t id;
 	sluice_keyed_snapshot *keyed;
-	sluice_operator_state *ops; /* NULL: no operator state */
+	sluice_operator_state *ops;   /* NULL: no operator state */
+	sluice_rocksdb_snapshot *rdb; /* incremental: native checkpoint */
+	sluice_buf meta;              /* incremental: state meta data */
 } keyed_snap;
 
 #define KP(p) ((keyed_provider *)(p))
@@ -262,6 +290,8 @@ static void snap_free(keyed_snap *s)
 		return;
 	sluice_keyed_snapshot_free(s->keyed);
 	sluice_operator_state_free(s->ops);
+	sluice_rocksdb_snapshot_free(s->rdb);
+	sluice_buf_release(&s->meta);
 	sluice__free(s);
 }
 
@@ -319,6 +349,82 @@ static int copy_ops(keyed_provider *k, sluice_operator_state **out)
 	return rc;
 }
 
+/* ---- incremental snapshots ----------------------------------------- */
+
+#define META_MAGIC   0x534c4b4du /* "SLKM" */
+#define META_VERSION 1
+
+/*
+ * The provider's state meta data, the metadata stream of an incremental
+ * handle: u32 magic, u8 version, u32 n, n x (str16 name, u8 kind, u8 TTL
+ * on, i64 TTL ms); its checksum is the stream handle's.
+ */
+static int meta_encode(keyed_provider *k, sluice_buf *b)
+{
+	size_t i;
+	int rc;
+
+	if ((rc = sluice_buf_put_u32(b, META_MAGIC)) < 0 ||
+	    (rc = sluice_buf_put_u8(b, META_VERSION)) < 0 ||
+	    (rc = sluice_buf_put_u32(b, (uint32_t)k->num_states)) < 0)
+		return rc;
+	for (i = 0; i < k->num_states && rc >= 0; i++)
+		if ((rc = sluice_buf_put_str16(b, k->states[i].name)) < 0 ||
+		    (rc = sluice_buf_put_u8(b, SLUICE_STATE_VALUE)) < 0 ||
+		    (rc = sluice_buf_put_u8(b, k->ko.default_ttl_ms > 0)) < 0 ||
+		    (rc = sluice_buf_put_u64(
+			     b, (uint64_t)k->ko.default_ttl_ms)) < 0)
+			return rc;
+	return 0;
+}
+
+static int incremental_sync(keyed_provider *k, keyed_snap *s)
+{
+	int32_t start, end;
+
+	sluice_keyed_backend_range(k->kb, &start, &end);
+	SLUICE_ERRCHECK(meta_encode(k, &s->meta));
+	return sluice_rocksdb_snapshot_sync(
+		&s->rdb, k->engine, s->id, SLUICE_ROCKSDB_CHECKPOINT, start,
+		end - start + 1);
+}
+
+typedef struct upload_ctx {
+	const sluice_stream_factory *streams;
+	int64_t id;
+} upload_ctx;
+
+static int
+up_open_output(void *ctx, int shared, const char *name, sluice_ostream **out)
+{
+	upload_ctx *u = ctx;
+
+	(void)name; /* storage picks unique names */
+	return u->streams->open(
+		u->streams->ctx, u->id,
+		shared ? SLUICE_SCOPE_SHARED : SLUICE_SCOPE_EXCLUSIVE, out);
+}
+
+static int
+up_open_input(void *ctx, const sluice_stream_handle *h, sluice_istream **out)
+{
+	(void)ctx;
+	return sluice_open_inline(NULL, h, out);
+}
+
+static int incremental_async(keyed_snap *s, sluice_incremental_handle **out)
+{
+	upload_ctx u = {s->streams, s->id};
+	sluice_rocksdb_transfer t;
+
+	memset(&t, 0, sizeof(t));
+	t.ctx = &u;
+	t.open_output = up_open_output;
+	t.open_input = up_open_input;
+	return sluice_rocksdb_snapshot_upload(
+		out, s->rdb, &t, SLUICE_SLICE(s->meta.ptr, s->meta.len));
+}
+
 static int kp_snapshot_sync(
 	sluice_state_provider *p,
 	int64_t id,
@@ -334,8 +440,13 @@ static int kp_snapshot_sync(
 		return sluice__error_oom();
 	s->streams = opts ? opts->streams : NULL;
 	s->id = id;
-	if ((rc = sluice_keyed_snapshot_sync(&s->keyed, k->kb)) < 0 ||
-	    (rc = copy_ops(k, &s->ops)) < 0) {
+	s->meta = (sluice_buf)SLUICE_BUF_INIT;
+	if (k->engine && k->incremental && s->streams && !opts->savepoint &&
+	    k->num_states)
+		rc = incremental_sync(k, s);
+	else
+		rc = sluice_keyed_snapshot_sync(&s->keyed, k->kb);
+	if (rc < 0 || (rc = copy_ops(k, &s->ops)) < 0) {
 		snap_free(s);
 		return rc;
 	}
@@ -351,28 +462,58 @@ static int open_ostream(keyed_snap *s, const char *name, sluice_ostream **os)
 	return sluice_mem_ostream_new(os, name);
 }
 
+static int kp_snapshot_async_incremental(
+	sluice_state_provider *p,
+	void *snap,
+	sluice_keyed_handle **keyed,
+	sluice_opstate_handle **opstate,
+	sluice_incremental_handle **inc)
+{
+	keyed_snap *s = snap;
+	sluice_ostream *os;
+	int rc = 0;
+
+	(void)p;
+	*keyed = NULL;
+	*opstate = NULL;
+	*inc = NULL;
+	if (s->rdb)
+		rc = incremental_async(s, inc);
+	else if ((rc = open_ostream(s, "keyed", &os)) >= 0)
+		rc = sluice_keyed_snapshot_write(s->keyed, os, keyed);
+	if (rc >= 0 && s->ops && (rc = open_ostream(s, "opstate", &os)) >= 0)
+		rc = sluice_operator_state_snapshot(s->ops, os, opstate);
+	if (rc < 0) {
+		sluice_keyed_handle_free(*keyed);
+		sluice_incremental_handle_free(*inc);
+		*keyed = NULL;
+		*inc = NULL;
+	}
+	snap_free(s);
+	return rc;
+}
+
+/* Canonical only: the incremental variant is what the runtime calls. */
 static int kp_snapshot_async(
 	sluice_state_provider *p,
 	void *snap,
 	sluice_keyed_handle **keyed,
 	sluice_opstate_handle **opstate)
 {
-	keyed_snap *s = snap;
-	sluice_ostream *os;
-	int rc;
+	sluice_incremental_handle *inc = NULL;
+	int rc = kp_snapshot_async_incremental(p, snap, keyed, opstate, &inc);
 
-	(void)p;
-	*keyed = NULL;
-	*opstate = NULL;
-	if ((rc = open_ostream(s, "keyed", &os)) >= 0)
-		rc = sluice_keyed_snapshot_write(s->keyed, os, keyed);
-	if (rc >= 0 && s->ops && (rc = open_ostream(s, "opstate", &os)) >= 0)
-		rc = sluice_operator_state_snapshot(s->ops, os, opstate);
-	if (rc < 0) {
+	if (rc >= 0 && inc) {
+		sluice_incremental_handle_free(inc);
 		sluice_keyed_handle_free(*keyed);
+		sluice_opstate_handle_free(*opstate);
 		*keyed = NULL;
+		*opstate = NULL;
+		return sluice__error_set(
+			SLUICE_EUNSUPPORTED, SLUICE_ERRCLS_STATE,
+			"incremental snapshot: the caller must use "
+			"snapshot_async_incremental");
 	}
-	snap_free(s);
 	return rc;
 }
 
@@ -382,11 +523,17 @@ static void kp_snapshot_discard(sluice_state_provider *p, void *snap)
 	snap_free(snap);
 }
 
-/* Full snapshots only: nothing to confirm or roll back. */
-static void kp_notify(sluice_state_provider *p, int64_t id)
+/* Incremental: the backend's base moves to confirmed uploads only. */
+static void kp_notify_complete(sluice_state_provider *p, int64_t id)
 {
-	(void)p;
-	(void)id;
+	if (KP(p)->engine)
+		sluice_rocksdb_notify_complete(KP(p)->engine, id);
+}
+
+static void kp_notify_aborted(sluice_state_provider *p, int64_t id)
+{
+	if (KP(p)->engine)
+		sluice_rocksdb_notify_aborted(KP(p)->engine, id);
 }
 
 /* ---- restore ---------------------------------------------------------- */
@@ -407,11 +554,165 @@ open_handle(void *ctx, const sluice_stream_handle *h, sluice_istream **out)
 	return sluice_handle_open(out, r->storage, r->dir, h);
 }
 
+/* The bytes of meta stream `h`, verified (size and checksum). */
+static int meta_read(
+	const sluice_subtask_restore *r,
+	const sluice_stream_handle *h,
+	uint8_t **data,
+	size_t *len)
+{
+	*data = NULL;
+	*len = 0;
+	if (h->kind != SLUICE_HANDLE_INLINE && !r->storage)
+		return sluice__error_set(
+			SLUICE_EUNSUPPORTED, SLUICE_ERRCLS_STATE,
+			"state handle '%s': no storage to read it from",
+			h->path ? h->path : "?");
+	if (h->kind != SLUICE_HANDLE_INLINE)
+		return sluice_handle_read(data, len, r->storage, r->dir, h);
+	if (sluice__xxh3(h->data, (size_t)h->size) != h->checksum)
+		return sluice__error_set(
+			SLUICE_ECORRUPT, SLUICE_ERRCLS_STATE,
+			"state meta data '%s': checksum mismatch",
+			h->path ? h->path : "inline");
+	if (!(*data = sluice__memdup(h->data, h->size ? h->size : 1)))
+		return sluice__error_oom();
+	*len = (size_t)h->size;
+	return 0;
+}
+
+static int meta_bad(const sluice_incremental_handle *h, const char *what)
+{
+	return sluice__error_set(
+		SLUICE_ECORRUPT, SLUICE_ERRCLS_STATE,
+		"state meta data of checkpoint %lld (key groups %d+%d): %s",
+		(long long)h->checkpoint_id, (int)h->start_key_group,
+		(int)h->num_key_groups, what);
+}
+
+/* One restored state: registered again, its TTL layout checked. */
+static int meta_state(keyed_provider *k, sluice_reader *rd)
+{
+	sluice_slice name = sluice_reader_str16(rd);
+	uint8_t kind = sluice_reader_u8(rd), ttl_on = sluice_reader_u8(rd);
+	sluice_state *st;
+	char *n;
+	int rc;
+
+	(void)sluice_reader_u64(rd);
+	if (rd->failed || kind != SLUICE_STATE_VALUE || !name.len)
+		return SLUICE_ECORRUPT;
+	if (!(n = sluice__strndup(name.data, name.len)))
+		return sluice__error_oom();
+	if ((ttl_on != 0) != (k->ko.default_ttl_ms > 0))
+		rc = sluice__error_set(
+			SLUICE_EINVALID, SLUICE_ERRCLS_STATE,
+			"state '%s': TTL %s in the snapshot but %s now "
+			"(incompatible serialized layout)",
+			n, ttl_on ? "enabled" : "disabled",
+			ttl_on ? "disabled" : "enabled");
+	else
+		rc = value_state(k, n, &st);
+	sluice__free(n);
+	return rc;
+}
+
+/* Register the states of every handle's meta data. */
+static int meta_apply(
+	keyed_provider *k,
+	const sluice_subtask_restore *r,
+	const sluice_incremental_handle *h)
+{
+	sluice_reader rd;
+	uint8_t *data;
+	size_t len;
+	uint32_t n, i;
+	int rc;
+
+	if (!h->metadata)
+		return meta_bad(h, "missing");
+	SLUICE_ERRCHECK(meta_read(r, h->metadata, &data, &len));
+	sluice_reader_init(&rd, data, len);
+	rc = sluice_reader_u32(&rd) == META_MAGIC &&
+			     sluice_reader_u8(&rd) == META_VERSION
+		     ? 0
+		     : SLUICE_ECORRUPT;
+	n = sluice_reader_u32(&rd);
+	for (i = 0; rc >= 0 && !rd.failed && i < n; i++)
+		rc = meta_state(k, &rd);
+	if (rc == SLUICE_ECORRUPT || (rc >= 0 && (rd.failed || rd.pos != len)))
+		rc = meta_bad(h, "not a state meta data stream");
+	sluice__free(data);
+	return rc;
+}
+
+static int restore_check(keyed_provider *k, const sluice_subtask_restore *r)
+{
+	if (!k->engine)
+		return sluice__error_set(
+			SLUICE_EINVALID, SLUICE_ERRCLS_STATE,
+			"state of '%s' subtask %d: the checkpoint holds "
+			"incremental rocksdb snapshots, which only the rocksdb "
+			"backend restores (state.backend.type: rocksdb; take "
+			"a savepoint to change backends)",
+			k->uid, (int)k->subtask);
+	if (r->num_keyed || k->num_states)
+		return sluice__error_set(
+			SLUICE_EINVALID, SLUICE_ERRCLS_STATE,
+			"state of '%s' subtask %d: incremental and canonical "
+			"keyed state cannot be restored together",
+			k->uid, (int)k->subtask);
+	return 0;
+}
+
+/*
+ * Replace the fresh backend by one restored from the incremental handles
+ * (downloads through the restore's storage; local files hard-linked),
+ * then register their states.
+ */
+static int
+restore_incremental(keyed_provider *k, const sluice_subtask_restore *r)
+{
+	sluice_rocksdb_storage_ctx sc = {NULL, r->storage, r->dir};
+	sluice_rocksdb_transfer t;
+	sluice_keyed_backend *kb = NULL;
+	size_t i;
+	int rc;
+
+	SLUICE_ERRCHECK(restore_check(k, r));
+	sluice_rocksdb_transfer_storage(&t, &sc);
+	if (!r->storage) {
+		t.ctx = (void *)r;
+		t.open_input = open_handle;
+		t.discard = NULL;
+		t.local_path = NULL;
+	}
+	sluice_keyed_backend_range(
+		k->kb, &k->ro.restore_start, &k->ro.restore_end);
+	k->ro.restore = (sluice_incremental_handle *const *)r->incremental;
+	k->ro.num_restore = r->num_incremental;
+	k->ro.transfer = &t;
+	k->engine = NULL;
+	rc = sluice_keyed_backend_new(&kb, &k->ko);
+	k->ro.restore = NULL;
+	k->ro.num_restore = 0;
+	k->ro.transfer = NULL;
+	if (rc < 0)
+		return rc; /* the old backend stays; the provider is freed */
+	sluice_keyed_backend_free(k->kb);
+	k->kb = kb;
+	for (i = 0; i < r->num_incremental; i++)
+		SLUICE_ERRCHECK(meta_apply(k, r, r->incremental[i]));
+	return 0;
+}
+
 static int kp_restore(sluice_state_provider *p, const sluice_subtask_restore *r)
 {
 	keyed_provider *k = KP(p);
 	size_t i, j;
 
+	if (r->num_incremental)
+		SLUICE_ERRCHECK(restore_incremental(k, r));
 	if (r->num_keyed)
 		SLUICE_ERRCHECK(sluice_keyed_backend_restore(
 			k->kb, r->keyed, r->num_keyed, open_handle, (void *)r));
@@ -445,6 +746,7 @@ static void kp_free(sluice_state_provider *p)
 	sluice__free(k->view);
 	sluice_operator_state_free(k->ops);
 	sluice_keyed_backend_free(k->kb);
+	sluice__free(k->uid);
 	sluice__free(k);
 }
 
@@ -459,10 +761,11 @@ static const sluice_state_provider keyed_provider_base = {
 	.snapshot_sync = kp_snapshot_sync,
 	.snapshot_async = kp_snapshot_async,
 	.snapshot_discard = kp_snapshot_discard,
-	.notify_complete = kp_notify,
-	.notify_aborted = kp_notify,
+	.notify_complete = kp_notify_complete,
+	.notify_aborted = kp_notify_aborted,
 	.free = kp_free,
 	.opstate_set_mode = kp_opstate_set_mode,
+	.snapshot_async_incremental = kp_snapshot_async_incremental,
 };
 
 void sluice_keyed_provider_config_init(sluice_keyed_provider_config *c)
@@ -478,24 +781,43 @@ int sluice_keyed_provider_config_from_config(
 {
 	sluice_keyed_provider_config_init(c);
 	SLUICE_ERRCHECK(sluice_keyed_options_from_config(&c->keyed, conf));
+	SLUICE_ERRCHECK(sluice_config_get_bool(
+		conf, "execution.checkpointing.incremental", &c->incremental));
 	return sluice_rocksdb_options_from_config(&c->rocksdb, conf);
+}
+
+/* The rocksdb factory, remembering the engine for incremental snapshots
+ * (ctx: the provider, whose `ro` are the options). */
+static int rocksdb_factory(sluice_backend **out, void *ctx)
+{
+	keyed_provider *k = ctx;
+
+	SLUICE_ERRCHECK(sluice_backend_rocksdb_new(out, &k->ro));
+	k->engine = *out;
+	return 0;
 }
 
 /* Keyed options of one subtask from the shared configuration. */
 static int subtask_options(
-	sluice_keyed_options *o,
-	sluice_rocksdb_options *ro,
+	keyed_provider *k,
 	const sluice_keyed_provider_config *c,
 	const sluice_state_provider_info *info)
 {
+	sluice_keyed_options *o = &k->ko;
+	sluice_rocksdb_options *ro = &k->ro;
+
 	if (c && c->version != SLUICE_KEYED_PROVIDER_CONFIG_VERSION)
 		return sluice__error_set(
 			SLUICE_EINVALID, SLUICE_ERRCLS_STATE,
 			"keyed provider config: unknown version %d",
 			c->version);
+	if (!(k->uid = sluice__strdup(info->uid ? info->uid : "")))
+		return sluice__error_oom();
+	k->subtask = info->subtask;
 	if (c) {
 		*o = c->keyed;
 		*ro = c->rocksdb;
+		k->incremental = c->incremental;
 	} else {
 		sluice_keyed_options_init(o);
 		sluice_rocksdb_options_init(ro);
@@ -507,8 +829,8 @@ static int subtask_options(
 	if (!o->factory && o->backend && !strcmp(o->backend, "rocksdb")) {
 		ro->max_parallelism = info->max_parallelism;
 		ro->clock = info->clock;
-		o->factory = sluice_backend_rocksdb_new;
-		o->factory_ctx = ro;
+		o->factory = rocksdb_factory;
+		o->factory_ctx = k;
 	}
 	return 0;
 }
@@ -518,7 +840,6 @@ int sluice_keyed_state_provider_factory(
 	const sluice_state_provider_info *info,
 	void *arg)
 {
-	sluice_keyed_options o;
 	keyed_provider *k;
 	int32_t start, end;
 	int rc;
@@ -527,8 +848,8 @@ int sluice_keyed_state_provider_factory(
 	if (!(k = sluice__calloc(1, sizeof(*k))))
 		return sluice__error_oom();
 	k->base = keyed_provider_base;
-	if ((rc = subtask_options(&o, &k->ro, arg, info)) < 0 ||
-	    (rc = sluice_keyed_backend_new(&k->kb, &o)) < 0 ||
+	if ((rc = subtask_options(k, arg, info)) < 0 ||
+	    (rc = sluice_keyed_backend_new(&k->kb, &k->ko)) < 0 ||
 	    (rc = sluice_operator_state_new(&k->ops)) < 0)
 		goto fail;
 	sluice_keyed_backend_range(k->kb, &start, &end);

@@ -25,13 +25,14 @@ void sluice_restore_set_free(sluice_restore_set *s)
 }
 
 /* A task snapshot of operator `op`, subtask `st`, owning copies of at
- * most one keyed and one operator handle. */
+ * most one keyed, one operator and one incremental handle. */
 static int add_task(
 	sluice_restore_set *s,
 	const sluice_operator_state *op,
 	int32_t subtask,
 	const sluice_keyed_handle *keyed,
-	const sluice_opstate_handle *ops)
+	const sluice_opstate_handle *ops,
+	const sluice_incremental_handle *inc)
 {
 	sluice_task_snapshot *t = sluice__calloc(1, sizeof(*t));
 
@@ -43,7 +44,8 @@ static int add_task(
 	t->max_parallelism = op->max_parallelism;
 	if (!(t->uid = sluice__strdup(op->uid)) ||
 	    (keyed && !(t->keyed = sluice_keyed_handle_dup(keyed))) ||
-	    (ops && !(t->opstate = sluice_opstate_handle_dup(ops))))
+	    (ops && !(t->opstate = sluice_opstate_handle_dup(ops))) ||
+	    (inc && !(t->incremental = sluice_incremental_handle_dup(inc))))
 		return sluice__error_oom();
 	return 0;
 }
@@ -56,7 +58,8 @@ static size_t count_handles(const struct sluice_checkpoint_meta *m)
 	for (o = 0; o < m->num_operators; o++)
 		for (i = 0; i < m->operators[o].num_subtasks; i++)
 			n += m->operators[o].subtasks[i].num_keyed +
-			     m->operators[o].subtasks[i].num_opstate;
+			     m->operators[o].subtasks[i].num_opstate +
+			     m->operators[o].subtasks[i].num_incremental;
 	return n;
 }
 
@@ -86,11 +89,16 @@ int sluice_restore_set_from_meta(
 
 			for (k = 0; k < sub->num_keyed && rc >= 0; k++)
 				rc = add_task(
-					s, op, sub->index, sub->keyed[k], NULL);
+					s, op, sub->index, sub->keyed[k], NULL,
+					NULL);
 			for (k = 0; k < sub->num_opstate && rc >= 0; k++)
 				rc = add_task(
 					s, op, sub->index, NULL,
-					sub->opstate[k]);
+					sub->opstate[k], NULL);
+			for (k = 0; k < sub->num_incremental && rc >= 0; k++)
+				rc = add_task(
+					s, op, sub->index, NULL, NULL,
+					sub->incremental[k]);
 		}
 	}
 	if (rc < 0) {

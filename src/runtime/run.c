@@ -443,6 +443,8 @@ static void *run_main(void *arg)
 
 static void run_release(sluice_run *r)
 {
+	/* first: its thread may be answering a request through the run */
+	sluice__run_control_free(r->control);
 	if (r->coord)
 		sluice__coord_shutdown(r->coord);
 	if (r->job_running)

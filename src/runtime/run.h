@@ -22,6 +22,12 @@ typedef enum sluice__claim_mode {
 	SLUICE__LEGACY = 2
 } sluice__claim_mode;
 
+/* The control channel of a run (run_control.c); NULL when not served. */
+typedef struct sluice__run_control sluice__run_control;
+/* Stop serving (joins the thread; a request in progress finishes first)
+ * and free.  NULL-safe. */
+void sluice__run_control_free(sluice__run_control *c);
+
 struct sluice_run {
 	sluice_job *job; /* borrowed */
 	sluice_clock *clock;
@@ -57,6 +63,7 @@ struct sluice_run {
 	int ended;
 	int32_t restarts;
 	sluice_run_result result;
+	sluice__run_control *control; /* sluice_run_serve_control */
 };
 
 /*

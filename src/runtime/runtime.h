@@ -81,6 +81,13 @@ void sluice__pool_shutdown(sluice__pool *pool);
 
 typedef struct sluice__task sluice__task;
 
+/* Cumulative live metrics of a job over all its runs (metrics.c). */
+typedef struct sluice__job_totals {
+	uint64_t records_in;  /* emitted by sources */
+	uint64_t records_out; /* received by sinks */
+	int64_t source_blocked_ns;
+} sluice__job_totals;
+
 struct sluice__task {
 	sluice_job *job;
 	int index;
@@ -116,6 +123,11 @@ struct sluice__task {
 	int64_t aborted[SLUICE__ABORTED_MAX];
 	int num_aborted;
 	int aborted_next;
+	/* live metrics (metrics.c): written by the task thread only, with
+	 * relaxed atomic stores; read from any thread */
+	uint64_t m_emitted;   /* records emitted */
+	uint64_t m_received;  /* records handed to process */
+	int64_t m_blocked_ns; /* time spent pushing output buffers */
 };
 
 struct sluice_job {
@@ -145,6 +157,8 @@ struct sluice_job {
 	int stopping;  /* atomic: tasks must stop */
 	int failed;    /* a task failed in this run */
 	char *failure; /* first task failure message (NULL if OOM) */
+	/* metrics of runs already stopped, folded in by release_run */
+	sluice__job_totals totals;
 };
 
 /* task.c */
@@ -167,6 +181,25 @@ int sluice__output_event(
 	sluice__task *t, sluice__elem_kind kind, const sluice__barrier *b);
 /* Decode one record from `r`; 1 ok, 0 at end, SLUICE_ECORRUPT. */
 int sluice__record_read(sluice_reader *r, sluice_record *rec);
+
+/* metrics.c: add the counters of the stopped run's tasks to job->totals
+ * (job stop, after the task threads were joined). */
+void sluice__metrics_fold(sluice_job *job);
+
+/* Task-thread counter updates: the only writer, so a relaxed load and
+ * store (no read-modify-write, no lock) keep readers on other threads
+ * race-free at the cost of a plain add. */
+static inline void sluice__metric_add_u64(uint64_t *c, uint64_t n)
+{
+	__atomic_store_n(
+		c, __atomic_load_n(c, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+}
+
+static inline void sluice__metric_add_i64(int64_t *c, int64_t n)
+{
+	__atomic_store_n(
+		c, __atomic_load_n(c, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+}
 
 /* job.c */
 /* First failure of the run: record it and stop every task. */

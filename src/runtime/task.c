@@ -130,10 +130,27 @@ static uint64_t handle_size(const sluice_stream_handle *h)
 	return h ? h->size : 0;
 }
 
+/* Bytes of all files of an incremental handle (reused ones included). */
+static uint64_t incremental_size(const sluice_incremental_handle *h)
+{
+	uint64_t n = 0;
+	uint32_t i;
+
+	if (!h)
+		return 0;
+	n = handle_size(h->metadata);
+	for (i = 0; i < h->num_shared; i++)
+		n += handle_size(h->shared_files[i].handle);
+	for (i = 0; i < h->num_private; i++)
+		n += handle_size(h->private_files[i].handle);
+	return n;
+}
+
 static int build_snapshot(
 	snapshot_work *w,
 	sluice_keyed_handle *keyed,
 	sluice_opstate_handle *opstate,
+	sluice_incremental_handle *inc,
 	int64_t async_ms,
 	sluice_task_snapshot **out)
 {
@@ -144,6 +161,7 @@ static int build_snapshot(
 		sluice__free(s);
 		sluice_keyed_handle_free(keyed);
 		sluice_opstate_handle_free(opstate);
+		sluice_incremental_handle_free(inc);
 		return sluice__error_oom();
 	}
 	s->subtask = t->subtask;
@@ -157,6 +175,10 @@ static int build_snapshot(
 	s->start_delay_ms = w->delay_ms;
 	s->state_size = handle_size(keyed ? keyed->stream : NULL) +
 			handle_size(opstate ? opstate->stream : NULL);
+	s->checkpointed_size = s->state_size;
+	s->incremental = inc;
+	s->state_size += incremental_size(inc);
+	s->checkpointed_size += inc ? inc->checkpointed_size : 0;
 	*out = s;
 	return 0;
 }
@@ -168,15 +190,19 @@ static void snapshot_run(sluice__work *base)
 	sluice_state_provider *p = t->provider;
 	sluice_keyed_handle *keyed = NULL;
 	sluice_opstate_handle *opstate = NULL;
+	sluice_incremental_handle *inc = NULL;
 	sluice_task_snapshot *snap = NULL;
 	sluice_task_info info;
 	int64_t t0 = sluice_clock_mono_ns(t->job->clock);
 	int rc;
 
-	rc = p->snapshot_async(p, w->snap, &keyed, &opstate);
+	rc = p->snapshot_async_incremental
+		     ? p->snapshot_async_incremental(
+			       p, w->snap, &keyed, &opstate, &inc)
+		     : p->snapshot_async(p, w->snap, &keyed, &opstate);
 	if (rc >= 0)
 		rc = build_snapshot(
-			w, keyed, opstate,
+			w, keyed, opstate, inc,
 			(sluice_clock_mono_ns(t->job->clock) - t0) / 1000000,
 			&snap);
 	if (rc < 0) {
@@ -375,15 +401,18 @@ static int handle_data(sluice__task *t, int channel, const sluice__elem *e)
 	sluice__channel *ch = t->inbox.channels[channel];
 	sluice_reader r;
 	sluice_record rec;
+	uint64_t n = 0;
 	int rc;
 
 	sluice_reader_init(&r, e->data, e->len);
 	while ((rc = sluice__record_read(&r, &rec)) > 0) {
 		t->key = rec.key;
+		n++;
 		rc = t->v->op->process((sluice_ctx *)t, ch->input, &rec);
 		if (rc < 0)
 			break;
 	}
+	sluice__metric_add_u64(&t->m_received, n);
 	t->key = SLUICE_SLICE("", 0); /* the buffer is about to be freed */
 	return rc;
 }

@@ -816,6 +816,7 @@ int rt_flaky_new(
 		fl_notify,
 		fl_notify,
 		fl_free,
+		NULL,
 		NULL};
 	*out = &f->base;
 	return 0;

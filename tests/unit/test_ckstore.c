@@ -2,7 +2,10 @@
  * The coordinator over real file checkpoint storage: tasks write state
  * streams into chk-<n> by id, completion writes a `_metadata` that loads and
  * verifies, retention deletes subsumed checkpoints and reports the last
- * subsumed id, aborts delete the pending directory, savepoints stay.
+ * subsumed id, aborts delete the pending directory, savepoints stay;
+ * incremental handles: shared files registered and recorded as shared
+ * references, placeholders replaced by the registry's handle, the format
+ * native, new shared files of an aborted checkpoint deleted.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -234,6 +237,135 @@ static void test_ckstore__savepoint_is_kept_outside_the_store(void **st)
 	env_free(&e);
 }
 
+/* A stream of `scope` in checkpoint `id` holding `bytes`. */
+static sluice_stream_handle *
+stream_of(env *e, int64_t id, sluice_scope scope, const char *bytes)
+{
+	sluice_stream_handle *h = NULL;
+	sluice_ostream *os;
+
+	assert_int_equal(sluice__ckstore_open_stream(&os, e->ks, id, scope), 0);
+	assert_int_equal(sluice_ostream_write(os, bytes, strlen(bytes)), 0);
+	assert_int_equal(sluice_ostream_close(os, &h), 0);
+	assert_non_null(h);
+	return h;
+}
+
+/* An ack with an incremental handle: `reuse` (may be NULL) referenced by
+ * a placeholder as 000001.sst, a new shared SST 00000<id>.sst, a private
+ * MANIFEST; `*fresh` gets a copy of the new shared file's handle. */
+static sluice__subtask_snapshot *
+inc_ack(env *e,
+	int64_t id,
+	const sluice_stream_handle *reuse,
+	sluice_stream_handle **fresh)
+{
+	sluice__subtask_snapshot *s = snap(100);
+	sluice_incremental_handle *h =
+		sluice_incremental_handle_new("b1", id, 64, 64);
+	char name[32];
+
+	assert_non_null(h);
+	if (reuse)
+		assert_int_equal(
+			sluice_incremental_handle_add(
+				h, 1, "000001.sst",
+				sluice_stream_handle_new(
+					SLUICE_HANDLE_PLACEHOLDER, reuse->path,
+					reuse->size, reuse->checksum, NULL)),
+			0);
+	snprintf(name, sizeof(name), "00000%d.sst", (int)id);
+	*fresh = stream_of(e, id, SLUICE_SCOPE_SHARED, "an sst file's bytes");
+	assert_int_equal(
+		sluice_incremental_handle_add(
+			h, 1, name, sluice_stream_handle_dup(*fresh)),
+		0);
+	assert_int_equal(
+		sluice_incremental_handle_add(
+			h, 0, "MANIFEST-000001",
+			stream_of(e, id, SLUICE_SCOPE_EXCLUSIVE, "manifest")),
+		0);
+	h->metadata = stream_of(e, id, SLUICE_SCOPE_EXCLUSIVE, "meta-data");
+	s->incremental = sluice__calloc(1, sizeof(*s->incremental));
+	s->incremental[0] = h;
+	s->n_incremental = 1;
+	return s;
+}
+
+static void ack_incremental(
+	env *e,
+	int64_t id,
+	const sluice_stream_handle *reuse,
+	sluice_stream_handle **fresh)
+{
+	int32_t v, i;
+
+	for (v = 0; v < 2; v++)
+		for (i = 0; i < 2; i++) {
+			sluice__task_ref r = ref(e->f, v, i);
+
+			sluice__coord_ack(
+				e->f->c, &r, id,
+				v == 1 && i == 1 ? inc_ack(e, id, reuse, fresh)
+						 : snap(0));
+		}
+}
+
+static void test_ckstore__incremental_shared_files(void **st)
+{
+	sluice_stream_handle *a = NULL, *b = NULL, *c = NULL;
+	const sluice_subtask_state *sub;
+	sluice_checkpoint_meta *m = NULL;
+	struct stat sb;
+	sluice__task_ref r;
+	env e;
+
+	(void)st;
+	env_start(&e, 1);
+	trigger_ckpt(e.f);
+	ack_incremental(&e, 1, NULL, &a);
+	trigger_ckpt(e.f);
+	ack_incremental(&e, 2, a, &b);
+	assert_int_equal(e.f->n_results, 2);
+	assert_int_equal(e.f->results[1].reason, SLUICE_CFR_NONE);
+	assert_int_equal(
+		sluice_checkpoint_discover(
+			&m, NULL, sluice_checkpoint_storage_backend(e.cs),
+			e.job_dir, NULL, NULL),
+		0);
+	assert_int_equal(m->checkpoint_id, 2);
+	assert_int_equal(m->props.format, SLUICE_FORMAT_NATIVE);
+	sub = &m->operators[1].subtasks[1];
+	assert_int_equal(sub->num_incremental, 1);
+	assert_int_equal(sub->num_shared, 2);
+	/* the placeholder became checkpoint 1's real file, still there */
+	assert_int_equal(
+		sub->incremental[0]->shared_files[0].handle->kind,
+		SLUICE_HANDLE_FILE);
+	assert_string_equal(
+		sub->incremental[0]->shared_files[0].handle->path, a->path);
+	assert_string_equal(sub->shared[0].key, a->path);
+	assert_int_equal(stat(a->path, &sb), 0);
+	assert_int_equal(
+		sluice_checkpoint_verify(
+			sluice_checkpoint_storage_backend(e.cs), e.job_dir, m,
+			NULL, NULL),
+		0);
+	sluice_checkpoint_meta_free(m);
+	/* checkpoint 3 is declined: its new shared file goes, a and b stay */
+	trigger_ckpt(e.f);
+	r = ref(e.f, 1, 1);
+	sluice__coord_ack(e.f->c, &r, 3, inc_ack(&e, 3, b, &c));
+	decline(e.f, 1, 0, 3, SLUICE_CFR_CHECKPOINT_DECLINED);
+	assert_int_equal(stat(c->path, &sb), -1);
+	assert_int_equal(stat(a->path, &sb), 0);
+	assert_int_equal(stat(b->path, &sb), 0);
+	sluice_stream_handle_free(a);
+	sluice_stream_handle_free(b);
+	sluice_stream_handle_free(c);
+	env_free(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -245,6 +377,7 @@ int main(void)
 			test_ckstore__declined_checkpoint_leaves_no_directory),
 		cmocka_unit_test(
 			test_ckstore__savepoint_is_kept_outside_the_store),
+		cmocka_unit_test(test_ckstore__incremental_shared_files),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

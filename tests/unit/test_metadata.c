@@ -64,6 +64,8 @@ static sluice_opstate_handle *opstate(sluice_stream_handle *s)
 	return d;
 }
 
+static sluice_incremental_handle *incremental(void);
+
 static sluice_checkpoint_meta *sample(void)
 {
 	sluice_checkpoint_meta *m;
@@ -132,7 +134,37 @@ static sluice_checkpoint_meta *sample(void)
 		0);
 	assert_int_equal(
 		sluice_subtask_add_ext(&op->subtasks[2], 999, "", 0), 0);
+	assert_int_equal(
+		sluice_subtask_add_incremental(&op->subtasks[1], incremental()),
+		0);
 	return m;
+}
+
+/* An incremental handle with shared, private files and meta data. */
+static sluice_incremental_handle *incremental(void)
+{
+	sluice_incremental_handle *h =
+		sluice_incremental_handle_new("0a1b2c", 76, 43, 43);
+
+	assert_non_null(h);
+	h->checkpointed_size = 4321;
+	h->metadata = sluice_stream_handle_new(
+		SLUICE_HANDLE_INLINE, "memory://x/chk-77/m", 4,
+		sluice__xxh3("meta", 4), "meta");
+	assert_int_equal(
+		sluice_incremental_handle_add(
+			h, 1, "000012.sst",
+			sluice_stream_handle_new(
+				SLUICE_HANDLE_FILE, "/ck/job/shared/u1", 4096,
+				7, NULL)),
+		0);
+	assert_int_equal(
+		sluice_incremental_handle_add(
+			h, 0, "MANIFEST-000005",
+			sluice_stream_handle_new(
+				SLUICE_HANDLE_RELATIVE, "m5", 300, 8, NULL)),
+		0);
+	return h;
 }
 
 static void
@@ -148,6 +180,33 @@ same_handle(const sluice_stream_handle *a, const sluice_stream_handle *b)
 	assert_true(a->checksum == b->checksum);
 	if (a->kind == SLUICE_HANDLE_INLINE)
 		assert_memory_equal(a->data, b->data, (size_t)a->size);
+}
+
+static void same_incremental(
+	const sluice_incremental_handle *a, const sluice_incremental_handle *b)
+{
+	uint32_t i;
+
+	assert_string_equal(a->backend_id, b->backend_id);
+	assert_int_equal(a->checkpoint_id, b->checkpoint_id);
+	assert_int_equal(a->start_key_group, b->start_key_group);
+	assert_int_equal(a->num_key_groups, b->num_key_groups);
+	assert_int_equal(a->checkpointed_size, b->checkpointed_size);
+	same_handle(a->metadata, b->metadata);
+	assert_int_equal(a->num_shared, b->num_shared);
+	for (i = 0; i < a->num_shared; i++) {
+		assert_string_equal(
+			a->shared_files[i].name, b->shared_files[i].name);
+		same_handle(
+			a->shared_files[i].handle, b->shared_files[i].handle);
+	}
+	assert_int_equal(a->num_private, b->num_private);
+	for (i = 0; i < a->num_private; i++) {
+		assert_string_equal(
+			a->private_files[i].name, b->private_files[i].name);
+		same_handle(
+			a->private_files[i].handle, b->private_files[i].handle);
+	}
 }
 
 static void
@@ -191,6 +250,9 @@ same_subtask(const sluice_subtask_state *a, const sluice_subtask_state *b)
 		assert_string_equal(a->shared[i].key, b->shared[i].key);
 		same_handle(a->shared[i].handle, b->shared[i].handle);
 	}
+	assert_int_equal(a->num_incremental, b->num_incremental);
+	for (i = 0; i < a->num_incremental; i++)
+		same_incremental(a->incremental[i], b->incremental[i]);
 	assert_int_equal(a->num_ext, b->num_ext);
 	for (i = 0; i < a->num_ext; i++) {
 		assert_int_equal(a->ext[i].tag, b->ext[i].tag);
@@ -250,6 +312,28 @@ static void test_metadata__round_trip_keeps_every_field(void **state)
 	sluice_free_bytes(data);
 }
 
+/* Without incremental handles the file stays version 1 (older builds
+ * read it); a version-1 file decodes with no incremental handles. */
+static void test_metadata__without_incremental_handles_version_1(void **state)
+{
+	sluice_checkpoint_meta *m = sample(), *back;
+	sluice_subtask_state *st = &m->operators[1].subtasks[1];
+	uint8_t *data;
+	size_t len;
+
+	(void)state;
+	sluice_incremental_handle_free(st->incremental[0]);
+	st->num_incremental = 0;
+	encode(m, &data, &len);
+	assert_int_equal(sluice__rd32(data + 4), 1);
+	assert_int_equal(
+		sluice_metadata_decode(&back, data, len, "x/_metadata"), 0);
+	same_meta(m, back);
+	sluice_checkpoint_meta_free(back);
+	sluice_checkpoint_meta_free(m);
+	sluice_free_bytes(data);
+}
+
 static void test_metadata__empty_checkpoint_round_trips(void **state)
 {
 	sluice_checkpoint_meta *m, *back;
@@ -294,13 +378,13 @@ static void test_metadata__unknown_version_is_unsupported(void **state)
 
 	(void)state;
 	encode(m, &data, &len);
-	sluice__be32(data + 4, 2);
+	sluice__be32(data + 4, 3);
 	assert_int_equal(
 		sluice_metadata_decode(&back, data, len, "f"),
 		SLUICE_EUNSUPPORTED);
 	assert_string_equal(
 		sluice_error_last()->message,
-		"f: unsupported _metadata version 2 (this build reads 1 to 1)");
+		"f: unsupported _metadata version 3 (this build reads 1 to 2)");
 	sluice__be32(data + 4, 0);
 	assert_int_equal(
 		sluice_metadata_decode(&back, data, len, "f"),
@@ -495,6 +579,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_metadata__round_trip_keeps_every_field),
 		cmocka_unit_test(test_metadata__empty_checkpoint_round_trips),
+		cmocka_unit_test(
+			test_metadata__without_incremental_handles_version_1),
 		cmocka_unit_test(test_metadata__wrong_magic_is_named),
 		cmocka_unit_test(test_metadata__unknown_version_is_unsupported),
 		cmocka_unit_test(test_metadata__every_truncation_is_rejected),

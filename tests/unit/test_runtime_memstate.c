@@ -113,7 +113,7 @@ static void test_runtime_memstate__values_and_lists_round_trip(void **state)
 	{
 		const sluice_keyed_handle *kl[1] = {keyed};
 		const sluice_opstate_handle *ol[1] = {ops};
-		sluice_subtask_restore r = {kl, 1, ol, 1, NULL, NULL};
+		sluice_subtask_restore r = {kl, 1, ol, 1, NULL, NULL, NULL, 0};
 
 		assert_int_equal(q->restore(q, &r), 0);
 	}
@@ -153,7 +153,8 @@ test_runtime_memstate__rescaled_restore_keeps_own_key_groups(void **state)
 	assert_null(ops[0]);
 	for (s = 0; s < 3; s++) {
 		const sluice_keyed_handle *kl[2] = {keyed[0], keyed[1]};
-		sluice_subtask_restore r = {kl, 2, NULL, 0, NULL, NULL};
+		sluice_subtask_restore r = {kl,   2,    NULL, 0,
+					    NULL, NULL, NULL, 0};
 
 		neu[s] = provider(s, 3);
 		assert_int_equal(neu[s]->restore(neu[s], &r), 0);
@@ -187,7 +188,7 @@ expect_restore_error(sluice_keyed_handle *keyed, int code, const char *needle)
 {
 	sluice_state_provider *q = provider(0, 1);
 	const sluice_keyed_handle *kl[1] = {keyed};
-	sluice_subtask_restore r = {kl, 1, NULL, 0, NULL, NULL};
+	sluice_subtask_restore r = {kl, 1, NULL, 0, NULL, NULL, NULL, 0};
 
 	assert_int_equal(q->restore(q, &r), code);
 	if (!strstr(sluice_error_last()->message, needle))

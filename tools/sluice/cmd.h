@@ -58,6 +58,7 @@ extern const cmd cmd_config_def;
 extern const cmd cmd_checkpoint_def;
 extern const cmd cmd_doctor_def;
 extern const cmd cmd_run_def;
+extern const cmd cmd_savepoint_def;
 extern const cmd cmd_stats_def;
 extern const cmd cmd_bench_def;
 

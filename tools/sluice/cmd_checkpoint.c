@@ -281,6 +281,39 @@ static cJSON *json_handle(const sluice_stream_handle *h)
 	return o;
 }
 
+static cJSON *json_files(const sluice_incremental_file *f, uint32_t n)
+{
+	cJSON *arr = cJSON_CreateArray(), *e;
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		e = json_handle(f[i].handle);
+		cJSON_AddStringToObject(e, "name", f[i].name);
+		cJSON_AddItemToArray(arr, e);
+	}
+	return arr;
+}
+
+/* An incremental (RocksDB native) keyed handle. */
+static cJSON *json_incremental(const sluice_incremental_handle *h)
+{
+	cJSON *e = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(e, "backend_id", h->backend_id);
+	cJSON_AddNumberToObject(e, "checkpoint_id", (double)h->checkpoint_id);
+	cJSON_AddNumberToObject(e, "start_key_group", h->start_key_group);
+	cJSON_AddNumberToObject(e, "num_key_groups", h->num_key_groups);
+	cJSON_AddNumberToObject(
+		e, "checkpointed_size", (double)h->checkpointed_size);
+	cJSON_AddItemToObject(e, "metadata", json_handle(h->metadata));
+	cJSON_AddItemToObject(
+		e, "shared_files", json_files(h->shared_files, h->num_shared));
+	cJSON_AddItemToObject(
+		e, "private_files",
+		json_files(h->private_files, h->num_private));
+	return e;
+}
+
 static cJSON *json_subtask(const sluice_subtask_state *s)
 {
 	cJSON *o = cJSON_CreateObject(), *arr, *e;
@@ -299,6 +332,9 @@ static cJSON *json_subtask(const sluice_subtask_state *s)
 			e, "stream", json_handle(s->keyed[i]->stream));
 		cJSON_AddItemToArray(arr, e);
 	}
+	arr = cJSON_AddArrayToObject(o, "incremental");
+	for (i = 0; i < s->num_incremental; i++)
+		cJSON_AddItemToArray(arr, json_incremental(s->incremental[i]));
 	arr = cJSON_AddArrayToObject(o, "operator_state");
 	for (i = 0; i < s->num_opstate; i++) {
 		cJSON *names = cJSON_CreateArray();
@@ -390,6 +426,33 @@ static void print_handle(
 	       h->checksum);
 }
 
+/* An incremental handle: range, sizes, then each file by local name. */
+static void print_incremental(const sluice_incremental_handle *h)
+{
+	uint32_t i;
+	char what[300];
+
+	printf("      incremental (rocksdb %s, checkpoint %" PRId64
+	       ") groups %d..%d: %u shared + %u private files, %" PRIu64
+	       " bytes new\n",
+	       h->backend_id, h->checkpoint_id, h->start_key_group,
+	       h->start_key_group + h->num_key_groups - 1, h->num_shared,
+	       h->num_private, h->checkpointed_size);
+	print_handle("        ", "state meta data", h->metadata);
+	for (i = 0; i < h->num_shared; i++) {
+		snprintf(
+			what, sizeof(what), "shared %s",
+			h->shared_files[i].name);
+		print_handle("        ", what, h->shared_files[i].handle);
+	}
+	for (i = 0; i < h->num_private; i++) {
+		snprintf(
+			what, sizeof(what), "private %s",
+			h->private_files[i].name);
+		print_handle("        ", what, h->private_files[i].handle);
+	}
+}
+
 static void print_subtask(const sluice_subtask_state *s)
 {
 	uint32_t i;
@@ -405,6 +468,8 @@ static void print_subtask(const sluice_subtask_state *s)
 				s->keyed[i]->num_key_groups - 1);
 		print_handle("      ", what, s->keyed[i]->stream);
 	}
+	for (i = 0; i < s->num_incremental; i++)
+		print_incremental(s->incremental[i]);
 	for (i = 0; i < s->num_opstate; i++) {
 		char what[64];
 		snprintf(
@@ -412,7 +477,10 @@ static void print_subtask(const sluice_subtask_state *s)
 			s->opstate[i]->num_states);
 		print_handle("      ", what, s->opstate[i]->stream);
 	}
-	for (i = 0; i < s->num_shared; i++) {
+	if (s->num_incremental) /* the same files as listed above */
+		printf("      %u shared references (the shared files above)\n",
+		       s->num_shared);
+	for (i = 0; !s->num_incremental && i < s->num_shared; i++) {
 		char what[300];
 		snprintf(what, sizeof(what), "shared %s", s->shared[i].key);
 		print_handle("      ", what, s->shared[i].handle);
@@ -599,7 +667,9 @@ static int gc_file(const char *path, uint64_t size, void *ctx)
 	gcrun *r = ctx;
 	uint64_t *sz;
 
-	if (strstr(path, "/taskowned/") || kept(r->g, path))
+	/* .control/: a running job's control channel (docs/run.md) */
+	if (strstr(path, "/taskowned/") || strstr(path, "/.control/") ||
+	    kept(r->g, path))
 		return 0;
 	if (r->g->placeholders && strstr(path, "/shared/"))
 		return 0;

@@ -9,19 +9,35 @@
  * SIGINT stops with a savepoint and prints its path; SIGTERM cancels
  * (externalized-checkpoint-retention applies).  Exit 0 when the job
  * finished, 1 when it failed (the reason printed), 2 for bad input.
+ *
+ * At start it prints the job directory whose control channel
+ * `sluice savepoint JOB-DIR` talks to (sluice_run_serve_control).  With
+ * stderr on a terminal (TERM not "dumb") a status line (status.c) is
+ * redrawn in place four times a second; log lines clear it first (one
+ * lock around everything written to stderr while it is shown).  Not a
+ * terminal: only the plain log lines.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "cmd.h"
+#include "sluice/clock.h"
 #include "sluice/config.h"
 #include "sluice/job.h"
 #include "sluice/jobfile.h"
+#include "sluice/log.h"
+#include "sluice/monitor.h"
 #include "sluice/sys/storage.h"
+#include "status.h"
+
+#define STATUS_MS     250 /* status line period */
+#define STATUS_WINDOW 4   /* rates over the last STATUS_WINDOW periods */
 
 static volatile sig_atomic_t got_signal;
 
@@ -140,6 +156,88 @@ static int storages(const sluice_config *conf)
 	return 0;
 }
 
+/* ---- stderr with a status line ----------------------------------------- */
+
+static pthread_mutex_t err_lock = PTHREAD_MUTEX_INITIALIZER;
+static int line_shown; /* under err_lock */
+
+static void clear_line_locked(void)
+{
+	if (line_shown) {
+		fputs("\r\033[K", stderr);
+		line_shown = 0;
+	}
+}
+
+static void clear_line(void)
+{
+	pthread_mutex_lock(&err_lock);
+	clear_line_locked();
+	fflush(stderr);
+	pthread_mutex_unlock(&err_lock);
+}
+
+static void log_clearing(sluice_log_level level, const char *msg, void *p)
+{
+	(void)p;
+	pthread_mutex_lock(&err_lock);
+	clear_line_locked();
+	fprintf(stderr, "%s: %s\n", sluice_log_level_name(level), msg);
+	pthread_mutex_unlock(&err_lock);
+}
+
+typedef struct status {
+	int on;
+	sluice_run_metrics ring[STATUS_WINDOW];
+	int n; /* snapshots taken */
+} status;
+
+static void status_init(status *st)
+{
+	const char *term = getenv("TERM");
+	const char *dbg = getenv("SLUICE_DEBUG");
+
+	memset(st, 0, sizeof(*st));
+	st->on = isatty(STDERR_FILENO) && !(term && !strcmp(term, "dumb"));
+	if (st->on) /* as cli_log_init, but clearing the line first */
+		sluice_log_set(
+			log_clearing, NULL,
+			dbg && *dbg && strcmp(dbg, "0") ? SLUICE_LOG_DEBUG
+							: SLUICE_LOG_WARN);
+}
+
+static void status_draw(status *st, sluice_run *run)
+{
+	sluice_run_metrics *cur = &st->ring[st->n % STATUS_WINDOW];
+	const sluice_run_metrics *prev = NULL;
+	struct winsize ws;
+	char line[512];
+	int width = 80;
+
+	if (!st->on || sluice_run_metrics_read(run, cur) < 0)
+		return;
+	if (st->n > 0) /* the oldest snapshot of the window */
+		prev = &st
+				->ring[st->n >= STATUS_WINDOW
+					       ? (st->n + 1) % STATUS_WINDOW
+					       : 0];
+	st->n++;
+	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1)
+		width = ws.ws_col;
+	if (width > (int)sizeof(line) - 1)
+		width = (int)sizeof(line) - 1;
+	cli_status_format(
+		line, sizeof(line), width - 1, prev, cur,
+		sluice_clock_wall_ms(sluice_clock_system()));
+	pthread_mutex_lock(&err_lock);
+	fprintf(stderr, "\r%s\033[K", line);
+	fflush(stderr);
+	line_shown = 1;
+	pthread_mutex_unlock(&err_lock);
+}
+
+/* ---- the run ---------------------------------------------------------- */
+
 static void write_stats(sluice_run *run, const char *path)
 {
 	char tmp[4096], *json = NULL;
@@ -163,15 +261,22 @@ static void write_stats(sluice_run *run, const char *path)
 	sluice_free_bytes(json);
 }
 
-/* Wait for the end, acting on signals and refreshing the statistics. */
+/* Wait for the end, acting on signals, refreshing the statistics every
+ * second and the status line every STATUS_MS. */
 static int supervise(sluice_run *run, const run_args *a, sluice_run_result *res)
 {
 	char *path = NULL;
+	status st;
+	int tick = 0;
 
-	while (sluice_run_wait(run, 1000, res) == SLUICE_ETIMEOUT) {
-		write_stats(run, a->stats_json);
+	status_init(&st);
+	status_draw(&st, run);
+	while (sluice_run_wait(run, STATUS_MS, res) == SLUICE_ETIMEOUT) {
+		if (++tick % (1000 / STATUS_MS) == 0)
+			write_stats(run, a->stats_json);
 		if (got_signal == SIGINT) {
 			got_signal = 0;
+			clear_line();
 			fprintf(stderr, "sluice: stopping with a savepoint\n");
 			if (sluice_job_stop_with_savepoint(run, NULL, &path) <
 			    0) {
@@ -179,15 +284,41 @@ static int supervise(sluice_run *run, const run_args *a, sluice_run_result *res)
 					"run: stop-with-savepoint failed");
 			} else {
 				printf("savepoint: %s\n", path);
+				fflush(stdout);
 				sluice_free_bytes(path);
 			}
 		} else if (got_signal == SIGTERM) {
 			got_signal = 0;
 			sluice_run_cancel(run);
 		}
+		status_draw(&st, run);
 	}
+	clear_line();
 	write_stats(run, a->stats_json);
 	return 0;
+}
+
+/* Serve `sluice savepoint JOB-DIR` and say where. */
+static void announce(sluice_run *r, sluice_jobfile *jf)
+{
+	char id[33], *dir = NULL, *abs = NULL;
+
+	sluice_jobfile_job_id(jf, id);
+	if (sluice_run_control_dir(r, &dir) < 0 ||
+	    sluice_run_serve_control(r, dir) < 0) {
+		cli_error_last("run: no savepoint requests");
+		fprintf(stderr, "sluice: job '%s' (%s) running\n",
+			sluice_jobfile_name(jf), id);
+	} else {
+		abs = realpath(dir, NULL); /* usable from any directory */
+		fprintf(stderr,
+			"sluice: job '%s' (%s) running; job dir %s\n"
+			"sluice: a savepoint meanwhile: sluice savepoint %s\n",
+			sluice_jobfile_name(jf), id, abs ? abs : dir,
+			abs ? abs : dir);
+	}
+	free(abs);
+	sluice_free_bytes(dir);
 }
 
 static int run(int argc, char **argv)
@@ -224,6 +355,7 @@ static int run(int argc, char **argv)
 			     : EXIT_FAIL;
 		goto done;
 	}
+	announce(r, jf);
 	supervise(r, &a, &res);
 	if (res.restored_id >= 0)
 		fprintf(stderr, "sluice: restored checkpoint %lld\n",
@@ -270,5 +402,8 @@ const cmd cmd_run_def = {
 	"names),\n"
 	"                     rewritten every second and at exit\n\n"
 	"SIGINT stops with a savepoint and prints its path; SIGTERM cancels.\n"
+	"`sluice savepoint JOB-DIR` takes a savepoint meanwhile (the job dir\n"
+	"is printed at start).  On a terminal a status line shows records\n"
+	"in/out per second, backpressure, the last checkpoint and restarts.\n"
 	"Exit: 0 the job finished, 1 it failed or was canceled, 2 bad "
 	"input.\n"};

@@ -12,6 +12,7 @@
 
 static const cmd *const commands[] = {
 	&cmd_run_def,
+	&cmd_savepoint_def,
 	&cmd_stats_def,
 	&cmd_doctor_def,
 	&cmd_checkpoint_def,

@@ -38,8 +38,10 @@
 extern "C" {
 #endif
 
-#define SLUICE_METADATA_MAGIC   0x534c434bu /* "SLCK" */
-#define SLUICE_METADATA_VERSION 1
+#define SLUICE_METADATA_MAGIC 0x534c434bu /* "SLCK" */
+/* Newest version written; version 1 is still written (and read) when no
+ * subtask has incremental handles, version 2 adds them. */
+#define SLUICE_METADATA_VERSION 2
 
 typedef enum sluice_snapshot_kind {
 	SLUICE_SNAPSHOT_CHECKPOINT = 0,
@@ -85,6 +87,12 @@ typedef struct sluice_subtask_state {
 	sluice_shared_ref *shared;
 	uint32_t num_ext;
 	sluice_meta_ext *ext;
+	/* Incremental keyed handles (RocksDB native snapshots, format
+	 * version 2).  Their shared files also appear as shared references
+	 * (registry key = handle path), with real (never placeholder)
+	 * handles once the coordinator registered them. */
+	uint32_t num_incremental;
+	sluice_incremental_handle **incremental;
 } sluice_subtask_state;
 
 typedef struct sluice_operator_state {
@@ -128,6 +136,10 @@ sluice_subtask_add_opstate(sluice_subtask_state *s, sluice_opstate_handle *h);
 SLUICE_EXTERN(int)
 sluice_subtask_add_shared(
 	sluice_subtask_state *s, const char *key, sluice_stream_handle *h);
+/* Take over `h` (freed on failure too). */
+SLUICE_EXTERN(int)
+sluice_subtask_add_incremental(
+	sluice_subtask_state *s, sluice_incremental_handle *h);
 /* Copy `len` bytes into a new section. */
 SLUICE_EXTERN(int)
 sluice_subtask_add_ext(
@@ -150,8 +162,11 @@ sluice_metadata_decode(
 	size_t len,
 	const char *name);
 
-/* Visit every stream handle of `m` (keyed, operator, shared; `shared` = 1
- * for the latter).  A non-zero return stops and is returned. */
+/* Visit every stream handle of `m` (keyed, operator, the metadata stream
+ * and private files of incremental handles, shared references; `shared` =
+ * 1 for the latter -- the shared files of incremental handles are visited
+ * through their shared references only).  A non-zero return stops and is
+ * returned. */
 typedef int (*sluice_meta_handle_cb)(
 	const sluice_stream_handle *h, int shared, void *ctx);
 SLUICE_EXTERN(int)

@@ -128,6 +128,13 @@ typedef struct sluice_task_snapshot {
 	int64_t alignment_duration_ms;
 	int64_t start_delay_ms; /* first barrier received − trigger time */
 	uint64_t state_size;    /* bytes of all handles */
+	/* Incremental keyed state (RocksDB native snapshot), NULL = none;
+	 * owned.  Its shared files may be placeholders until the coordinator
+	 * registered them. */
+	sluice_incremental_handle *incremental;
+	/* bytes this checkpoint persisted (state_size minus reused shared
+	 * files of incremental handles) */
+	uint64_t checkpointed_size;
 } sluice_task_snapshot;
 
 SLUICE_EXTERN(void) sluice_task_snapshot_free(sluice_task_snapshot *s);
@@ -279,6 +286,9 @@ typedef struct sluice_subtask_restore {
 	size_t num_opstate;
 	sluice_storage *storage; /* as in sluice_job_restore; may be NULL */
 	const char *dir;
+	/* incremental keyed handles whose key groups intersect the subtask's */
+	const sluice_incremental_handle *const *incremental;
+	size_t num_incremental;
 } sluice_subtask_restore;
 
 struct sluice_state_provider {
@@ -339,6 +349,15 @@ struct sluice_state_provider {
 		sluice_opstate_mode mode,
 		const sluice_slice *elems,
 		size_t count);
+	/* Optional, NULL = snapshot_async: as snapshot_async, and the
+	 * keyed state may come back as an incremental handle (a RocksDB
+	 * native snapshot) in `*incremental` instead of `*keyed`. */
+	int (*snapshot_async_incremental)(
+		sluice_state_provider *p,
+		void *snap,
+		sluice_keyed_handle **keyed,
+		sluice_opstate_handle **opstate,
+		sluice_incremental_handle **incremental);
 };
 
 #define SLUICE_STATE_PROVIDER_VERSION 1
@@ -426,6 +445,9 @@ typedef struct sluice_keyed_provider_config {
 	int version; /* SLUICE_KEYED_PROVIDER_CONFIG_VERSION */
 	sluice_keyed_options keyed;
 	sluice_rocksdb_options rocksdb;
+	/* execution.checkpointing.incremental: rocksdb checkpoints (not
+	 * savepoints) are incremental native snapshots */
+	int incremental;
 } sluice_keyed_provider_config;
 
 #define SLUICE_KEYED_PROVIDER_CONFIG_VERSION 1
@@ -457,8 +479,14 @@ sluice_keyed_provider_config_from_config(
  * the operator lists; the async phase writes the canonical keyed format
  * and the operator stream through the job's stream factory (or memory
  * streams).  Restore keeps only this subtask's key groups and opens FILE /
- * RELATIVE handles through the restore's storage.  RocksDB checkpoints
- * are full (canonical) snapshots; notify complete / aborted do nothing.
+ * RELATIVE handles through the restore's storage.  With `rocksdb` and
+ * `incremental` set, checkpoints written through a stream factory are
+ * incremental native snapshots (sluice_incremental_handle: new SST files
+ * to the shared scope, earlier confirmed ones referenced), notify
+ * complete / aborted move the backend's base, and restore takes
+ * incremental handles (rescaling: merged and clipped to the range).
+ * Savepoints and incremental off stay canonical, portable between the
+ * backends.
  *
  * `arg`: a `const sluice_keyed_provider_config *` (NULL: hashmap with
  * defaults), borrowed for the job's life.  Errors: those of

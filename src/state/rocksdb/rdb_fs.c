@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -141,22 +142,17 @@ done:
 	return 0;
 }
 
-int sluice__rdb_file_digest(
-	const char *path, uint64_t *size, uint64_t *checksum)
+/* Digest by read(): the fallback where a file cannot be mapped. */
+static int digest_read(int fd, const char *path, uint64_t *size, uint64_t *sum)
 {
 	sluice_xxh3_state *h = sluice__xxh3_new();
 	char buf[65536];
 	uint64_t total = 0;
-	int fd, error = 0;
+	int error = 0;
 	ssize_t got;
 
 	if (!h)
 		return sluice__error_oom();
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		error = sluice__error_os(
-			SLUICE_ERRCLS_ROCKSDB, "open '%s'", path);
-		goto done;
-	}
 	while ((got = read(fd, buf, sizeof(buf))) != 0) {
 		if (got < 0) {
 			if (errno == EINTR)
@@ -168,12 +164,42 @@ int sluice__rdb_file_digest(
 		sluice__xxh3_update(h, buf, (size_t)got);
 		total += (uint64_t)got;
 	}
-	close(fd);
 	*size = total;
-	*checksum = sluice__xxh3_digest(h);
-done:
+	*sum = sluice__xxh3_digest(h);
 	sluice__xxh3_free(h);
 	return error;
+}
+
+/*
+ * Size and xxh3-64 of a file.  The file is mapped (pages populated up
+ * front, hashed in place: no copy through a buffer, about twice the speed
+ * of read() on page-cached files, which is what a restore verifies); a
+ * file that cannot be mapped is read.
+ */
+int sluice__rdb_file_digest(
+	const char *path, uint64_t *size, uint64_t *checksum)
+{
+	struct stat sb;
+	void *p;
+	int fd, error;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return sluice__error_os(
+			SLUICE_ERRCLS_ROCKSDB, "open '%s'", path);
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size <= 0 ||
+	    (p =
+		     mmap(NULL, (size_t)sb.st_size, PROT_READ,
+			  MAP_PRIVATE | MAP_POPULATE, fd, 0)) == MAP_FAILED) {
+		error = digest_read(fd, path, size, checksum);
+		close(fd);
+		return error;
+	}
+	(void)madvise(p, (size_t)sb.st_size, MADV_SEQUENTIAL);
+	*size = (uint64_t)sb.st_size;
+	*checksum = sluice__xxh3(p, (size_t)sb.st_size);
+	munmap(p, (size_t)sb.st_size);
+	close(fd);
+	return 0;
 }
 
 void sluice__rdb_random_id(char hex[33])

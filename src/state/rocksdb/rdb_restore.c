@@ -2,13 +2,15 @@
  * Restoring a rocksdb instance from incremental handles (spec §7.2):
  * parallel download with checksum verification, opening the downloaded
  * database with all its column families, merging in the key groups of
- * further handles when rescaling, clipping to the subtask's key-group
+ * further handles when rescaling (read-only open, parallel SST writers
+ * per key-group part, one ingest), clipping to the subtask's key-group
  * range, and seeding the uploaded-files tracker so the first checkpoint
  * after a plain restore references the restored SST files.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "state/rocksdb/rdb_impl.h"
 #include "util/alloc.h"
@@ -87,63 +89,199 @@ static int target_cf(sluice_rdb_cf **out, sluice_rdb *db, const char *name)
 	return sluice__rdb_cf(out, db, name, SLUICE_RDB_VALUE, 0);
 }
 
-/* Copy one column family's entries in [lo, hi) into `to`. */
+/* Ingest finished SST files into `to` (moved: hard links). */
+static int
+ingest(sluice_rdb *db, sluice_rdb_cf *to, const char **files, size_t n)
+{
+	rocksdb_ingestexternalfileoptions_t *io =
+		rocksdb_ingestexternalfileoptions_create();
+	char *err = NULL;
+
+	if (!io)
+		return sluice__error_oom();
+	rocksdb_ingestexternalfileoptions_set_move_files(io, 1);
+	rocksdb_ingest_external_file_cf(db->db, to->h, files, n, io, &err);
+	rocksdb_ingestexternalfileoptions_destroy(io);
+	if (err)
+		return sluice__rdb_err(
+			err, "rocksdb restore: ingest into '%s'", to->name);
+	return 0;
+}
+
+/*
+ * Write the entries of `it` below the iterator's upper bound into a new
+ * SST file `path` (they come sorted); `*count` = entries written.
+ */
+static int write_sst(
+	rocksdb_sstfilewriter_t *w,
+	rocksdb_iterator_t *it,
+	const char *path,
+	uint64_t *count)
+{
+	char *err = NULL;
+
+	*count = 0;
+	rocksdb_sstfilewriter_open(w, path, &err);
+	for (; !err && rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+		size_t kn, vn;
+		const char *k = rocksdb_iter_key(it, &kn);
+		const char *v = rocksdb_iter_value(it, &vn);
+
+		rocksdb_sstfilewriter_put(w, k, kn, v, vn, &err);
+		(*count)++;
+	}
+	if (!err)
+		rocksdb_iter_get_error(it, &err);
+	if (!err && *count)
+		rocksdb_sstfilewriter_finish(w, &err);
+	if (err)
+		return sluice__rdb_err(
+			err, "rocksdb restore: write '%s'", path);
+	return 0;
+}
+
+/* One part of a column family copy: key groups [kg_lo, kg_hi] of the
+ * source into the SST file `path` (count 0: nothing to ingest). */
+typedef struct copy_part {
+	int32_t kg_lo, kg_hi;
+	char *path;
+	uint64_t count;
+} copy_part;
+
+typedef struct copy_job {
+	sluice_rdb *db;
+	rocksdb_t *src;
+	rocksdb_column_family_handle_t *from;
+	rocksdb_options_t *wo; /* the target's options, no compression */
+	copy_part *parts;
+} copy_job;
+
+/* Encoded iteration bounds of key groups [lo, hi]. */
+static int kg_bounds(
+	const sluice_rdb *db,
+	int32_t lo,
+	int32_t hi,
+	sluice_buf *l,
+	sluice_buf *h)
+{
+	SLUICE_ERRCHECK(sluice__rdb_put_kg(l, db->kg_bytes, lo));
+	SLUICE_ERRCHECK(sluice__rdb_put_kg(h, db->kg_bytes, hi + 1));
+	if (db->kg_bytes == 1 && hi + 1 > 255)
+		h->ptr[0] = 0xFF;
+	return 0;
+}
+
+static int copy_part_run(void *arg, size_t i)
+{
+	copy_job *j = arg;
+	copy_part *p = &j->parts[i];
+	sluice_buf lo = SLUICE_BUF_INIT, hi = SLUICE_BUF_INIT;
+	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+	rocksdb_envoptions_t *env = rocksdb_envoptions_create();
+	rocksdb_sstfilewriter_t *w = NULL;
+	rocksdb_iterator_t *it = NULL;
+	int error;
+
+	if (!ro || !env || !(w = rocksdb_sstfilewriter_create(env, j->wo))) {
+		error = sluice__error_oom();
+		goto done;
+	}
+	if ((error = kg_bounds(j->db, p->kg_lo, p->kg_hi, &lo, &hi)) < 0)
+		goto done;
+	rocksdb_readoptions_set_iterate_upper_bound(
+		ro, (const char *)hi.ptr, hi.len);
+	rocksdb_readoptions_set_fill_cache(ro, 0);
+	it = rocksdb_create_iterator_cf(j->src, ro, j->from);
+	rocksdb_iter_seek(it, (const char *)lo.ptr, lo.len);
+	error = write_sst(w, it, p->path, &p->count);
+done:
+	if (it)
+		rocksdb_iter_destroy(it);
+	if (w)
+		rocksdb_sstfilewriter_destroy(w);
+	if (env)
+		rocksdb_envoptions_destroy(env);
+	if (ro)
+		rocksdb_readoptions_destroy(ro);
+	sluice_buf_release(&lo);
+	sluice_buf_release(&hi);
+	return error;
+}
+
+/* Split key groups [lo, hi] into `n` parts with files in `dir`. */
+static int
+split_parts(copy_part *parts, size_t n, int32_t lo, int32_t hi, const char *dir)
+{
+	int64_t total = (int64_t)hi - lo + 1, at = lo;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		int64_t len = total / (int64_t)n +
+			      ((int64_t)i < total % (int64_t)n ? 1 : 0);
+		char name[64];
+
+		snprintf(name, sizeof(name), "ingest-%zu.sst", i);
+		parts[i].kg_lo = (int32_t)at;
+		parts[i].kg_hi = (int32_t)(at + len - 1);
+		at += len;
+		if (!(parts[i].path = sluice__rdb_join(dir, name)))
+			return sluice__error_oom();
+	}
+	return 0;
+}
+
+/*
+ * Copy one column family's key groups [lo, hi] into `to`: in parallel
+ * parts (transfer threads), each written in key order into an SST file in
+ * `dir`, then all ingested at once.  The key groups of another subtask
+ * never overlap the base's, so the files go to the bottom level as they
+ * are -- no memtable, flush or compaction in between.
+ */
 static int
 copy_cf(sluice_rdb *db,
 	rocksdb_t *src,
 	rocksdb_column_family_handle_t *from,
 	sluice_rdb_cf *to,
-	sluice_slice lo,
-	sluice_slice hi)
+	int32_t lo,
+	int32_t hi,
+	const char *dir)
 {
-	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
-	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
-	rocksdb_iterator_t *it = NULL;
-	char *err = NULL;
-	int error = 0;
+	size_t n = db->o.transfer_threads > 1 ? (size_t)db->o.transfer_threads
+					      : 1,
+	       i, k = 0;
+	copy_job j = {db, src, from, NULL, NULL};
+	const char **files = NULL;
+	int error;
 
-	if (!ro || !wb) {
+	if (n > (size_t)(hi - lo + 1))
+		n = (size_t)(hi - lo + 1);
+	if (!(j.wo = rocksdb_options_create_copy(to->opts)) ||
+	    !(j.parts = sluice__calloc(n, sizeof(*j.parts))) ||
+	    !(files = sluice__calloc(n, sizeof(*files)))) {
 		error = sluice__error_oom();
 		goto done;
 	}
-	rocksdb_readoptions_set_iterate_upper_bound(ro, hi.data, hi.len);
-	it = rocksdb_create_iterator_cf(src, ro, from);
-	for (rocksdb_iter_seek(it, lo.data, lo.len);; rocksdb_iter_next(it)) {
-		int valid = rocksdb_iter_valid(it);
-		size_t kn, vn;
-
-		if (valid) {
-			const char *k = rocksdb_iter_key(it, &kn);
-			const char *v = rocksdb_iter_value(it, &vn);
-
-			rocksdb_writebatch_put_cf(wb, to->h, k, kn, v, vn);
-		}
-		if (!valid || rocksdb_writebatch_count(wb) >= 4096) {
-			rocksdb_write(db->db, db->wo, wb, &err);
-			rocksdb_writebatch_clear(wb);
-			if (err) {
-				error = sluice__rdb_err(
-					err, "rocksdb restore: write into '%s'",
-					to->name);
-				break;
-			}
-		}
-		if (!valid)
-			break;
-	}
-	rocksdb_iter_get_error(it, &err);
-	if (err && error == 0)
-		error = sluice__rdb_err(
-			err, "rocksdb restore: read '%s'", to->name);
-	else
-		rocksdb_free(err);
+	/* a restore is about speed: compaction compresses later */
+	rocksdb_options_set_compression(j.wo, rocksdb_no_compression);
+	if ((error = split_parts(j.parts, n, lo, hi, dir)) < 0 ||
+	    (error = sluice__rdb_parallel(n, (int)n - 1, copy_part_run, &j)) <
+		    0)
+		goto done;
+	for (i = 0; i < n; i++)
+		if (j.parts[i].count)
+			files[k++] = j.parts[i].path;
+	if (k)
+		error = ingest(db, to, files, k);
 done:
-	if (it)
-		rocksdb_iter_destroy(it);
-	if (wb)
-		rocksdb_writebatch_destroy(wb);
-	if (ro)
-		rocksdb_readoptions_destroy(ro);
+	for (i = 0; j.parts && i < n; i++) {
+		if (j.parts[i].path)
+			(void)unlink(j.parts[i].path);
+		sluice__free(j.parts[i].path);
+	}
+	sluice__free(j.parts);
+	sluice__free(files);
+	if (j.wo)
+		rocksdb_options_destroy(j.wo);
 	return error;
 }
 
@@ -226,33 +364,23 @@ static int same_layout(sluice_rdb *db, src_db *src, const char *dir)
 /* Copy key groups [s, e] of the database in `dir` into db. */
 static int merge_from(sluice_rdb *db, const char *dir, int32_t s, int32_t e)
 {
-	sluice_buf lo = SLUICE_BUF_INIT, hi = SLUICE_BUF_INIT;
 	src_db src;
 	size_t i;
 	int error;
 
 	if ((error = src_open(&src, db, dir)) < 0 ||
-	    (error = same_layout(db, &src, dir)) < 0 ||
-	    (error = sluice__rdb_put_kg(&lo, db->kg_bytes, s)) < 0 ||
-	    (error = sluice__rdb_put_kg(&hi, db->kg_bytes, e + 1)) < 0)
+	    (error = same_layout(db, &src, dir)) < 0)
 		goto done;
-	if (db->kg_bytes == 1 && e + 1 > 255)
-		hi.ptr[0] = 0xFF;
 	for (i = 0; i < src.n && error == 0; i++) {
 		sluice_rdb_cf *cf;
 
 		if (!strcmp(src.names[i], "default"))
 			continue;
 		if ((error = target_cf(&cf, db, src.names[i])) == 0)
-			error =
-				copy_cf(db, src.db, src.hs[i], cf,
-					SLUICE_SLICE(lo.ptr, lo.len),
-					SLUICE_SLICE(hi.ptr, hi.len));
+			error = copy_cf(db, src.db, src.hs[i], cf, s, e, dir);
 	}
 done:
 	src_close(&src);
-	sluice_buf_release(&lo);
-	sluice_buf_release(&hi);
 	return error;
 }
 
@@ -318,6 +446,8 @@ static int restore_into(
 	SLUICE_ERRCHECK(download(db, b, db->db_path, t));
 	SLUICE_ERRCHECK(sluice__rdb_open_db(db));
 	for (i = 0; i < n; i++) {
+		int32_t hs = handles[i]->start_key_group,
+			he = hs + handles[i]->num_key_groups - 1;
 		char name[64];
 		char *dir;
 		int error;
@@ -327,8 +457,10 @@ static int restore_into(
 		snprintf(name, sizeof(name), "restore-%zu", i);
 		if (!(dir = sluice__rdb_join(db->path, name)))
 			return sluice__error_oom();
+		/* only the groups both this handle and the target hold */
 		if ((error = download(db, handles[i], dir, t)) == 0)
-			error = merge_from(db, dir, s, e);
+			error = merge_from(
+				db, dir, hs > s ? hs : s, he < e ? he : e);
 		sluice__rdb_rmtree(dir);
 		sluice__free(dir);
 		SLUICE_ERRCHECK(error);
