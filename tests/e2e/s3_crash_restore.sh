@@ -5,11 +5,12 @@
 # execution.checkpointing.dir s3://bucket/..., killed with SIGKILL twice at
 # growing delays (the second once a checkpoint is on S3) and restarted
 # with --restore latest until it finishes;
-# the output must be exactly once.  Rounds: hashmap and rocksdb, each
-# plain and with entropy injection (s3.entropy.key in the path: state
+# the output must be exactly once.  Rounds: hashmap, rocksdb (full and
+# incremental checkpoints: shared SST files), each plain and with entropy
+# injection (s3.entropy.key in the path: state
 # objects under random prefixes, _metadata without the marker, which the
 # round checks by listing the bucket).  Exits 77 when Swift is not
-# installed.  SLUICE_S3_CRASH_ROUNDS=N repeats the four rounds N times.
+# installed.  SLUICE_S3_CRASH_ROUNDS=N repeats the six rounds N times.
 set -eu
 : "${SLUICE:?}" "${SLUICE_SOURCE_DIR:?}" "${SLUICE_BUILD_DIR:?}"
 script=$SLUICE_SOURCE_DIR/scripts/s3-server.sh
@@ -58,8 +59,9 @@ check() {
 		}'
 }
 
-round() { # NAME BACKEND ENTROPY(0|1) COUNT KILL_MS RATE
+round() { # NAME BACKEND ENTROPY(0|1) COUNT KILL_MS RATE [INCREMENTAL]
 	t0=$(date +%s.%N)
+	inc=${7:-false}
 	d=$tmp/$1
 	mkdir -p "$d"
 	if [ "$3" = 1 ]; then
@@ -89,6 +91,7 @@ config:
   execution.checkpointing.dir: $ckdir
   execution.checkpointing.externalized-checkpoint-retention: RETAIN_ON_CANCELLATION
   execution.checkpointing.data-inline-threshold: 0
+  execution.checkpointing.incremental: $inc
   s3.endpoint: $SLUICE_TEST_S3_ENDPOINT
   s3.path.style.access: true
 $extra
@@ -109,7 +112,7 @@ YAML
 				wait "$pid" 2>/dev/null || true
 				kills=$((kills + 1))
 				restore="--restore latest"
-				layout "$1" "$3"
+				layout "$1" "$3" "$inc"
 				continue
 			fi
 		fi
@@ -120,7 +123,7 @@ YAML
 	[ "$seen" -ge 1 ] || fail "$1: no checkpoint on S3 at either kill"
 	cat "$d"/log.* | grep -q "restored checkpoint" ||
 		fail "$1: no run restored a checkpoint from S3"
-	echo "round $1: $2, entropy $3, $kills kill(s): exactly once ($(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s)"
+	echo "round $1: $2, entropy $3, incremental $inc, $kills kill(s): exactly once ($(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s)"
 }
 
 wait_checkpoint() { # NAME: until a _metadata is under NAME/ (20 s)
@@ -133,19 +136,22 @@ wait_checkpoint() { # NAME: until a _metadata is under NAME/ (20 s)
 	done
 }
 
-# layout NAME ENTROPY: what a killed run left in the bucket.  Plain: state
-# objects next to _metadata under NAME/.  Entropy: only _metadata under
-# NAME/ (state objects went to random prefixes), no key with the marker.
+# layout NAME ENTROPY INCREMENTAL: what a killed run left in the bucket.
+# Plain: state objects next to _metadata under NAME/ (incremental: shared
+# SST files in shared/).  Entropy: only _metadata under NAME/ (state
+# objects went to random prefixes), no key with the marker.
 layout() {
-	set -- "$1" "$2" $($tool keys "$bucket" "$1/")
-	[ "$4" -ge 1 ] || return 0 # killed before its first checkpoint
+	set -- "$1" "$2" "$3" $($tool keys "$bucket" "$1/")
+	[ "$5" -ge 1 ] || return 0 # killed before its first checkpoint
 	seen=$((seen + 1))
 	if [ "$2" = 1 ]; then
-		[ "$3" = "$4" ] || fail "$1: $3 objects under $1/, only _metadata expected ($4)"
-		set -- "$1" "$2" $($tool keys "$bucket" "")
-		[ "$5" = 0 ] || fail "$1: $5 object keys contain the entropy marker"
+		[ "$4" = "$5" ] || fail "$1: $4 objects under $1/, only _metadata expected ($5)"
+		set -- "$1" "$2" "$3" $($tool keys "$bucket" "")
+		[ "$6" = 0 ] || fail "$1: $6 object keys contain the entropy marker"
 	else
-		[ "$3" -gt "$4" ] || fail "$1: no state objects under $1/"
+		[ "$4" -gt "$5" ] || fail "$1: no state objects under $1/"
+		[ "$3" = false ] || [ "$7" -ge 1 ] ||
+			fail "$1: incremental, but no shared/ objects under $1/"
 	fi
 }
 
@@ -156,6 +162,8 @@ while [ "$i" -lt "$n" ]; do
 	round "r$i" rocksdb 0 150000 300 75000
 	round "he$i" hashmap 1 200000 300 100000
 	round "re$i" rocksdb 1 150000 300 75000
+	round "ri$i" rocksdb 0 150000 300 75000 true
+	round "rie$i" rocksdb 1 150000 300 75000 true
 	i=$((i + 1))
 done
 echo ok

@@ -436,7 +436,7 @@ static void test_s3_storage__first_checkpoint_aborts_stale_uploads(void **st)
 /* ---- helper commands for the e2e scripts ------------------------------ */
 
 typedef struct census {
-	size_t n, metadata, marker;
+	size_t n, metadata, marker, shared;
 } census;
 
 static int print_upload(void *ctx, const char *key, const char *upload_id)
@@ -455,12 +455,14 @@ static int census_key(void *ctx, const char *key, uint64_t size)
 	c->n++;
 	c->metadata += strstr(key, "/_metadata") != NULL;
 	c->marker += m && *m && strstr(key, m) != NULL;
+	c->shared += strstr(key, "/shared/") != NULL;
 	return 0;
 }
 
 /*
  *   test_s3_storage tool mkbucket BUCKET
- *   test_s3_storage tool keys BUCKET PREFIX     "<keys> <_metadata> <marker>"
+ *   test_s3_storage tool keys BUCKET PREFIX     "<keys> <_metadata> <marker>
+ *                                               <shared/>"
  *   test_s3_storage tool uploads BUCKET PREFIX  in-progress multipart uploads
  *   test_s3_storage tool upload-keys BUCKET PREFIX  "<key> <upload id>" lines
  * against SLUICE_TEST_S3_*; exit 0 or 1 with the error on stderr.
@@ -469,7 +471,7 @@ static int tool(int argc, char **argv)
 {
 	s3_client_opts o;
 	s3_client *c = NULL;
-	census k = {0, 0, 0};
+	census k = {0, 0, 0, 0};
 	size_t n = 0;
 	int rc = SLUICE_EINVALID;
 
@@ -489,7 +491,8 @@ static int tool(int argc, char **argv)
 	} else if (!strcmp(argv[2], "keys") && argc > 4) {
 		rc = s3_client_list(c, argv[3], argv[4], 0, census_key, &k);
 		if (rc == 0)
-			printf("%zu %zu %zu\n", k.n, k.metadata, k.marker);
+			printf("%zu %zu %zu %zu\n", k.n, k.metadata, k.marker,
+			       k.shared);
 	} else if (!strcmp(argv[2], "upload-keys") && argc > 4) {
 		rc = s3_client_list_uploads(
 			c, argv[3], argv[4], print_upload, NULL);
