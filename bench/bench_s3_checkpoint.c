@@ -7,7 +7,9 @@
  * checksum verified).  Baseline in the same run, same bytes: one plain
  * PUT and one plain GET with libcurl and its own SigV4 (CURLOPT_AWS_SIGV4;
  * the body's SHA-256 computed before timing): no checksum, no multipart,
- * no parsing.
+ * no parsing.  A second restore baseline GETs, with the same libcurl, the
+ * very objects the checkpoint wrote (multipart, so on Swift SLO manifests
+ * whose reads cost more), to separate the client's cost from the server's.
  *
  *   bench_s3_checkpoint [MiB=64] [streams=1] [rounds=3]
  *
@@ -50,9 +52,9 @@ static size_t drop(char *p, size_t size, size_t n, void *ud)
 	return size * n;
 }
 
-/* One PUT (put != 0) of all bytes, or one GET of them; seconds, < 0 on
- * failure. */
-static double curl_plain(int put)
+/* One PUT (put != 0) of all bytes as `key`, or one GET of `key` (which
+ * must hold `want` bytes); seconds, < 0 on failure. */
+static double curl_plain(int put, const char *key, size_t want)
 {
 	CURL *h = curl_easy_init();
 	struct curl_slist *hd = NULL;
@@ -71,7 +73,7 @@ static double curl_plain(int put)
 	hd = curl_slist_append(hd, url);
 	/* curl signs a Content-Type even when told to drop it */
 	hd = curl_slist_append(hd, "Content-Type: application/octet-stream");
-	snprintf(url, sizeof(url), "%s/%s/plain", endpoint, bucket);
+	snprintf(url, sizeof(url), "%s/%s/%s", endpoint, bucket, key);
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
 	curl_easy_setopt(h, CURLOPT_AWS_SIGV4, "aws:amz:us-east-1:s3");
@@ -91,7 +93,7 @@ static double curl_plain(int put)
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 	curl_slist_free_all(hd);
 	curl_easy_cleanup(h);
-	if (rc != CURLE_OK || status != 200 || (!put && got != total)) {
+	if (rc != CURLE_OK || status != 200 || (!put && got != want)) {
 		fprintf(stderr, "curl %s: %s, HTTP %ld, %zu bytes\n",
 			put ? "PUT" : "GET", curl_easy_strerror(rc), status,
 			got);
@@ -156,13 +158,16 @@ static int run_all(job *jobs, int n, void *(*fn)(void *))
 	return rc;
 }
 
-/* One checkpoint `id` of `n` streams; upload and restore seconds. */
+/* One checkpoint `id` of `n` streams; upload and restore seconds, and
+ * `*same`: curl GETs of the very objects the checkpoint wrote (multipart
+ * uploads, which Swift serves as SLO manifests), one after the other. */
 static int checkpoint_round(
 	sluice_checkpoint_storage *cs,
 	int64_t id,
 	int n,
 	double *up,
-	double *down)
+	double *down,
+	double *same)
 {
 	sluice_location *loc = NULL;
 	job jobs[64];
@@ -194,6 +199,15 @@ static int checkpoint_round(
 	}
 	rc = run_all(jobs, n, restore_one);
 	*down = bench_now() - t;
+	*same = 0;
+	for (i = 0; rc == 0 && i < n; i++) {
+		/* "s3://bucket/" + key */
+		double g = curl_plain(
+			0, jobs[i].h->path + strlen(bucket) + 6, jobs[i].len);
+		if (g < 0)
+			rc = -1;
+		*same += g;
+	}
 done:
 	for (i = 0; i < n; i++)
 		sluice_stream_handle_free(jobs[i].h);
@@ -257,6 +271,7 @@ int main(int argc, char **argv)
 	int streams = argc > 2 ? atoi(argv[2]) : 1;
 	int rounds = argc > 3 ? atoi(argv[3]) : 3, r;
 	double up[ROUNDS], down[ROUNDS], put[ROUNDS], get[ROUNDS], u = 0, d = 0;
+	double same[ROUNDS], g = 0;
 	sluice_checkpoint_storage *cs;
 	sluice_storage *st = NULL;
 	char name[64];
@@ -300,22 +315,26 @@ int main(int argc, char **argv)
 	printf("%zu MiB in %d stream(s) to %s, %d rounds after a warm-up\n",
 	       mib, streams, endpoint, rounds);
 	for (r = -1; r < rounds; r++) {
-		if (checkpoint_round(cs, r + 2, streams, &u, &d) < 0)
+		if (checkpoint_round(cs, r + 2, streams, &u, &d, &g) < 0)
 			return fprintf(stderr, "checkpoint: %s\n",
 				       sluice_error_last()->message),
 			       1;
-		if ((put[r < 0 ? 0 : r] = curl_plain(1)) < 0 ||
-		    (get[r < 0 ? 0 : r] = curl_plain(0)) < 0)
+		if ((put[r < 0 ? 0 : r] = curl_plain(1, "plain", 0)) < 0 ||
+		    (get[r < 0 ? 0 : r] = curl_plain(0, "plain", total)) < 0)
 			return 1;
 		if (r >= 0) {
 			up[r] = u;
 			down[r] = d;
+			same[r] = g;
 		}
 	}
 	snprintf(name, sizeof(name), "s3_checkpoint_upload_x%d", streams);
 	result(name, up, put, rounds);
 	snprintf(name, sizeof(name), "s3_checkpoint_restore_x%d", streams);
 	result(name, down, get, rounds);
+	/* the same objects: what multipart costs on reading, set apart */
+	snprintf(name, sizeof(name), "s3_restore_vs_same_objects_x%d", streams);
+	result(name, down, same, rounds);
 	s3_client_delete_object(sluice__s3_storage_client(st), bucket, "plain");
 	sluice_checkpoint_storage_free(cs);
 	sluice_storage_free(st);
