@@ -90,10 +90,31 @@ sluice_completed_store_latest(const sluice_completed_store *s, const char **dir)
 	return s->n ? sluice_completed_store_get(s, s->n - 1, dir) : NULL;
 }
 
+/* The exclusive files of a checkpoint, collected for one batched delete
+ * (object stores delete up to 1000 per request). */
 typedef struct dctx {
-	sluice_storage *st;
 	const char *dir;
+	char **p;
+	size_t n, cap;
 } dctx;
+
+static int add_path(dctx *d, char *path)
+{
+	char **p;
+
+	if (!path)
+		return sluice__error_oom();
+	if (d->n == d->cap) {
+		d->cap = d->cap ? d->cap * 2 : 32;
+		if (!(p = sluice__reallocarray(d->p, d->cap, sizeof(*p)))) {
+			sluice__free(path);
+			return sluice__error_oom();
+		}
+		d->p = p;
+	}
+	d->p[d->n++] = path;
+	return 0;
+}
 
 static int discard_handle(const sluice_stream_handle *h, int shared, void *p)
 {
@@ -105,21 +126,15 @@ static int discard_handle(const sluice_stream_handle *h, int shared, void *p)
 		return 0;
 	if (sluice_handle_location(&path, d->dir, h) < 0)
 		return SLUICE_ENOMEM;
-	if (sluice_storage_remove(d->st, path) < 0 &&
-	    sluice_error_last()->code != SLUICE_ENOTFOUND)
-		sluice__warn(
-			"could not delete state file: %s",
-			sluice_error_last()->message);
-	sluice__free(path);
-	return 0;
+	return add_path(d, path);
 }
 
 int sluice_checkpoint_discard(
 	sluice_storage *st, const char *dir, const sluice_checkpoint_meta *m)
 {
-	size_t n = strlen(dir) + sizeof(SLUICE_METADATA_FILE) + 1;
+	size_t n = strlen(dir) + sizeof(SLUICE_METADATA_FILE) + 1, i;
 	char *meta = sluice__malloc(n);
-	dctx d = {st, dir};
+	dctx d = {dir, NULL, 0, 0};
 	int error;
 
 	if (!meta)
@@ -130,8 +145,18 @@ int sluice_checkpoint_discard(
 	sluice__free(meta);
 	if (error < 0 && error != SLUICE_ENOTFOUND)
 		return error;
+	/* Files named by handles (with entropy injected they lie outside
+	 * dir) in one batch, then whatever else is left under dir. */
 	if ((error = sluice_checkpoint_meta_each_handle(
-		     m, discard_handle, &d)) < 0)
+		     m, discard_handle, &d)) == 0 &&
+	    sluice_storage_remove_many(st, (const char *const *)d.p, d.n) < 0)
+		sluice__warn(
+			"could not delete state files: %s",
+			sluice_error_last()->message);
+	for (i = 0; i < d.n; i++)
+		sluice__free(d.p[i]);
+	sluice__free(d.p);
+	if (error < 0)
 		return error;
 	return sluice_storage_remove_tree(st, dir);
 }

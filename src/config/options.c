@@ -563,6 +563,20 @@ static const sluice_option options[] = {
 	 .description = "Region used to sign S3 requests (Flink passes it "
 			"through to the Hadoop S3 client as "
 			"fs.s3a.endpoint.region)."},
+	{.key = "s3.attempts.maximum",
+	 .type = SLUICE_OPT_INT,
+	 .default_value = "8",
+	 B(1, 100),
+	 .description = "Attempts per S3 request (the first and its retries) "
+			"on 5xx, SlowDown, timeouts and connection errors, "
+			"within 30 s; then the request fails as an I/O "
+			"error."},
+	{.key = "s3.retry.interval",
+	 .type = SLUICE_OPT_DURATION,
+	 .default_value = "100 ms",
+	 B(1, 60000),
+	 .description = "First backoff between S3 attempts; it doubles "
+			"(with jitter) up to 5 s."},
 	{.key = "s3.entropy.key",
 	 .type = SLUICE_OPT_STRING,
 	 NB,

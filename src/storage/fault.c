@@ -410,6 +410,11 @@ int sluice_fault_storage_new(
 	fs->base.mkdirs = fs_mkdirs;
 	fs->base.sync_dir = fs_sync_dir;
 	fs->base.destroy = fs_destroy;
+	/* deletes stay one by one (each is counted); entropy as inside */
+	if (inner->version >= 2) {
+		fs->base.entropy_key = inner->entropy_key;
+		fs->base.entropy_length = inner->entropy_length;
+	}
 	*out = &fs->base;
 	return 0;
 }

@@ -383,6 +383,10 @@ static sluice_storage file_storage = {
 	f_mkdirs,
 	f_sync_dir,
 	NULL,
+	NULL, /* remove_many: one unlink per file anyway */
+	NULL, /* no entropy injection on file systems */
+	0,
+	NULL, /* cleanup: a crashed writer leaves no hidden state */
 };
 
 sluice_storage *sluice_storage_file_get(void)

@@ -21,6 +21,7 @@
 #include "util/alloc.h"
 #include "util/error.h"
 #include "util/hash.h"
+#include "util/log.h"
 
 #define E          SLUICE_ERRCLS_STORAGE
 #define JOBMANAGER "memory://jobmanager"
@@ -28,9 +29,10 @@
 struct sluice_checkpoint_storage {
 	sluice_storage *st;
 	char *job_id;
-	char *job_dir;
-	char *shared_dir;
-	char *taskowned_dir;
+	char *job_dir;       /* entropy key removed: _metadata, listing */
+	char *job_data_dir;  /* as configured: state files (entropy) */
+	char *shared_dir;    /* as configured: shared state files */
+	char *taskowned_dir; /* as configured */
 	char *savepoint_dir; /* NULL = none */
 	uint64_t threshold;
 	size_t buffer;
@@ -43,8 +45,13 @@ struct sluice_checkpoint_storage {
 struct sluice_location {
 	sluice_checkpoint_storage *cs;
 	sluice_storage *st; /* savepoints may live on another storage */
-	char *dir;
+	char *dir;          /* entropy key removed: where _metadata goes */
+	char *data_dir;     /* as configured: exclusive state files */
 	int savepoint;
+	/* exclusive files written outside `dir` (entropy injected), which
+	 * discard must delete by name; guarded by cs->lock */
+	char **files;
+	size_t nfiles, capfiles;
 };
 
 void sluice_storage_options_init(sluice_storage_options *o)
@@ -120,6 +127,7 @@ void sluice_checkpoint_storage_free(sluice_checkpoint_storage *cs)
 		return;
 	sluice__free(cs->job_id);
 	sluice__free(cs->job_dir);
+	sluice__free(cs->job_data_dir);
 	sluice__free(cs->shared_dir);
 	sluice__free(cs->taskowned_dir);
 	sluice__free(cs->savepoint_dir);
@@ -129,15 +137,16 @@ void sluice_checkpoint_storage_free(sluice_checkpoint_storage *cs)
 
 static int cs_paths(sluice_checkpoint_storage *cs, const char *base, int subdir)
 {
-	cs->job_dir = subdir ? sluice__path_join(base, cs->job_id)
-			     : sluice__strdup(base);
-	if (!cs->job_dir)
+	cs->job_data_dir = subdir ? sluice__path_join(base, cs->job_id)
+				  : sluice__strdup(base);
+	if (!cs->job_data_dir)
 		return sluice__error_oom();
-	cs->shared_dir = sluice__path_join(cs->job_dir, "shared");
-	cs->taskowned_dir = sluice__path_join(cs->job_dir, "taskowned");
+	cs->shared_dir = sluice__path_join(cs->job_data_dir, "shared");
+	cs->taskowned_dir = sluice__path_join(cs->job_data_dir, "taskowned");
 	if (!cs->shared_dir || !cs->taskowned_dir)
 		return sluice__error_oom();
-	return 0;
+	return sluice_storage_entropy_path(
+		&cs->job_dir, cs->st, cs->job_data_dir, 0);
 }
 
 int sluice_checkpoint_storage_new(
@@ -178,11 +187,11 @@ int sluice_checkpoint_storage_new(
 		error = sluice__error_oom();
 		goto fail;
 	}
-	if ((error = cs_paths(cs, base, opts->create_subdir)) < 0)
-		goto fail;
 	cs->st = opts->storage;
 	cs->st_given = cs->st != NULL;
 	if (!cs->st && (error = sluice_storage_for_uri(&cs->st, base)) < 0)
+		goto fail;
+	if ((error = cs_paths(cs, base, opts->create_subdir)) < 0)
 		goto fail;
 	*out = cs;
 	return 0;
@@ -203,27 +212,49 @@ sluice_checkpoint_storage_job_dir(const sluice_checkpoint_storage *cs)
 	return cs->job_dir;
 }
 
+/* A location for the data directory `data_dir` (taken over; NULL after
+ * an allocation failure); its _metadata directory is `data_dir` with the
+ * entropy key removed. */
 static int location_alloc(
 	sluice_location **out,
 	sluice_checkpoint_storage *cs,
 	sluice_storage *st,
-	char *dir,
+	char *data_dir,
 	int sp)
 {
 	sluice_location *loc;
+	int error;
 
-	if (!dir)
+	*out = NULL;
+	if (!data_dir)
 		return sluice__error_oom();
 	if (!(loc = sluice__calloc(1, sizeof(*loc)))) {
-		sluice__free(dir);
+		sluice__free(data_dir);
 		return sluice__error_oom();
 	}
 	loc->cs = cs;
 	loc->st = st;
-	loc->dir = dir;
+	loc->data_dir = data_dir;
 	loc->savepoint = sp;
+	if ((error = sluice_storage_entropy_path(&loc->dir, st, data_dir, 0)) <
+	    0) {
+		sluice_location_free(loc);
+		return error;
+	}
 	*out = loc;
 	return 0;
+}
+
+/* mkdirs of `dir` with the entropy key removed (where listings look). */
+static int mkdirs_plain(sluice_storage *st, const char *dir)
+{
+	char *plain = NULL;
+	int error;
+
+	if ((error = sluice_storage_entropy_path(&plain, st, dir, 0)) == 0)
+		error = sluice_storage_mkdirs(st, plain);
+	sluice__free(plain);
+	return error;
 }
 
 static int ensure_job_dirs(sluice_checkpoint_storage *cs)
@@ -232,10 +263,14 @@ static int ensure_job_dirs(sluice_checkpoint_storage *cs)
 
 	pthread_mutex_lock(&cs->lock);
 	if (!cs->dirs_created) {
-		if ((error = sluice_storage_mkdirs(cs->st, cs->shared_dir)) ==
-			    0 &&
-		    (error = sluice_storage_mkdirs(
-			     cs->st, cs->taskowned_dir)) == 0)
+		/* uploads a killed predecessor left behind (object stores) */
+		if (sluice_storage_cleanup(cs->st, cs->job_data_dir) < 0)
+			sluice__warn(
+				"could not clean up incomplete uploads under "
+				"%s: %s",
+				cs->job_data_dir, sluice_error_last()->message);
+		if ((error = mkdirs_plain(cs->st, cs->shared_dir)) == 0 &&
+		    (error = mkdirs_plain(cs->st, cs->taskowned_dir)) == 0)
 			cs->dirs_created = 1;
 	}
 	pthread_mutex_unlock(&cs->lock);
@@ -258,8 +293,8 @@ int sluice_checkpoint_location_new(
 		return error;
 	snprintf(name, sizeof(name), "chk-%lld", (long long)id);
 	if ((error = location_alloc(
-		     &loc, cs, cs->st, sluice__path_join(cs->job_dir, name),
-		     0)) < 0)
+		     &loc, cs, cs->st,
+		     sluice__path_join(cs->job_data_dir, name), 0)) < 0)
 		return error;
 	if ((error = sluice_storage_mkdirs(cs->st, loc->dir)) < 0) {
 		sluice_location_free(loc);
@@ -276,7 +311,6 @@ int sluice_savepoint_location_new(
 {
 	sluice_storage *st = cs->st;
 	char name[64], rnd[13];
-	char *dir = NULL;
 	int attempt, error;
 
 	*out = NULL;
@@ -295,12 +329,15 @@ int sluice_savepoint_location_new(
 		snprintf(
 			name, sizeof(name), "savepoint-%.6s-%s", cs->job_id,
 			rnd);
-		if (!(dir = sluice__path_join(target, name)))
-			return sluice__error_oom();
-		if ((error = sluice_storage_exists(st, dir)) == 0 &&
-		    (error = sluice_storage_mkdirs(st, dir)) == 0)
-			return location_alloc(out, cs, st, dir, 1);
-		sluice__free(dir);
+		if ((error = location_alloc(
+			     out, cs, st, sluice__path_join(target, name), 1)) <
+		    0)
+			return error;
+		if ((error = sluice_storage_exists(st, (*out)->dir)) == 0 &&
+		    (error = sluice_storage_mkdirs(st, (*out)->dir)) == 0)
+			return 0;
+		sluice_location_free(*out);
+		*out = NULL;
 	}
 	return sluice__error_set(
 		SLUICE_EIO, E, "Failed to create savepoint directory at %s",
@@ -319,20 +356,55 @@ int sluice_location_is_savepoint(const sluice_location *loc)
 
 void sluice_location_free(sluice_location *loc)
 {
+	size_t i;
+
 	if (!loc)
 		return;
+	for (i = 0; i < loc->nfiles; i++)
+		sluice__free(loc->files[i]);
+	sluice__free(loc->files);
 	sluice__free(loc->dir);
+	sluice__free(loc->data_dir);
 	sluice__free(loc);
 }
 
 int sluice_location_discard(sluice_location *loc)
 {
-	int error;
+	int error, error2;
 
 	if (!loc)
 		return 0;
-	error = sluice_storage_remove_tree(loc->st, loc->dir);
+	/* files under random prefixes first: no listing finds them */
+	error = sluice_storage_remove_many(
+		loc->st, (const char *const *)loc->files, loc->nfiles);
+	error2 = sluice_storage_remove_tree(loc->st, loc->dir);
 	sluice_location_free(loc);
+	return error < 0 ? error : error2;
+}
+
+/* Remember an entropy-injected exclusive file for discard. */
+static int remember_file(sluice_location *loc, const char *path)
+{
+	char **p;
+	size_t cap;
+	int error = 0;
+
+	pthread_mutex_lock(&loc->cs->lock);
+	if (loc->nfiles == loc->capfiles) {
+		cap = loc->capfiles ? loc->capfiles * 2 : 16;
+		if (!(p = sluice__reallocarray(loc->files, cap, sizeof(*p)))) {
+			error = sluice__error_oom();
+			goto done;
+		}
+		loc->files = p;
+		loc->capfiles = cap;
+	}
+	if (!(loc->files[loc->nfiles] = sluice__strdup(path)))
+		error = sluice__error_oom();
+	else
+		loc->nfiles++;
+done:
+	pthread_mutex_unlock(&loc->cs->lock);
 	return error;
 }
 
@@ -373,28 +445,59 @@ int sluice__location_sync_parents(const sluice_location *loc)
 	return sync_parent(cs->st, cs->job_dir);
 }
 
+/* The path of a new state file in `dir`: "<dir>/<uuid>", with entropy
+ * injected when the storage asks for it (such paths are always FILE
+ * handles, as Flink makes them absolute). */
+static int
+stream_path(char **path, char uuid[37], sluice_storage *st, const char *dir)
+{
+	char *plain;
+	int error;
+
+	*path = NULL;
+	if ((error = sluice__random_uuid(uuid)) < 0)
+		return error;
+	if (!(plain = sluice__path_join(dir, uuid)))
+		return sluice__error_oom();
+	error = sluice_storage_entropy_path(path, st, plain, 1);
+	sluice__free(plain);
+	return error;
+}
+
 int sluice_location_open_stream(
 	sluice_ostream **out, sluice_location *loc, sluice_scope scope)
 {
 	sluice_checkpoint_storage *cs = loc->cs;
 	const char *dir =
-		scope == SLUICE_SCOPE_SHARED ? cs->shared_dir : loc->dir;
+		scope == SLUICE_SCOPE_SHARED ? cs->shared_dir : loc->data_dir;
+	int injecting, exclusive, error;
 	char uuid[37];
-	char *name;
-	int error;
+	char *path = NULL;
 
 	*out = NULL;
 	if (scope == SLUICE_SCOPE_SHARED && loc->savepoint)
-		dir = loc->dir; /* savepoints share nothing (NO_SHARING) */
-	if (!cs->all_inline)
-		return sluice__location_stream(
-			out, loc->st, dir, loc->savepoint && dir == loc->dir,
-			cs->threshold, cs->buffer);
-	if ((error = sluice__random_uuid(uuid)) < 0)
+		dir = loc->data_dir; /* savepoints share nothing (NO_SHARING) */
+	exclusive = dir == loc->data_dir;
+	if (cs->all_inline) {
+		if ((error = sluice__random_uuid(uuid)) < 0)
+			return error;
+		if (!(path = sluice__path_join(dir, uuid)))
+			return sluice__error_oom();
+		error = sluice_mem_ostream_new(out, path);
+		sluice__free(path);
 		return error;
-	if (!(name = sluice__path_join(dir, uuid)))
-		return sluice__error_oom();
-	error = sluice_mem_ostream_new(out, name);
-	sluice__free(name);
+	}
+	injecting = sluice_storage_entropy_injecting(loc->st, dir);
+	if ((error = stream_path(&path, uuid, loc->st, dir)) < 0 ||
+	    (injecting && exclusive &&
+	     (error = remember_file(loc, path)) < 0)) {
+		sluice__free(path);
+		return error;
+	}
+	error = sluice__location_stream(
+		out, loc->st, path, uuid,
+		loc->savepoint && exclusive && !injecting, cs->threshold,
+		cs->buffer);
+	sluice__free(path);
 	return error;
 }

@@ -11,11 +11,13 @@
 char *sluice__path_join(const char *dir, const char *name);
 /* A random UUID string (36 chars + NUL). */
 int sluice__random_uuid(char out[37]);
-/* A new state stream writing files into `dir`. */
+/* A new state stream whose file (if it needs one) is `path`; `relname`
+ * is its name relative to the location dir, for RELATIVE handles. */
 int sluice__location_stream(
 	sluice_ostream **out,
 	sluice_storage *st,
-	const char *dir,
+	const char *path,
+	const char *relname,
 	int relative,
 	uint64_t threshold,
 	size_t buffer);

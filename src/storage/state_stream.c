@@ -189,22 +189,20 @@ static int fsout_close(sluice_ostream *s, sluice_stream_handle **out)
 int sluice__location_stream(
 	sluice_ostream **out,
 	sluice_storage *st,
-	const char *dir,
+	const char *path,
+	const char *relname,
 	int relative,
 	uint64_t threshold,
 	size_t buffer)
 {
 	fsout *o = sluice__calloc(1, sizeof(*o));
-	char uuid[37];
 	int error;
 
 	*out = NULL;
 	if (!o)
 		return sluice__error_oom();
-	if ((error = sluice__random_uuid(uuid)) < 0)
-		goto fail;
-	o->relname = sluice__strdup(uuid);
-	o->path = sluice__path_join(dir, uuid);
+	o->relname = sluice__strdup(relname);
+	o->path = sluice__strdup(path);
 	o->buf = sluice__malloc(buffer ? buffer : 1);
 	o->hash = sluice__xxh3_new();
 	if (!o->relname || !o->path || !o->buf || !o->hash) {

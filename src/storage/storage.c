@@ -6,6 +6,7 @@
  * fault wrapper (fault.c) see every operation.
  */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -139,6 +140,50 @@ int sluice_storage_open_read(
 int sluice_storage_remove(sluice_storage *st, const char *path)
 {
 	return st->remove(st, path);
+}
+
+/* One by one, for storages without remove_many: every file is tried and
+ * the first failure (other than a missing file) is returned. */
+static int remove_each(sluice_storage *st, const char *const *paths, size_t n)
+{
+	size_t i, failed = 0;
+	int error, first = 0;
+	char msg[512];
+
+	msg[0] = '\0';
+	for (i = 0; i < n; i++) {
+		error = st->remove(st, paths[i]);
+		if (error == SLUICE_ENOTFOUND) {
+			sluice_error_clear();
+			continue;
+		}
+		if (error < 0 && !failed++) {
+			first = error;
+			snprintf(
+				msg, sizeof(msg), "%s",
+				sluice_error_last()->message);
+		}
+	}
+	if (failed)
+		return sluice__error_set(
+			first, E, "could not delete %zu of %zu files: %s",
+			failed, n, msg);
+	return 0;
+}
+
+int sluice_storage_remove_many(
+	sluice_storage *st, const char *const *paths, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if (st->version >= 2 && st->remove_many)
+		return st->remove_many(st, paths, n);
+	return remove_each(st, paths, n);
+}
+
+int sluice_storage_cleanup(sluice_storage *st, const char *dir)
+{
+	return st->version >= 2 && st->cleanup ? st->cleanup(st, dir) : 0;
 }
 
 int sluice_storage_rmdir(sluice_storage *st, const char *path)
@@ -324,11 +369,9 @@ int sluice_storage_remove_tree(sluice_storage *st, const char *dir)
 	size_t i;
 
 	error = sluice_storage_list(st, dir, collect, &l);
-	for (i = 0; !error && i < l.n; i++) {
-		error = sluice_storage_remove(st, l.p[i]);
-		if (error == SLUICE_ENOTFOUND)
-			error = 0;
-	}
+	if (!error)
+		error = sluice_storage_remove_many(
+			st, (const char *const *)l.p, l.n);
 	/* Deepest first, so each directory is empty when its turn comes. */
 	if (l.n)
 		qsort(l.p, l.n, sizeof(*l.p), deeper_first);

@@ -2,8 +2,9 @@
  * The S3 client without an S3 server: option checks, URL building for both
  * addressing styles, backoff and retry classification, XML parsing, and
  * the retry loop against a refused port and a scripted HTTP peer in this
- * file (answers 503 SlowDown / 500 / 403 in turn), with a manual clock
- * advanced by the sleep hook so timing is deterministic.
+ * file (answers 503 SlowDown / 500 / 403 in turn; DeleteObjects batches
+ * with per-key errors), with a manual clock advanced by the sleep hook so
+ * timing is deterministic.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -231,7 +232,7 @@ typedef struct peer {
 static void read_request(int fd, char *head, size_t cap)
 {
 	size_t n = 0, want = 0;
-	char *end = NULL, *cl;
+	char *end = NULL, *cl, sink[4096];
 	ssize_t r;
 
 	while (n < cap - 1 && (r = recv(fd, head + n, cap - 1 - n, 0)) > 0) {
@@ -244,8 +245,11 @@ static void read_request(int fd, char *head, size_t cap)
 					       : 0);
 		}
 		if (end && n >= want)
-			break;
+			return;
 	}
+	/* a body larger than `cap`: read and drop the rest */
+	while (end && n < want && (r = recv(fd, sink, sizeof(sink), 0)) > 0)
+		n += (size_t)r;
 }
 
 static void *peer_main(void *arg)
@@ -385,6 +389,59 @@ test_s3_client__access_denied_names_bucket_key_and_endpoint(void **st)
 	assert_string_equal(sluice_error_last()->message, want);
 	peer_stop(&p);
 	sluice_buf_release(&b);
+	s3_client_free(c);
+}
+
+#define DEL_ERR(key, code)                               \
+	"<Error><Key>" key "</Key><Code>" code "</Code>" \
+	"<Message>m</Message></Error>"
+
+static void
+test_s3_client__delete_objects_batches_and_reports_key_errors(void **st)
+{
+	static const char *const script[] = {
+		"200 OK\n<DeleteResult></DeleteResult>",
+		"200 OK\n<DeleteResult>" DEL_ERR("k999", "NoSuchKey")
+			DEL_ERR("k1000", "AccessDenied") DEL_ERR(
+				"k1001", "AccessDenied") "</DeleteResult>",
+		"200 OK\n<DeleteResult/>"};
+	enum { N = 2500 };
+	static char names[N][8];
+	const char *keys[N];
+	s3_client_counts k;
+	s3_client_opts o;
+	s3_client *c = NULL;
+	char ep[64];
+	peer p;
+	int i;
+
+	(void)st;
+	for (i = 0; i < N; i++) {
+		snprintf(names[i], sizeof(names[i]), "k%d", i);
+		keys[i] = names[i];
+	}
+	peer_start(&p, script, 3);
+	snprintf(ep, sizeof(ep), "http://127.0.0.1:%d", p.port);
+	o = opts(ep);
+	assert_int_equal(s3_client_new(&c, &o), 0);
+	assert_int_equal(
+		s3_client_delete_objects(c, "bkt", keys, N), SLUICE_EIO);
+	/* ceil(2500 / 1000) requests, the last one sent after the failure */
+	peer_stop(&p);
+	assert_int_equal(p.served, 3);
+	s3_client_counts_get(c, &k);
+	assert_int_equal(k.delete_batches, 3);
+	assert_int_equal(k.keys_deleted, N);
+	assert_int_equal(k.requests, 3);
+	assert_int_equal(k.deletes, 0);
+	assert_non_null(strstr(p.last, "POST /bkt?delete"));
+	assert_non_null(strcasestr(p.last, "Content-MD5: "));
+	assert_non_null(
+		strstr(sluice_error_last()->message,
+		       "s3 delete s3://bkt/k1000 at http://127.0.0.1:"));
+	assert_non_null(strstr(
+		sluice_error_last()->message,
+		"failed: AccessDenied (2 of 1000 keys of the batch failed)"));
 	s3_client_free(c);
 }
 
@@ -538,6 +595,8 @@ int main(void)
 		cmocka_unit_test(
 			test_s3_xml__malformed_listings_are_corrupt_not_crashes),
 		cmocka_unit_test(test_s3_xml__escape_and_unescape_round_trip),
+		cmocka_unit_test(
+			test_s3_client__delete_objects_batches_and_reports_key_errors),
 		cmocka_unit_test(
 			test_s3_client__allocation_failures_are_reported),
 	};

@@ -648,6 +648,8 @@ typedef struct gcrun {
 	unsigned files;
 	uint64_t bytes;
 	int failed;
+	gcset doomed; /* files to delete, in one batched delete */
+	uint64_t *sizes;
 } gcrun;
 
 static int kept(const gcset *g, const char *path)
@@ -663,6 +665,7 @@ static int kept(const gcset *g, const char *path)
 static int gc_file(const char *path, uint64_t size, void *ctx)
 {
 	gcrun *r = ctx;
+	uint64_t *sz;
 
 	const char *base = strrchr(path, '/');
 
@@ -673,34 +676,56 @@ static int gc_file(const char *path, uint64_t size, void *ctx)
 		return 0;
 	if (r->g->placeholders && strstr(path, "/shared/"))
 		return 0;
-	if (!r->dry && sluice_storage_remove(r->st, path) < 0) {
+	if (keep_path(&r->doomed, strdup(path)) < 0 ||
+	    !(sz = realloc(r->sizes, r->doomed.cap * sizeof(*sz))))
+		return SLUICE_ENOMEM;
+	r->sizes = sz;
+	r->sizes[r->doomed.n - 1] = size;
+	return 0;
+}
+
+/* Drop the directory of `path` once it is empty (crashed chk-<n>). */
+static void gc_rmdir(sluice_storage *st, const char *path)
+{
+	char *parent = strdup(path),
+	     *slash = parent ? strrchr(parent, '/') : NULL;
+
+	if (slash) {
+		*slash = '\0';
+		if (!strstr(parent, "/shared") &&
+		    sluice_storage_rmdir(st, parent) < 0)
+			sluice_error_clear();
+	}
+	free(parent);
+}
+
+/* Delete what gc_file collected (object stores: DeleteObjects batches). */
+static void gc_delete(gcrun *r)
+{
+	size_t i;
+
+	if (!r->dry && sluice_storage_remove_many(
+			       r->st, (const char *const *)r->doomed.keep,
+			       r->doomed.n) < 0) {
 		cli_error_last("gc");
 		r->failed = 1;
-		return 0;
+		return;
 	}
-	printf("%s %s (%" PRIu64 " bytes)\n",
-	       r->dry ? "would delete" : "deleted", path, size);
-	if (!r->dry) {
-		/* Drop the directory too once it is empty (crashed chk-<n>). */
-		char *parent = strdup(path),
-		     *slash = parent ? strrchr(parent, '/') : NULL;
-		if (slash) {
-			*slash = '\0';
-			if (!strstr(parent, "/shared") &&
-			    sluice_storage_rmdir(r->st, parent) < 0)
-				sluice_error_clear();
-		}
-		free(parent);
+	for (i = 0; i < r->doomed.n; i++) {
+		printf("%s %s (%" PRIu64 " bytes)\n",
+		       r->dry ? "would delete" : "deleted", r->doomed.keep[i],
+		       r->sizes[i]);
+		if (!r->dry)
+			gc_rmdir(r->st, r->doomed.keep[i]);
+		r->files++;
+		r->bytes += r->sizes[i];
 	}
-	r->files++;
-	r->bytes += size;
-	return 0;
 }
 
 static int do_gc(int argc, char **argv)
 {
 	gcset g = {NULL, 0, 0, 0, NULL};
-	gcrun r = {&g, NULL, 0, 0, 0, 0};
+	gcrun r = {&g, NULL, 0, 0, 0, 0, {NULL, 0, 0, 0, NULL}, NULL};
 	const char *dir = NULL;
 	sluice_storage *st;
 	row *rows = NULL;
@@ -757,12 +782,18 @@ static int do_gc(int argc, char **argv)
 		rc = EXIT_FAIL;
 	}
 	if (!rc)
+		gc_delete(&r);
+	if (!rc)
 		printf("%s %u files, %" PRIu64
 		       " bytes not referenced by %zu checkpoints\n",
 		       r.dry ? "would delete" : "deleted", r.files, r.bytes, n);
 	for (i = 0; i < g.n; i++)
 		free(g.keep[i]);
 	free(g.keep);
+	for (i = 0; i < r.doomed.n; i++)
+		free(r.doomed.keep[i]);
+	free(r.doomed.keep);
+	free(r.sizes);
 	rows_free(rows, n);
 	return rc ? rc : r.failed ? EXIT_FAIL : 0;
 }

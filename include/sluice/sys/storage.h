@@ -48,7 +48,10 @@
 extern "C" {
 #endif
 
-#define SLUICE_STORAGE_VERSION 1
+/* Version 2 appended remove_many, entropy_key, entropy_length and
+ * cleanup; the
+ * wrappers read them only from storages of version >= 2. */
+#define SLUICE_STORAGE_VERSION 2
 
 /* Capability bits. */
 #define SLUICE_STORAGE_ATOMIC_RENAME 0x1u /* rename() replaces atomically */
@@ -119,6 +122,28 @@ struct sluice_storage {
 	int (*sync_dir)(sluice_storage *st, const char *dir);
 	/* Free the storage (never called for registered built-ins). */
 	void (*destroy)(sluice_storage *st);
+	/* --- version 2 --- */
+	/* Delete `n` files in as few requests as the storage allows (object
+	 * stores: DeleteObjects, up to 1000 keys per request).  Missing
+	 * files are not errors.  Deletes as many as it can; returns 0 or the
+	 * first failure, whose message names a file that could not be
+	 * deleted and how many failed.  May be NULL: the wrapper removes one
+	 * by one. */
+	int (*remove_many)(
+		sluice_storage *st, const char *const *paths, size_t n);
+	/* Entropy injection (Flink's s3.entropy.key / s3.entropy.length):
+	 * when a checkpoint directory contains `entropy_key`, state files
+	 * are written with the key replaced by `entropy_length` random
+	 * characters of [a-zA-Z0-9] and `_metadata` with the key removed
+	 * (see sluice_storage_entropy_path).  NULL: no entropy. */
+	const char *entropy_key;
+	int entropy_length;
+	/* Clean up what a process that died left half-written under `dir`
+	 * (object stores: abort its incomplete multipart uploads, including
+	 * those under entropy-injected prefixes of `dir`).  Called once per
+	 * job's checkpoint storage, before its first checkpoint; failures
+	 * are only logged.  May be NULL. */
+	int (*cleanup)(sluice_storage *st, const char *dir);
 };
 
 /*
@@ -148,7 +173,10 @@ struct sluice_config;
  * "<scheme>://bucket/key"), configured from `conf` (may be NULL):
  * s3.endpoint, s3.access-key / s3.secret-key (fs.obs.* are aliases; else
  * AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY), s3.region, s3.path.style.access
- * (always path-style for an IP-address endpoint).
+ * (always path-style for an IP-address endpoint), s3.attempts.maximum and
+ * s3.retry.interval (retries), s3.entropy.key / s3.entropy.length (entropy
+ * injection, see entropy_key above).  Deletes are batched (DeleteObjects);
+ * cleanup aborts multipart uploads a killed writer left.
  * No rename and no directories (capabilities 0): checkpoints commit by
  * writing `_metadata` last.  Register it with sluice_storage_register() to
  * use the scheme; free with sluice_storage_free().  SLUICE_EINVALID names
@@ -224,8 +252,30 @@ sluice_storage_write_file(
 SLUICE_EXTERN(int)
 sluice_storage_write_atomic(
 	sluice_storage *st, const char *path, const void *data, size_t len);
-/* Delete every file under `dir`, then the directories (best effort on
- * directories).  Missing dir: 0. */
+/* The storage's cleanup of `dir` (see above); 0 when it has none. */
+SLUICE_EXTERN(int) sluice_storage_cleanup(sluice_storage *st, const char *dir);
+/* Delete `n` files (missing ones are not errors) through the storage's
+ * remove_many, else one by one; 0 or the first failure (the others are
+ * still attempted). */
+SLUICE_EXTERN(int)
+sluice_storage_remove_many(
+	sluice_storage *st, const char *const *paths, size_t n);
+/*
+ * Resolve the storage's entropy key in `path` into a new string `*out`
+ * (free with sluice_free_bytes): inject != 0 replaces the first occurrence
+ * of the key in the path part (after "scheme://authority") with random
+ * alphanumerics, inject == 0 removes it; runs of '/' left behind are
+ * collapsed.  Without a key, or when the path does not contain it, `*out`
+ * is a copy of `path`.  0 or SLUICE_ENOMEM.
+ */
+SLUICE_EXTERN(int)
+sluice_storage_entropy_path(
+	char **out, const sluice_storage *st, const char *path, int inject);
+/* 1 when the storage injects entropy and `path` contains its key. */
+SLUICE_EXTERN(int)
+sluice_storage_entropy_injecting(const sluice_storage *st, const char *path);
+/* Delete every file under `dir` (in batches, see remove_many), then the
+ * directories (best effort on directories).  Missing dir: 0. */
 SLUICE_EXTERN(int)
 sluice_storage_remove_tree(sluice_storage *st, const char *dir);
 /* Free bytes returned by the library (sluice_storage_read_all). */

@@ -25,9 +25,10 @@
 struct s3_client {
 	s3_client_opts o; /* strings below are our copies */
 	char *endpoint, *region, *access_key, *secret_key, *scheme;
-	char *proto;     /* "http" or "https" */
-	char *authority; /* "host:port" */
-	uint64_t rnd;    /* jitter counter, atomic */
+	char *proto;             /* "http" or "https" */
+	char *authority;         /* "host:port" */
+	uint64_t rnd;            /* jitter counter, atomic */
+	s3_client_counts counts; /* atomic */
 	pthread_mutex_t lock;
 	CURL *idle[POOL_MAX];
 	int nidle;
@@ -190,6 +191,23 @@ void s3_client_free(s3_client *c)
 	sluice__free(c->proto);
 	sluice__free(c->authority);
 	sluice__free(c);
+}
+
+void s3_client_counts_get(const s3_client *c, s3_client_counts *out)
+{
+	out->requests = __atomic_load_n(&c->counts.requests, __ATOMIC_RELAXED);
+	out->delete_batches =
+		__atomic_load_n(&c->counts.delete_batches, __ATOMIC_RELAXED);
+	out->deletes = __atomic_load_n(&c->counts.deletes, __ATOMIC_RELAXED);
+	out->keys_deleted =
+		__atomic_load_n(&c->counts.keys_deleted, __ATOMIC_RELAXED);
+}
+
+void s3__count_delete_batch(s3_client *c, size_t keys)
+{
+	__atomic_add_fetch(&c->counts.delete_batches, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(
+		&c->counts.keys_deleted, (uint64_t)keys, __ATOMIC_RELAXED);
 }
 
 const char *s3_client_endpoint(const s3_client *c)
@@ -707,10 +725,13 @@ int s3__request(s3_client *c, s3_response *resp, const s3_request *req)
 		error = sluice__error_oom();
 		goto done;
 	}
+	if (!strcmp(req->method, "DELETE") && req->key)
+		__atomic_add_fetch(&c->counts.deletes, 1, __ATOMIC_RELAXED);
 	for (;;) {
 		reset_attempt(resp, req, out_base);
 		t.rpos = 0;
 		attempts++;
+		__atomic_add_fetch(&c->counts.requests, 1, __ATOMIC_RELAXED);
 		if ((error = attempt(c, &t, &pr, errbuf, &cc)) < 0)
 			goto done;
 		if (cc == CURLE_OK && resp->status >= 200 && resp->status < 300)

@@ -84,6 +84,22 @@ int s3_client_new(s3_client **out, const s3_client_opts *opts);
 /* Free the client; NULL-safe.  No request may be running. */
 void s3_client_free(s3_client *c);
 
+/* What a client has sent so far (for tests and statistics). */
+typedef struct s3_client_counts {
+	uint64_t requests;       /* HTTP requests, every retry included */
+	uint64_t delete_batches; /* DeleteObjects requests (not retries) */
+	uint64_t deletes;        /* single-object DELETEs (not retries) */
+	uint64_t keys_deleted;   /* keys sent in DeleteObjects requests */
+} s3_client_counts;
+
+/* A snapshot of the counters; thread-safe. */
+void s3_client_counts_get(const s3_client *c, s3_client_counts *out);
+
+/* The client of an S3 storage made by sluice_storage_s3_new (borrowed),
+ * for tests and statistics. */
+struct sluice_storage;
+s3_client *sluice__s3_storage_client(struct sluice_storage *st);
+
 /* The endpoint as given (for messages).  Lives as long as the client. */
 const char *s3_client_endpoint(const s3_client *c);
 
@@ -148,10 +164,11 @@ int s3_client_head_object(
 int s3_client_delete_object(s3_client *c, const char *bucket, const char *key);
 
 /*
- * Delete `n` keys with DeleteObjects, in batches of opts.delete_batch.  Missing
- * keys count as deleted.  On a per-key failure returns SLUICE_EIO naming
- * the first key that failed and the server's code; batches already sent
- * stay deleted.
+ * Delete `n` keys with DeleteObjects, in batches of opts.delete_batch
+ * (ceil(n / batch) requests, each with Content-MD5 as S3 requires).
+ * Missing keys count as deleted.  Every batch is sent even after one
+ * fails; a per-key failure is SLUICE_EIO naming the first key that failed,
+ * the server's code and how many keys of that batch failed.
  */
 int s3_client_delete_objects(
 	s3_client *c, const char *bucket, const char *const *keys, size_t n);
@@ -182,6 +199,19 @@ int s3_client_list(
 	const char *prefix,
 	int page_size,
 	s3_list_cb cb,
+	void *ctx);
+
+/* Called per multipart upload in progress; non-zero stops the listing
+ * and is returned. */
+typedef int (*s3_upload_cb)(void *ctx, const char *key, const char *upload_id);
+
+/* Every multipart upload in progress under `prefix` (ListMultipartUploads,
+ * following NextKeyMarker / NextUploadIdMarker). */
+int s3_client_list_uploads(
+	s3_client *c,
+	const char *bucket,
+	const char *prefix,
+	s3_upload_cb cb,
 	void *ctx);
 
 /* Number of multipart uploads in progress under `prefix`. */

@@ -144,36 +144,47 @@ static int content_md5(char out[32], const void *data, size_t len)
 	return 0;
 }
 
-/* An <Error> in a DeleteResult that is not "already gone". */
-static int
-delete_result(const s3_client *c, const char *bucket, const sluice_buf *body)
+/* The <Error>s of a DeleteResult that are not "already gone": the first
+ * one is named in the message with how many keys of the batch failed. */
+static int delete_result(
+	const s3_client *c,
+	const char *bucket,
+	const sluice_buf *body,
+	size_t n)
 {
 	const char *p = (const char *)body->ptr, *end = p + body->len, *after;
-	char *key = NULL, *code = NULL;
+	char *key = NULL, *code = NULL, *key1 = NULL, *code1 = NULL;
+	size_t failed = 0;
 	sluice_slice in;
 	int error = 0;
 
-	while (p && s3_xml_find(p, end, "Error", &in, &after)) {
+	while (!error && p && s3_xml_find(p, end, "Error", &in, &after)) {
 		const char *ie = (const char *)in.data + in.len;
 
 		if (s3_xml_text(&code, in.data, ie, "Code") == SLUICE_ENOMEM ||
 		    s3_xml_text(&key, in.data, ie, "Key") == SLUICE_ENOMEM)
-			return sluice__error_oom();
-		if (!code || strcmp(code, "NoSuchKey") != 0) {
-			error = sluice__error_set(
-				SLUICE_EIO, SLUICE_ERRCLS_STORAGE,
-				"s3 delete %s://%s/%s at %s failed: %s",
-				s3__client_opts(c)->scheme, bucket,
-				key ? key : "?", s3_client_endpoint(c),
-				code ? code : "unknown error");
-			p = NULL;
-		} else {
-			p = after;
+			error = sluice__error_oom();
+		else if (
+			(!code || strcmp(code, "NoSuchKey") != 0) &&
+			!failed++) {
+			key1 = key, code1 = code;
+			key = code = NULL;
 		}
 		sluice__free(code);
 		sluice__free(key);
 		code = key = NULL;
+		p = after;
 	}
+	if (!error && failed)
+		error = sluice__error_set(
+			SLUICE_EIO, SLUICE_ERRCLS_STORAGE,
+			"s3 delete %s://%s/%s at %s failed: %s (%zu of %zu "
+			"keys of the batch failed)",
+			s3__client_opts(c)->scheme, bucket, key1 ? key1 : "?",
+			s3_client_endpoint(c), code1 ? code1 : "unknown error",
+			failed, n);
+	sluice__free(key1);
+	sluice__free(code1);
 	return error;
 }
 
@@ -206,8 +217,9 @@ static int delete_batch(
 	req.body = body.ptr;
 	req.body_len = body.len;
 	req.out = &out;
+	s3__count_delete_batch(c, n);
 	if ((error = run(c, &req)) == 0)
-		error = delete_result(c, bucket, &out);
+		error = delete_result(c, bucket, &out, n);
 done:
 	sluice_buf_release(&body);
 	sluice_buf_release(&out);
@@ -219,10 +231,23 @@ int s3_client_delete_objects(
 {
 	size_t i, k, batch = (size_t)s3__client_opts(c)->delete_batch;
 
+	int error, first = 0;
+	char msg[512];
+
+	/* every batch is tried; the first failure is reported */
 	for (i = 0; i < n; i += k) {
 		k = n - i < batch ? n - i : batch;
-		SLUICE_ERRCHECK(delete_batch(c, bucket, keys + i, k));
+		if ((error = delete_batch(c, bucket, keys + i, k)) < 0 &&
+		    !first) {
+			first = error;
+			snprintf(
+				msg, sizeof(msg), "%s",
+				sluice_error_last()->message);
+		}
 	}
+	if (first)
+		return sluice__error_set(
+			first, SLUICE_ERRCLS_STORAGE, "%s", msg);
 	return 0;
 }
 
@@ -322,6 +347,86 @@ int s3_client_count_uploads(
 			p = after;
 		}
 	}
+	sluice_buf_release(&out);
+	return error;
+}
+
+/* Call `cb` for each <Upload> of one ListMultipartUploads page; the
+ * markers of the next page replace *key_marker / *id_marker (NULL when
+ * the listing is complete). */
+static int uploads_page(
+	const sluice_buf *out,
+	s3_upload_cb cb,
+	void *ctx,
+	char **key_marker,
+	char **id_marker)
+{
+	const char *p = (const char *)out->ptr, *end = p + out->len, *after;
+	char *key = NULL, *id = NULL, *trunc = NULL;
+	sluice_slice in;
+	int error = 0;
+
+	while (!error && s3_xml_find(p, end, "Upload", &in, &after)) {
+		const char *ie = (const char *)in.data + in.len;
+
+		if (s3_xml_text(&key, in.data, ie, "Key") == SLUICE_ENOMEM ||
+		    s3_xml_text(&id, in.data, ie, "UploadId") == SLUICE_ENOMEM)
+			error = sluice__error_oom();
+		else if (key && id)
+			error = cb(ctx, key, id);
+		sluice__free(key);
+		sluice__free(id);
+		key = id = NULL;
+		p = after;
+	}
+	sluice__free(*key_marker);
+	sluice__free(*id_marker);
+	*key_marker = *id_marker = NULL;
+	p = (const char *)out->ptr;
+	if (!error &&
+	    (s3_xml_text(&trunc, p, end, "IsTruncated") == SLUICE_ENOMEM ||
+	     (trunc && !strcmp(trunc, "true") &&
+	      (s3_xml_text(key_marker, p, end, "NextKeyMarker") ==
+		       SLUICE_ENOMEM ||
+	       s3_xml_text(id_marker, p, end, "NextUploadIdMarker") ==
+		       SLUICE_ENOMEM))))
+		error = sluice__error_oom();
+	sluice__free(trunc);
+	return error;
+}
+
+int s3_client_list_uploads(
+	s3_client *c,
+	const char *bucket,
+	const char *prefix,
+	s3_upload_cb cb,
+	void *ctx)
+{
+	s3_request req = REQ("list uploads", "GET", bucket, NULL);
+	s3_pair q[4] = {{"uploads", NULL}, {"prefix", prefix}};
+	sluice_buf out = SLUICE_BUF_INIT;
+	char *key_marker = NULL, *id_marker = NULL;
+	int error, pages = 0;
+
+	req.query = q;
+	req.out = &out;
+	do {
+		req.nquery = prefix && *prefix ? 2 : 1;
+		if (key_marker) {
+			q[req.nquery].name = "key-marker";
+			q[req.nquery++].value = key_marker;
+		}
+		if (id_marker) {
+			q[req.nquery].name = "upload-id-marker";
+			q[req.nquery++].value = id_marker;
+		}
+		sluice_buf_clear(&out);
+		if ((error = run(c, &req)) == 0)
+			error = uploads_page(
+				&out, cb, ctx, &key_marker, &id_marker);
+	} while (!error && key_marker && ++pages < 10000);
+	sluice__free(key_marker);
+	sluice__free(id_marker);
 	sluice_buf_release(&out);
 	return error;
 }

@@ -48,6 +48,9 @@ int s3__object_name(
 	const char *bucket,
 	const char *key);
 
+/* Count one DeleteObjects request carrying `keys` keys. */
+void s3__count_delete_batch(s3_client *c, size_t keys);
+
 /* Options of the client (borrowed; lives as long as the client). */
 const s3_client_opts *s3__client_opts(const s3_client *c);
 

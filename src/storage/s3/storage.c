@@ -22,13 +22,19 @@
 #include "uri.h"
 #include "util/alloc.h"
 #include "util/error.h"
+#include "util/log.h"
 
-#define READ_CHUNK ((uint64_t)1 << 20)
+/* Ranged GETs start at 1 MiB and double while the reader goes on
+ * sequentially (a restore reads whole objects), up to 16 MiB: fewer
+ * requests, each costing a round trip. */
+#define READ_CHUNK     ((uint64_t)1 << 20)
+#define READ_CHUNK_MAX ((uint64_t)16 << 20)
 
 typedef struct s3_storage {
 	sluice_storage base;
 	s3_client *client;
 	char *scheme;
+	char *entropy_key; /* s3.entropy.key, NULL when unset */
 } s3_storage;
 
 /* bucket + key of a storage path ("s3://bucket/a/b" -> "bucket", "a/b"). */
@@ -135,6 +141,7 @@ typedef struct s3_in {
 	uint64_t size, pos;
 	sluice_buf chunk; /* bytes [chunk_off, chunk_off + chunk.len) */
 	uint64_t chunk_off;
+	uint64_t next; /* size of the next ranged GET */
 } s3_in;
 
 static int in_read(sluice_istream *is, void *buf, size_t len, size_t *got)
@@ -149,11 +156,19 @@ static int in_read(sluice_istream *is, void *buf, size_t len, size_t *got)
 		return 0;
 	if (in->pos < in->chunk_off ||
 	    in->pos >= in->chunk_off + in->chunk.len) {
-		want = in->size - in->pos < READ_CHUNK ? in->size - in->pos
-						       : READ_CHUNK;
+		/* sequential: right after the chunk just read */
+		if (in->chunk.len && in->pos == in->chunk_off + in->chunk.len)
+			in->next = in->next * 2 > READ_CHUNK_MAX
+					   ? READ_CHUNK_MAX
+					   : in->next * 2;
+		else
+			in->next = READ_CHUNK;
+		want = in->size - in->pos < in->next ? in->size - in->pos
+						     : in->next;
 		sluice_buf_clear(&in->chunk);
 		in->chunk_off = in->pos;
-		if ((rc = s3_client_get_object(
+		if ((rc = sluice_buf_grow(&in->chunk, (size_t)want)) < 0 ||
+		    (rc = s3_client_get_object(
 			     in->client, &in->chunk, in->l.uri.bucket,
 			     key_of(&in->l), in->pos, want)) < 0)
 			return rc;
@@ -251,6 +266,43 @@ static int st_remove(sluice_storage *st, const char *path)
 	return rc;
 }
 
+/* Delete the keys of `paths` with DeleteObjects, one batch sequence per
+ * run of paths in the same bucket (checkpoints live in one bucket). */
+static int
+st_remove_many(sluice_storage *st, const char *const *paths, size_t n)
+{
+	s3_client *c = ((s3_storage *)st)->client;
+	const char **keys = sluice__calloc(n ? n : 1, sizeof(*keys));
+	loc *ls = sluice__calloc(n ? n : 1, sizeof(*ls));
+	size_t i, j, parsed = 0;
+	int error = 0, e;
+
+	if (!keys || !ls) {
+		error = sluice__error_oom();
+		goto done;
+	}
+	for (; parsed < n; parsed++) {
+		if ((error = loc_parse(&ls[parsed], paths[parsed])) < 0)
+			goto done;
+		keys[parsed] = key_of(&ls[parsed]);
+	}
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1;
+		     j < n && !strcmp(ls[j].uri.bucket, ls[i].uri.bucket); j++)
+			;
+		e = s3_client_delete_objects(
+			c, ls[i].uri.bucket, keys + i, j - i);
+		if (e < 0 && !error)
+			error = e;
+	}
+done:
+	for (i = 0; i < parsed; i++)
+		loc_release(&ls[i]);
+	sluice__free(ls);
+	sluice__free(keys);
+	return error;
+}
+
 /* "dir/" as a listing prefix ("" at the bucket root). */
 static int dir_prefix(sluice_buf *out, const loc *l)
 {
@@ -260,6 +312,93 @@ static int dir_prefix(sluice_buf *out, const loc *l)
 	if (out->len && out->ptr[out->len - 1] != '/')
 		SLUICE_ERRCHECK(sluice_buf_put_u8(out, '/'));
 	return sluice_buf_cstr(out);
+}
+
+/* Which multipart uploads cleanup aborts: keys under `prefix`, and with
+ * entropy `prefix` + `len` alphanumerics + `after`. */
+typedef struct stale {
+	s3_client *c;
+	const char *bucket, *prefix, *after;
+	int len;
+	size_t aborted;
+	int error;
+} stale;
+
+static int alnum_run(const char *p, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (!((p[i] >= 'a' && p[i] <= 'z') ||
+		      (p[i] >= 'A' && p[i] <= 'Z') ||
+		      (p[i] >= '0' && p[i] <= '9')))
+			return 0;
+	return 1;
+}
+
+static int abort_stale(void *ctx, const char *key, const char *upload_id)
+{
+	stale *x = ctx;
+	size_t pl = strlen(x->prefix);
+	int rc;
+
+	if (strncmp(key, x->prefix, pl) != 0)
+		return 0;
+	if (x->after &&
+	    (strlen(key) < pl + (size_t)x->len ||
+	     !alnum_run(key + pl, x->len) ||
+	     strncmp(key + pl + x->len, x->after, strlen(x->after)) != 0))
+		return 0;
+	rc = s3_client_multipart_abort(x->c, x->bucket, key, upload_id);
+	if (rc == 0)
+		x->aborted++;
+	else if (!x->error)
+		x->error = rc;
+	return 0;
+}
+
+/* Abort the multipart uploads a killed writer left under `dir`. */
+static int st_cleanup(sluice_storage *st, const char *dir)
+{
+	s3_storage *s = (s3_storage *)st;
+	const char *k, *at;
+	sluice_buf prefix = SLUICE_BUF_INIT, after = SLUICE_BUF_INIT;
+	stale x;
+	loc l;
+	int rc;
+
+	if ((rc = loc_parse(&l, dir)) < 0)
+		return rc;
+	memset(&x, 0, sizeof(x));
+	x.c = s->client;
+	x.bucket = l.uri.bucket;
+	k = key_of(&l);
+	at = s->entropy_key ? strstr(k, s->entropy_key) : NULL;
+	if (at) { /* "<before>KEY<rest>" → "<before>" ?{len} "<rest>/" */
+		x.len = s->base.entropy_length;
+		if ((rc = sluice_buf_put(&prefix, k, (size_t)(at - k))) < 0 ||
+		    (rc = sluice_buf_cstr(&prefix)) < 0 ||
+		    (rc = dir_prefix(&after, &l)) < 0)
+			goto done;
+		x.after = (const char *)after.ptr + (at - k) +
+			  strlen(s->entropy_key);
+	} else if ((rc = dir_prefix(&prefix, &l)) < 0) {
+		goto done;
+	}
+	x.prefix = (const char *)prefix.ptr;
+	rc = s3_client_list_uploads(
+		s->client, x.bucket, x.prefix, abort_stale, &x);
+	if (rc == 0 && x.error)
+		rc = x.error;
+	if (x.aborted)
+		sluice__info(
+			"aborted %zu incomplete multipart upload(s) under %s",
+			x.aborted, dir);
+done:
+	sluice_buf_release(&prefix);
+	sluice_buf_release(&after);
+	loc_release(&l);
+	return rc;
 }
 
 static int
@@ -351,20 +490,13 @@ static void st_destroy(sluice_storage *st)
 
 	s3_client_free(s->client);
 	sluice__free(s->scheme);
+	sluice__free(s->entropy_key);
 	sluice__free(s);
 }
 
-/* A string option, else the environment variable `env` (may be NULL). */
-static const char *
-opt(const sluice_config *conf, const char *key, const char *env)
+s3_client *sluice__s3_storage_client(sluice_storage *st)
 {
-	const char *v = NULL;
-
-	if (conf && sluice_config_get_string(conf, key, &v) < 0)
-		v = NULL;
-	if ((!v || !*v) && env)
-		v = getenv(env);
-	return v && *v ? v : NULL;
+	return ((s3_storage *)st)->client;
 }
 
 /* An IPv4 or bracketed IPv6 literal host cannot carry a bucket name in
@@ -380,6 +512,37 @@ static int ip_literal_endpoint(const char *endpoint)
 		if (!(*h == '.' || (*h >= '0' && *h <= '9')))
 			return 0;
 	return 1;
+}
+
+/* A string option, else the environment variable `env` (may be NULL). */
+static const char *
+opt(const sluice_config *conf, const char *key, const char *env)
+{
+	const char *v = NULL;
+
+	if (conf && sluice_config_get_string(conf, key, &v) < 0)
+		v = NULL;
+	if ((!v || !*v) && env)
+		v = getenv(env);
+	return v && *v ? v : NULL;
+}
+
+/* s3.entropy.key / s3.entropy.length into the storage (validated). */
+static int entropy_opts(s3_storage *s, const sluice_config *conf)
+{
+	const char *key = opt(conf, "s3.entropy.key", NULL);
+	int32_t len = 0;
+
+	if (!key)
+		return 0;
+	if (sluice_config_get_int(conf, "s3.entropy.length", &len) < 0)
+		return sluice_error_last()->code;
+	SLUICE_ERRCHECK(s3_entropy_check(key, (int)len));
+	if (!(s->entropy_key = sluice__strdup(key)))
+		return sluice__error_oom();
+	s->base.entropy_key = s->entropy_key;
+	s->base.entropy_length = (int)len;
+	return 0;
 }
 
 int sluice_storage_s3_new(
@@ -400,6 +563,12 @@ int sluice_storage_s3_new(
 		return sluice_error_last()->code;
 	o.path_style =
 		path_style || (o.endpoint && ip_literal_endpoint(o.endpoint));
+	if (conf &&
+	    (sluice_config_get_int(
+		     conf, "s3.attempts.maximum", &o.max_attempts) < 0 ||
+	     sluice_config_get_duration(
+		     conf, "s3.retry.interval", &o.backoff_base_ms) < 0))
+		return sluice_error_last()->code;
 	o.scheme = scheme;
 	if (!o.endpoint)
 		return sluice__error_set(
@@ -417,7 +586,9 @@ int sluice_storage_s3_new(
 		sluice__free(s);
 		return sluice__error_oom();
 	}
-	if ((rc = s3_client_new(&s->client, &o)) < 0) {
+	if ((rc = entropy_opts(s, conf)) < 0 ||
+	    (rc = s3_client_new(&s->client, &o)) < 0) {
+		sluice__free(s->entropy_key);
 		sluice__free(s->scheme);
 		sluice__free(s);
 		return rc;
@@ -431,6 +602,8 @@ int sluice_storage_s3_new(
 	s->base.stat = st_stat;
 	s->base.list = st_list;
 	s->base.destroy = st_destroy;
+	s->base.remove_many = st_remove_many;
+	s->base.cleanup = st_cleanup;
 	*out = &s->base;
 	return 0;
 }

@@ -1,0 +1,169 @@
+#!/bin/sh
+# Whole-process crash recovery with checkpoints on a real S3 server (label
+# s3): OpenStack Swift's s3api started by scripts/s3-server.sh, a job
+# (sequence source -> key-by -> count -> exactly-once file sink) with
+# execution.checkpointing.dir s3://bucket/..., killed with SIGKILL twice at
+# growing delays (the second once a checkpoint is on S3) and restarted
+# with --restore latest until it finishes;
+# the output must be exactly once.  Rounds: hashmap, rocksdb (full and
+# incremental checkpoints: shared SST files), each plain and with entropy
+# injection (s3.entropy.key in the path: state
+# objects under random prefixes, _metadata without the marker, which the
+# round checks by listing the bucket).  Exits 77 when Swift is not
+# installed.  SLUICE_S3_CRASH_ROUNDS=N repeats the six rounds N times.
+set -eu
+: "${SLUICE:?}" "${SLUICE_SOURCE_DIR:?}" "${SLUICE_BUILD_DIR:?}"
+script=$SLUICE_SOURCE_DIR/scripts/s3-server.sh
+tool="$SLUICE_BUILD_DIR/tests/test_s3_storage tool"
+
+if ! command -v swift-proxy-server >/dev/null 2>&1; then
+	echo "skipped: OpenStack Swift is not installed (S3_PKGS in scripts/deps.sh)"
+	exit 77
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/sluice-s3crash.XXXXXX")
+cleanup() {
+	rc=$?
+	sh "$script" stop "$tmp/s3" || true
+	if [ "$rc" -ne 0 ] && [ -d "$tmp/s3/log" ]; then
+		echo "--- proxy log (last lines) ---" >&2
+		tail -n 20 "$tmp/s3/log/proxy.log" >&2 || true
+	fi
+	rm -rf "$tmp"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+sh "$script" start "$tmp/s3"
+eval "$(sh "$script" env "$tmp/s3" | sed 's/^/export /')"
+export AWS_ACCESS_KEY_ID="$SLUICE_TEST_S3_ACCESS_KEY"
+export AWS_SECRET_ACCESS_KEY="$SLUICE_TEST_S3_SECRET_KEY"
+export SLUICE_TEST_ENTROPY_KEY=_entropy_
+bucket=crash-$$
+$tool mkbucket "$bucket"
+
+# check DIR COUNT KEYS: each key's counts exactly 1..n, nothing twice
+check() {
+	cat "$1"/part-* 2>/dev/null | awk -F, -v want="$2" -v keys="$3" '
+		{ n[$1]++; if ($2 > max[$1]) max[$1] = $2; seen[$0]++ }
+		END {
+			total = 0; bad = 0; dup = 0
+			for (k in n) { total += n[k]; if (n[k] != max[k]) bad++ }
+			for (r in seen) if (seen[r] > 1) dup++
+			if (bad || dup || total != want || length(n) != keys) {
+				printf "records %d (want %d), keys %d (want %d), bad keys %d, duplicates %d\n", total, want, length(n), keys, bad, dup
+				exit 1
+			}
+		}'
+}
+
+round() { # NAME BACKEND ENTROPY(0|1) COUNT KILL_MS RATE [INCREMENTAL]
+	t0=$(date +%s.%N)
+	inc=${7:-false}
+	d=$tmp/$1
+	mkdir -p "$d"
+	if [ "$3" = 1 ]; then
+		ckdir="s3://$bucket/_entropy_/$1"
+		extra="  s3.entropy.key: _entropy_
+  s3.entropy.length: 4"
+	else
+		ckdir="s3://$bucket/$1"
+		extra=""
+	fi
+	cat >"$d/job.yaml" <<YAML
+job:
+  name: s3-crash-$1
+  parallelism: 2
+pipeline:
+  - source: sequence
+    count: $4
+    keys: 53
+    rate: $6
+  - key-by: key
+  - operator: count
+  - sink: file
+    path: $d/out/
+config:
+  state.backend.type: $2
+  execution.checkpointing.interval: 150ms
+  execution.checkpointing.dir: $ckdir
+  execution.checkpointing.externalized-checkpoint-retention: RETAIN_ON_CANCELLATION
+  execution.checkpointing.data-inline-threshold: 0
+  execution.checkpointing.incremental: $inc
+  s3.endpoint: $SLUICE_TEST_S3_ENDPOINT
+  s3.path.style.access: true
+$extra
+YAML
+	kills=0
+	restore=""
+	seen=0
+	while :; do
+		"$SLUICE" run "$d/job.yaml" $restore >"$d/log.$kills" 2>&1 &
+		pid=$!
+		if [ "$kills" -lt 2 ]; then
+			# the second kill only once some checkpoint is on S3, so
+			# every round restores from one
+			[ "$kills" = 1 ] && wait_checkpoint "$1"
+			ms=$(($5 * (kills + 1)))
+			sleep "$(awk -v m="$ms" 'BEGIN { printf "%.3f", m / 1000 }')"
+			if kill -9 "$pid" 2>/dev/null; then
+				wait "$pid" 2>/dev/null || true
+				kills=$((kills + 1))
+				restore="--restore latest"
+				layout "$1" "$3" "$inc"
+				continue
+			fi
+		fi
+		wait "$pid" || { cat "$d/log.$kills" >&2; fail "$1: run failed"; }
+		break
+	done
+	check "$d/out" "$4" 53 || fail "$1 ($2, entropy $3, $kills kills): output is not exactly once"
+	[ "$seen" -ge 1 ] || fail "$1: no checkpoint on S3 at either kill"
+	cat "$d"/log.* | grep -q "restored checkpoint" ||
+		fail "$1: no run restored a checkpoint from S3"
+	echo "round $1: $2, entropy $3, incremental $inc, $kills kill(s): exactly once ($(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s)"
+}
+
+wait_checkpoint() { # NAME: until a _metadata is under NAME/ (20 s)
+	w=0
+	while [ "$w" -lt 200 ]; do
+		set -- "$1" $($tool keys "$bucket" "$1/")
+		[ "$3" -ge 1 ] && return 0
+		sleep 0.1
+		w=$((w + 1))
+	done
+}
+
+# layout NAME ENTROPY INCREMENTAL: what a killed run left in the bucket.
+# Plain: state objects next to _metadata under NAME/ (incremental: shared
+# SST files in shared/).  Entropy: only _metadata under NAME/ (state
+# objects went to random prefixes), no key with the marker.
+layout() {
+	set -- "$1" "$2" "$3" $($tool keys "$bucket" "$1/")
+	[ "$5" -ge 1 ] || return 0 # killed before its first checkpoint
+	seen=$((seen + 1))
+	if [ "$2" = 1 ]; then
+		[ "$4" = "$5" ] || fail "$1: $4 objects under $1/, only _metadata expected ($5)"
+		set -- "$1" "$2" "$3" $($tool keys "$bucket" "")
+		[ "$6" = 0 ] || fail "$1: $6 object keys contain the entropy marker"
+	else
+		[ "$4" -gt "$5" ] || fail "$1: no state objects under $1/"
+		[ "$3" = false ] || [ "$7" -ge 1 ] ||
+			fail "$1: incremental, but no shared/ objects under $1/"
+	fi
+}
+
+n=${SLUICE_S3_CRASH_ROUNDS:-1}
+i=0
+while [ "$i" -lt "$n" ]; do
+	round "h$i" hashmap 0 200000 300 100000
+	round "r$i" rocksdb 0 150000 300 75000
+	round "he$i" hashmap 1 200000 300 100000
+	round "re$i" rocksdb 1 150000 300 75000
+	round "ri$i" rocksdb 0 150000 300 75000 true
+	round "rie$i" rocksdb 1 150000 300 75000 true
+	i=$((i + 1))
+done
+echo ok
