@@ -55,6 +55,10 @@ struct sluice_run {
 	int cancel;         /* cancel requested */
 	int stop_savepoint; /* stop-with-savepoint completed: stop */
 	int ended;
+	/* tasks of the current start that reached their end of data; when
+	 * all did, final_due asks the run thread for the final checkpoint */
+	int data_ended;
+	int final_due;
 	int32_t restarts;
 	sluice_run_result result;
 };
