@@ -8,16 +8,19 @@
  * The configuration comes from the job file text (config: section, as
  * `sluice run` reads it); the graph is the job file's graph built from
  * the same built-in operators (jobs/builtins.h), except that the sink is
- * wrapped to note when its input ended, so that two figures come out of
- * every run:
+ * wrapped to note when its input ended, so that three figures come out
+ * of every run:
  *  - processing: records / time until every sink subtask saw the end of
  *    its input (all records counted and delivered), the throughput the
  *    checkpoints cost;
  *  - end to end: records / time until sluice_job_run returned.  With
  *    checkpoints this includes Flink's final checkpoint (spec §2.8:
- *    after the end of data, tasks wait for the next periodic checkpoint,
- *    up to one interval) and its commit, a fixed cost per run, not per
- *    record, which longer runs amortise.
+ *    tasks wait for a checkpoint after their end of data; sluice_run
+ *    triggers it as soon as every task reached the end, as Flink does)
+ *    and its commit, a fixed cost per run, not per record;
+ *  - per CPU second: records / (user + system CPU time of the process
+ *    during the run), the cost of checkpointing in work, less sensitive
+ *    than wall time to other load on a shared machine.
  * Median of each over the rounds, spread (max - min) / median, ratios of
  * the medians.  Usage: bench_jobs [records] [rounds] [hashmap|rocksdb]
  * [null|file] [interval].
@@ -27,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -124,7 +128,19 @@ build(sluice_job **out,
 typedef struct run_times {
 	double processing; /* records/s until the sinks' inputs ended */
 	double end_to_end; /* records/s until sluice_job_run returned */
+	double cpu;        /* records per CPU second (user + system) */
 } run_times;
+
+/* CPU seconds (user + system) used by the process so far. */
+static double cpu_now(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+	       ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) /
+		       1e6;
+}
 
 static run_times run_once(
 	long n,
@@ -142,7 +158,7 @@ static run_times run_once(
 	sluice__file_sink_arg fsa;
 	sluice__sequence_arg seq;
 	run_times rt;
-	double t0, t;
+	double t0, t, c0;
 
 	snprintf(name, sizeof(name), "bench-%s", checkpoints ? "ck" : "off");
 	snprintf(out, sizeof(out), "%s/out", dir);
@@ -172,6 +188,7 @@ static run_times run_once(
 		exit(1);
 	}
 	last_end = 0;
+	c0 = cpu_now();
 	t0 = bench_now();
 	if (sluice_job_run(job, conf, NULL, &res) < 0 ||
 	    res.state != SLUICE_JOB_STATE_FINISHED) {
@@ -179,6 +196,7 @@ static run_times run_once(
 		exit(1);
 	}
 	t = bench_now() - t0;
+	rt.cpu = (double)n / (cpu_now() - c0);
 	rt.end_to_end = (double)n / t;
 	rt.processing = (double)n / (last_end > t0 ? last_end - t0 : t);
 	sluice_job_free(job);
@@ -194,8 +212,9 @@ int main(int argc, char **argv)
 	const char *backend = argc > 3 ? argv[3] : "hashmap";
 	const char *sink = argc > 4 ? argv[4] : "null";
 	const char *interval = argc > 5 ? argv[5] : "1 s";
-	double pon[64], poff[64], eon[64], eoff[64];
+	double pon[64], poff[64], eon[64], eoff[64], con[64], coff[64];
 	double spon, spoff, seon, seoff, mpon, mpoff, meon, meoff;
+	double scon, scoff, mcon, mcoff;
 	char dir[] = "/tmp/sluice-bench-jobs-XXXXXX";
 
 	if (rounds < 1 || rounds > 64 || !mkdtemp(dir))
@@ -208,11 +227,14 @@ int main(int argc, char **argv)
 		eoff[i] = off.end_to_end;
 		pon[i] = on.processing;
 		eon[i] = on.end_to_end;
+		coff[i] = off.cpu;
+		con[i] = on.cpu;
 		fprintf(stderr,
 			"round %d: processing off %.0f on %.0f (%.3f), end to "
-			"end off %.0f on %.0f (%.3f)\n",
+			"end off %.0f on %.0f (%.3f), per CPU second off %.0f "
+			"on %.0f (%.3f)\n",
 			i, poff[i], pon[i], pon[i] / poff[i], eoff[i], eon[i],
-			eon[i] / eoff[i]);
+			eon[i] / eoff[i], coff[i], con[i], con[i] / coff[i]);
 		sluice_storage_remove_tree(sluice_storage_file_get(), dir);
 		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 			return 1;
@@ -221,14 +243,19 @@ int main(int argc, char **argv)
 	mpon = bench_median(pon, rounds, &spon);
 	meoff = bench_median(eoff, rounds, &seoff);
 	meon = bench_median(eon, rounds, &seon);
+	mcoff = bench_median(coff, rounds, &scoff);
+	mcon = bench_median(con, rounds, &scon);
 	printf("{\"bench\":\"jobs\",\"records\":%ld,\"rounds\":%d,"
 	       "\"backend\":\"%s\",\"sink\":\"%s\",\"interval\":\"%s\","
 	       "\"off_rps\":%.0f,\"on_rps\":%.0f,\"ratio\":%.3f,"
 	       "\"spread_off\":%.2f,\"spread_on\":%.2f,"
 	       "\"e2e_off_rps\":%.0f,\"e2e_on_rps\":%.0f,\"e2e_ratio\":%.3f,"
-	       "\"e2e_spread_off\":%.2f,\"e2e_spread_on\":%.2f}\n",
+	       "\"e2e_spread_off\":%.2f,\"e2e_spread_on\":%.2f,"
+	       "\"cpu_off_rps\":%.0f,\"cpu_on_rps\":%.0f,\"cpu_ratio\":%.3f,"
+	       "\"cpu_spread_off\":%.2f,\"cpu_spread_on\":%.2f}\n",
 	       n, rounds, backend, sink, interval, mpoff, mpon, mpon / mpoff,
-	       spoff, spon, meoff, meon, meon / meoff, seoff, seon);
+	       spoff, spon, meoff, meon, meon / meoff, seoff, seon, mcoff, mcon,
+	       mcon / mcoff, scoff, scon);
 	rmdir(dir);
 	return 0;
 }
