@@ -668,13 +668,14 @@ static int hm_map_get(
 	return 0;
 }
 
-/* The MAP entry of k made writable (copied if visible), created if asked. */
+/* The MAP entry of k made writable (copied if visible), created if asked
+ * (NULL when absent and not created). */
 static int map_entry(
 	hm_backend *b,
 	hm_table *t,
 	const sluice_state_key *k,
 	int create,
-	hm_map **out)
+	hm_entry **out)
 {
 	size_t i = find(t, k);
 	hm_entry *e = slot_at(t, i)->tag ? slot_at(t, i)->u.e : NULL, *n;
@@ -684,7 +685,7 @@ static int map_entry(
 
 	*out = NULL;
 	if (e && !visible(b, e->version)) {
-		*out = hm_entry_map(e);
+		*out = e;
 		return 0;
 	}
 	if (!e && !create)
@@ -704,8 +705,14 @@ static int map_entry(
 			entry_free(n, SLUICE_SHAPE_MAP);
 		return rc;
 	}
-	*out = m;
+	*out = n;
 	return 0;
+}
+
+/* Store the (possibly moved, see sluice__hm_map_put) map of entry e. */
+static void entry_set_map(hm_entry *e, hm_map *m)
+{
+	__builtin_memcpy(hm_entry_val(e), &m, sizeof(m));
 }
 
 static int hm_map_put(
@@ -715,10 +722,15 @@ static int hm_map_put(
 	sluice_slice ukey,
 	sluice_slice v)
 {
+	hm_entry *e;
 	hm_map *m;
+	int rc;
 
-	SLUICE_ERRCHECK(map_entry((hm_backend *)bb, (hm_table *)st, k, 1, &m));
-	return sluice__hm_map_put(m, ukey, v);
+	SLUICE_ERRCHECK(map_entry((hm_backend *)bb, (hm_table *)st, k, 1, &e));
+	m = hm_entry_map(e);
+	rc = sluice__hm_map_put(&m, ukey, v);
+	entry_set_map(e, m);
+	return rc;
 }
 
 static int hm_map_remove(
@@ -729,14 +741,13 @@ static int hm_map_remove(
 {
 	hm_table *t = (hm_table *)st;
 	hm_entry *e = lookup_entry(t, k);
-	hm_map *m;
 
 	if (!e || !sluice__hm_map_find(hm_entry_map(e), ukey))
 		return 0;
 	if (hm_entry_map(e)->count == 1)
 		return hm_remove(bb, st, k);
-	SLUICE_ERRCHECK(map_entry((hm_backend *)bb, t, k, 0, &m));
-	sluice__hm_map_remove(m, ukey);
+	SLUICE_ERRCHECK(map_entry((hm_backend *)bb, t, k, 0, &e));
+	sluice__hm_map_remove(hm_entry_map(e), ukey);
 	return 0;
 }
 
@@ -847,6 +858,7 @@ static int cleanup_map(
 	int *removed)
 {
 	hm_map *m = hm_entry_map(slot_at(t, i)->u.e);
+	hm_entry *e;
 	sluice_state_key k = slot_key(slot_at(t, i));
 	sluice_slice rep;
 	uint32_t s, drops = 0;
@@ -866,7 +878,8 @@ static int cleanup_map(
 		*removed = 1;
 		return remove_at(b, t, i);
 	}
-	SLUICE_ERRCHECK(map_entry(b, t, &k, 0, &m));
+	SLUICE_ERRCHECK(map_entry(b, t, &k, 0, &e));
+	m = hm_entry_map(e);
 	for (s = 0; s <= m->mask;) {
 		hm_item *it = m->slots[s];
 

@@ -88,10 +88,12 @@ typedef struct hm_item {
 	uint8_t data[];
 } hm_item;
 
+/* The slot array is part of the map's allocation (one dependent load
+ * less per lookup); growing moves the map (sluice__hm_map_put). */
 typedef struct hm_map {
 	uint32_t count;
 	uint32_t mask;
-	hm_item **slots;
+	hm_item *slots[];
 } hm_map;
 
 enum { HM_RET_PAGE = 0, HM_RET_ENTRY = 1, HM_RET_MAP_ENTRY = 2 };
@@ -230,7 +232,8 @@ void sluice__hm_map_free(hm_map *m);
 int sluice__hm_map_dup(hm_map **out, const hm_map *m);
 /* Borrowed value, or NULL. */
 const hm_item *sluice__hm_map_find(const hm_map *m, sluice_slice ukey);
-int sluice__hm_map_put(hm_map *m, sluice_slice ukey, sluice_slice value);
+/* May move the map when it grows: *m is updated (also on failure). */
+int sluice__hm_map_put(hm_map **m, sluice_slice ukey, sluice_slice value);
 /* 1 removed, 0 absent */
 int sluice__hm_map_remove(hm_map *m, sluice_slice ukey);
 size_t sluice__hm_map_memory(const hm_map *m);
