@@ -101,14 +101,17 @@ static void rs_finished(void *ctx, const sluice_task_info *t)
 static void rs_data_ended(void *ctx, const sluice_task_info *t)
 {
 	sluice_run *r = ctx;
+	int n;
 
 	(void)t;
 	pthread_mutex_lock(&r->lock);
-	if (++r->data_ended == sluice_job_task_count(r->job)) {
+	n = ++r->data_ended;
+	if (n == 1)
+		r->first_end_due = 1;
+	if (n == sluice_job_task_count(r->job))
 		r->final_due = 1;
-		r->woken = 1;
-		pthread_cond_broadcast(&r->cond);
-	}
+	r->woken = 1;
+	pthread_cond_broadcast(&r->cond);
 	pthread_mutex_unlock(&r->lock);
 }
 
@@ -313,11 +316,25 @@ static int64_t sleep_ms(sluice_run *r, int64_t deadline)
 	return d < 0 ? 0 : d > RUN_POLL_CAP_MS ? RUN_POLL_CAP_MS : d;
 }
 
-/* Request the final checkpoint (a user-style trigger: the decider
- * queues it behind one in progress; a failure leaves it to the periodic
- * trigger). */
-static void trigger_final(sluice_run *r)
+/*
+ * End-of-data bookkeeping of the run thread.  At the first task's end the
+ * next checkpoint id is noted; at the last task's end the final
+ * checkpoint is requested (a user-style trigger: the decider queues it
+ * behind one in progress) unless a checkpoint was triggered in between:
+ * that one may already be every task's final checkpoint (a second one
+ * would then reach closing tasks and be declined), and if it is not, the
+ * periodic trigger still comes.  A failed request is left to the periodic
+ * trigger too.
+ */
+static void final_step(sluice_run *r, int first_end, int final)
 {
+	sluice__coord_info info;
+
+	sluice__coord_info_get(r->coord, &info);
+	if (first_end)
+		r->first_end_id = info.next_id;
+	if (!final || info.next_id != r->first_end_id)
+		return;
 	if (sluice__coord_trigger_checkpoint(r->coord, NULL, NULL) < 0)
 		sluice__warn(
 			"job %s: final checkpoint not triggered: %s", r->job_id,
@@ -330,14 +347,15 @@ static int drive(sluice_run *r)
 	for (;;) {
 		int64_t next = sluice__coord_poll(r->coord), ms;
 		sluice_job_state st = sluice_job_state_get(r->job);
-		int end = -1, final;
+		int end = -1, first_end, final;
 
 		pthread_mutex_lock(&r->lock);
+		first_end = r->first_end_due;
 		final = r->final_due;
-		r->final_due = 0;
-		if (final) {
+		r->first_end_due = r->final_due = 0;
+		if (first_end || final) {
 			pthread_mutex_unlock(&r->lock);
-			trigger_final(r);
+			final_step(r, first_end, final);
 			continue;
 		}
 		if (r->cancel)
@@ -378,7 +396,7 @@ static void stop_job(sluice_run *r)
 	pthread_mutex_unlock(&r->ctl);
 	pthread_mutex_lock(&r->lock); /* the next start counts afresh */
 	r->data_ended = 0;
-	r->final_due = 0;
+	r->first_end_due = r->final_due = 0;
 	pthread_mutex_unlock(&r->lock);
 }
 
