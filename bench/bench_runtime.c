@@ -177,7 +177,7 @@ static double run_once(int64_t n, int checkpoints, int *completed)
 	src_cfg cfg = {n};
 	coord c;
 	sluice_job_responder r = {
-		SLUICE_RESPONDER_VERSION, &c, on_ack, NULL, NULL, NULL};
+		SLUICE_RESPONDER_VERSION, &c, on_ack, NULL, NULL, NULL, NULL};
 	pthread_t th;
 	double t0, t1;
 	sluice_job *job = build(&cfg);

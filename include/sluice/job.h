@@ -353,10 +353,12 @@ sluice_ctx_union_state_set(
  *
  * End: a finished job ends FINISHED (with final_checkpoint set from the
  * configuration, tasks wait for a checkpoint after their end of data, so
- * two-phase-commit sinks commit everything); sluice_run_cancel ends it
- * CANCELED; stop-with-savepoint ends it FINISHED.  Retained checkpoints are
- * then kept or deleted as execution.checkpointing.externalized-checkpoint-
- * retention says for that job status.
+ * two-phase-commit sinks commit everything; it is triggered as soon as
+ * every task reached its end of data, not at the next periodic trigger);
+ * sluice_run_cancel ends it CANCELED; stop-with-savepoint ends it
+ * FINISHED.  Retained checkpoints are then kept or deleted as
+ * execution.checkpointing.externalized-checkpoint-retention says for that
+ * job status.
  *
  * Threading: one thread starts, waits for, cancels and frees a run; the
  * savepoint and statistics functions may be called from any thread while

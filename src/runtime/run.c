@@ -92,6 +92,29 @@ static void rs_finished(void *ctx, const sluice_task_info *t)
 	wake(r);
 }
 
+/*
+ * A task reached its end of data (final checkpoint mode).  Once every
+ * task of this start has, the final checkpoint is due at once rather than
+ * at the next periodic trigger, as Flink does (spec §2.8); the run thread
+ * requests it (not this task thread: triggering reaches into the job).
+ */
+static void rs_data_ended(void *ctx, const sluice_task_info *t)
+{
+	sluice_run *r = ctx;
+	int n;
+
+	(void)t;
+	pthread_mutex_lock(&r->lock);
+	n = ++r->data_ended;
+	if (n == 1)
+		r->first_end_due = 1;
+	if (n == sluice_job_task_count(r->job))
+		r->final_due = 1;
+	r->woken = 1;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+}
+
 static int
 open_stream(void *ctx, int64_t id, sluice_scope scope, sluice_ostream **out)
 {
@@ -185,12 +208,14 @@ build_coord(sluice_run *r, const sluice_checkpoint_settings *s, uint64_t seed)
 	SLUICE_ERRCHECK(sluice__coord_new(&r->coord, &o));
 	sluice__job_coord_attach(r->bridge, r->coord);
 	sluice__job_coord_responder(r->bridge, &r->inner);
-	r->resp = (sluice_job_responder){SLUICE_RESPONDER_VERSION,
-					 r,
-					 rs_ack,
-					 rs_decline,
-					 rs_failed,
-					 rs_finished};
+	r->resp = (sluice_job_responder){
+		SLUICE_RESPONDER_VERSION,
+		r,
+		rs_ack,
+		rs_decline,
+		rs_failed,
+		rs_finished,
+		rs_data_ended};
 	return 0;
 }
 
@@ -291,15 +316,48 @@ static int64_t sleep_ms(sluice_run *r, int64_t deadline)
 	return d < 0 ? 0 : d > RUN_POLL_CAP_MS ? RUN_POLL_CAP_MS : d;
 }
 
+/*
+ * End-of-data bookkeeping of the run thread.  At the first task's end the
+ * next checkpoint id is noted; at the last task's end the final
+ * checkpoint is requested (a user-style trigger: the decider queues it
+ * behind one in progress) unless a checkpoint was triggered in between:
+ * that one may already be every task's final checkpoint (a second one
+ * would then reach closing tasks and be declined), and if it is not, the
+ * periodic trigger still comes.  A failed request is left to the periodic
+ * trigger too.
+ */
+static void final_step(sluice_run *r, int first_end, int final)
+{
+	sluice__coord_info info;
+
+	sluice__coord_info_get(r->coord, &info);
+	if (first_end)
+		r->first_end_id = info.next_id;
+	if (!final || info.next_id != r->first_end_id)
+		return;
+	if (sluice__coord_trigger_checkpoint(r->coord, NULL, NULL) < 0)
+		sluice__warn(
+			"job %s: final checkpoint not triggered: %s", r->job_id,
+			sluice_error_last()->message);
+}
+
 /* Poll the coordinator until the job ends or a request arrives. */
 static int drive(sluice_run *r)
 {
 	for (;;) {
 		int64_t next = sluice__coord_poll(r->coord), ms;
 		sluice_job_state st = sluice_job_state_get(r->job);
-		int end = -1;
+		int end = -1, first_end, final;
 
 		pthread_mutex_lock(&r->lock);
+		first_end = r->first_end_due;
+		final = r->final_due;
+		r->first_end_due = r->final_due = 0;
+		if (first_end || final) {
+			pthread_mutex_unlock(&r->lock);
+			final_step(r, first_end, final);
+			continue;
+		}
 		if (r->cancel)
 			end = END_CANCELED;
 		else if (r->stop_savepoint)
@@ -336,6 +394,10 @@ static void stop_job(sluice_run *r)
 	sluice_job_stop(r->job);
 	r->job_running = 0;
 	pthread_mutex_unlock(&r->ctl);
+	pthread_mutex_lock(&r->lock); /* the next start counts afresh */
+	r->data_ended = 0;
+	r->first_end_due = r->final_due = 0;
+	pthread_mutex_unlock(&r->lock);
 }
 
 static void set_message(sluice_run *r, const char *msg)

@@ -61,6 +61,15 @@ struct sluice_run {
 	int cancel;         /* cancel requested */
 	int stop_savepoint; /* stop-with-savepoint completed: stop */
 	int ended;
+	/* tasks of the current start that reached their end of data: the
+	 * first one sets first_end_due (the run thread notes the next
+	 * checkpoint id then, in first_end_id), the last one final_due (the
+	 * run thread triggers the final checkpoint unless one was triggered
+	 * since the first end) */
+	int data_ended;
+	int first_end_due;
+	int final_due;
+	int64_t first_end_id; /* run thread only */
 	int32_t restarts;
 	sluice_run_result result;
 	sluice__run_control *control; /* sluice_run_serve_control */

@@ -417,6 +417,19 @@ static int handle_data(sluice__task *t, int channel, const sluice__elem *e)
 	return rc;
 }
 
+/* End of data reached and told downstream: tell the responder (the
+ * runner may trigger the final checkpoint once every task has). */
+static void data_ended(sluice__task *t)
+{
+	const sluice_job_responder *r = &t->job->resp;
+	sluice_task_info info;
+
+	if (!r->task_data_ended)
+		return;
+	sluice__task_fill_info(t, &info);
+	r->task_data_ended(r->ctx, &info);
+}
+
 /* No more records on `channel`: end_input when an input is done; at the
  * end of all inputs, end of data travels on when waiting for a final
  * checkpoint. */
@@ -434,8 +447,11 @@ static int handle_end_data(sluice__task *t, int channel)
 	if (t->data_open[0] > 0 || t->data_open[1] > 0)
 		return 0;
 	t->data_done = 1;
-	if (t->final_wait)
-		return sluice__output_event(t, SLUICE__ELEM_END_DATA, NULL);
+	if (!t->final_wait)
+		return 0;
+	if ((rc = sluice__output_event(t, SLUICE__ELEM_END_DATA, NULL)) < 0)
+		return rc;
+	data_ended(t);
 	return 0;
 }
 
@@ -507,6 +523,7 @@ static int source_final(sluice__task *t)
 		return 0;
 	if ((rc = sluice__output_event(t, SLUICE__ELEM_END_DATA, NULL)) < 0)
 		return rc;
+	data_ended(t);
 	while (!t->final_done) {
 		if ((rc = fire_timers(t)) < 0 ||
 		    (rc = inbox_step(t, idle_wait_ms(t))) < 0)

@@ -334,6 +334,13 @@ int sluice__state_key_ready(const sluice_state *st, sluice_state_kind kind)
 	return 0;
 }
 
+void sluice__state_fast_refresh(sluice_state *st)
+{
+	st->fast_put =
+		st->kind == SLUICE_STATE_VALUE && !st->ttl_on && !st->lat;
+	st->fast_get = st->fast_put && !st->has_default;
+}
+
 static sluice_state *find_state(sluice_keyed_backend *kb, const char *name)
 {
 	size_t i;
@@ -406,6 +413,7 @@ int sluice__state_lookup(
 		state_free(st);
 		return rc;
 	}
+	sluice__state_fast_refresh(st);
 	kb->states[kb->nstates++] = st;
 	*out = st;
 	return 0;
@@ -469,6 +477,7 @@ static int bind_desc(sluice_state *st, const sluice_state_desc *d, int64_t ttl)
 		st->full_cleanup = !d->ttl.no_full_snapshot_cleanup;
 	}
 	st->bound = 1;
+	sluice__state_fast_refresh(st);
 	return 0;
 }
 

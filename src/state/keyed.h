@@ -76,6 +76,10 @@ struct sluice_state {
 	int32_t cleanup_size;
 	int full_cleanup;
 	lat_track *lat; /* NULL when latency tracking is off */
+	/* value get/update need nothing but the backend call: a VALUE state
+	 * without TTL or latency tracking (get: and without a default);
+	 * kept by sluice__state_fast_refresh */
+	int fast_get, fast_put;
 };
 
 struct sluice_keyed_backend {
@@ -100,6 +104,9 @@ struct sluice_keyed_backend {
 
 /* keyed.c */
 int sluice__state_key_ready(const sluice_state *st, sluice_state_kind kind);
+/* Recompute st->fast_get / fast_put after kind, TTL, latency tracking or
+ * the default value changed. */
+void sluice__state_fast_refresh(sluice_state *st);
 uint32_t sluice__state_hash(uint32_t key_hash, uint32_t ns_hash);
 uint32_t sluice__ns_hash(sluice_slice ns);
 /* Find or create a state entry (restore path: no descriptor yet). */

@@ -233,15 +233,12 @@ int sluice_state_clear(sluice_state *st)
 /* ---- value ---- */
 
 /*
- * Lean path of a plain value state (no TTL, no latency tracking, key set):
- * one backend call and nothing else per operation, so that consecutive
+ * Lean paths of a plain value state (st->fast_get / fast_put: no TTL, no
+ * latency tracking, get: no default) with a current key: one flag test
+ * and a tail call into the backend, no frame, so that consecutive
  * operations are short enough for the CPU to overlap their cache misses.
+ * Everything else takes the general path below.
  */
-static inline int value_plain(const sluice_state *st)
-{
-	return !st->ttl_on && !st->lat && st->kind == SLUICE_STATE_VALUE &&
-	       st->kb->key_set;
-}
 
 /* The general path: latency tracking, key check, TTL cleanup and read. */
 static SLUICE__NOINLINE int value_get_full(sluice_state *st, sluice_slice *out)
@@ -263,18 +260,10 @@ static SLUICE__NOINLINE int value_get_full(sluice_state *st, sluice_slice *out)
 int sluice_value_get(sluice_state *st, sluice_slice *out)
 {
 	sluice_keyed_backend *kb = st->kb;
-	int rc;
 
-	if (!__builtin_expect(value_plain(st), 1))
-		return value_get_full(st, out);
-	if (!st->has_default) /* a tail call */
+	if (__builtin_expect(st->fast_get & kb->key_set, 1))
 		return kb->be->get(kb->be, st->bs, &kb->sk, out);
-	rc = kb->be->get(kb->be, st->bs, &kb->sk, out);
-	if (rc == SLUICE_ENOTFOUND && st->has_default) {
-		*out = SLUICE_SLICE(st->default_value, st->default_len);
-		rc = 0;
-	}
-	return rc;
+	return value_get_full(st, out);
 }
 
 static SLUICE__NOINLINE int
@@ -294,9 +283,9 @@ int sluice_value_update(sluice_state *st, sluice_slice value)
 {
 	sluice_keyed_backend *kb = st->kb;
 
-	if (!__builtin_expect(value_plain(st), 1))
-		return value_update_full(st, value);
-	return kb->be->put(kb->be, st->bs, &kb->sk, value);
+	if (__builtin_expect(st->fast_put & kb->key_set, 1))
+		return kb->be->put(kb->be, st->bs, &kb->sk, value);
+	return value_update_full(st, value);
 }
 
 int sluice_value_get_i64(sluice_state *st, int64_t *out)

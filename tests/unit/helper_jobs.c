@@ -367,7 +367,8 @@ sluice_job_responder jh_coord_responder(jh_coord *c)
 				  jh_ack,
 				  jh_decline,
 				  jh_failed,
-				  jh_finished};
+				  jh_finished,
+				  NULL};
 
 	return r;
 }

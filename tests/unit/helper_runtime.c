@@ -403,7 +403,8 @@ sluice_job_responder rt_responder_of(coord *c)
 				  on_ack,
 				  on_decline,
 				  on_failed,
-				  on_finished};
+				  on_finished,
+				  NULL};
 
 	return r;
 }

@@ -4,7 +4,8 @@
  * pipeline (replayable gated source -> map -> keyed counter -> collecting
  * sink).  Time is a manual clock advanced by a ticker thread (10 clock ms
  * per real ms), so checkpoint intervals and restart backoffs are clock
- * time.  Covered: a bounded job finishes after its final checkpoint; a
+ * time.  Covered: a bounded job finishes after its final checkpoint,
+ * which is triggered as soon as every task reached its end of data; a
  * task failure restarts from the latest checkpoint with exact counts;
  * restart strategy none fails with the task's message; restore-latest
  * after a crash; savepoint then restore at another parallelism (plain
@@ -218,6 +219,45 @@ static void test_run__bounded_job_finishes_with_final_checkpoint(void **state)
 	assert_int_equal(sluice_run_stats_json(run, -1, &json), 0);
 	assert_true(json_count(json, "completed") >= 1);
 	assert_int_equal(json_count(json, "restored"), 0);
+	sluice_free_bytes(json);
+	sluice_run_free(run);
+	sluice_config_free(c);
+	rt_pipeline_free(&pl);
+	fx_release(&f);
+}
+
+/*
+ * Flink triggers the final checkpoint as soon as every task reached its
+ * end of data instead of waiting for the periodic trigger: with an
+ * interval of an hour the bounded job still finishes after a few clock
+ * seconds, committed exactly once.
+ */
+static void test_run__final_checkpoint_is_triggered_at_end_of_data(void **state)
+{
+	fx f;
+	pipeline pl;
+	sluice_config *c;
+	sluice_run *run;
+	sluice_run_result res;
+	int64_t t0;
+	char *json = NULL;
+
+	(void)state;
+	fx_init(&f);
+	rt_pipeline_build(&pl, 2, 2, 2, 600, SLUICE_JOB_EXACTLY_ONCE);
+	c = conf_of(&f, "chk", "execution.checkpointing.interval", "1 h", NULL);
+	t0 = sluice_clock_mono_ms(&f.tick.clock.base);
+	assert_int_equal(sluice_run_start(&run, pl.job, c, &f.ro), 0);
+	assert_int_equal(sluice_run_wait(run, RT_WAIT_MS, &res), 0);
+	assert_int_equal(res.state, SLUICE_JOB_STATE_FINISHED);
+	/* far less than the hour of the periodic trigger */
+	assert_true(sluice_clock_mono_ms(&f.tick.clock.base) - t0 < 600000);
+	rt_sink_expect_exact(&pl.sink, &pl.src, 2);
+	assert_int_equal(pl.sink.ended, 2);
+	assert_true(LOAD(&pl.notes.complete_calls) >= 2);
+	assert_int_equal(sluice_run_stats_json(run, -1, &json), 0);
+	assert_int_equal(json_count(json, "completed"), 1);
+	assert_int_equal(json_count(json, "failed"), 0);
 	sluice_free_bytes(json);
 	sluice_run_free(run);
 	sluice_config_free(c);
@@ -900,6 +940,8 @@ int main(void)
 		cmocka_unit_test(test_run__job_id_is_stable_hex),
 		cmocka_unit_test(
 			test_run__bounded_job_finishes_with_final_checkpoint),
+		cmocka_unit_test(
+			test_run__final_checkpoint_is_triggered_at_end_of_data),
 		cmocka_unit_test(
 			test_run__task_failure_restarts_from_latest_checkpoint),
 		cmocka_unit_test(

@@ -6,7 +6,8 @@
  * frozen.  Edge cases: every key length 0..40 and both power-of-two and
  * other max parallelisms; values crossing the 22-byte inline limit in both
  * directions with and without a held snapshot; merge across the limit;
- * namespaces changing the state hash.
+ * namespaces changing the state hash; MAP entries' slot copies of their
+ * user map following growth, copies under snapshots and removals.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -212,6 +213,120 @@ static void test_hotpath__inline_update_under_snapshot_copies_page(void **st0)
 	b->free(b);
 }
 
+typedef struct map_count {
+	int n, bad;
+	const char *want; /* value prefix every user value must have */
+} map_count;
+
+static int map_cb(void *ctx, const sluice_backend_entry *e)
+{
+	map_count *c = ctx;
+	size_t w = strlen(c->want);
+
+	c->n++;
+	if (e->value.len < w || memcmp(e->value.data, c->want, w))
+		c->bad++;
+	return 0;
+}
+
+static int map_get_str(
+	sluice_backend *b,
+	sluice_backend_state *st,
+	const sluice_state_key *k,
+	const char *ukey,
+	char *out)
+{
+	sluice_slice v;
+	int rc = b->map_get(b, st, k, SLUICE_SLICE(ukey, strlen(ukey)), &v);
+
+	if (rc == 0) {
+		memcpy(out, v.data, v.len);
+		out[v.len] = 0;
+	}
+	return rc;
+}
+
+/*
+ * MAP entries of 8-byte keys keep their user map in the slot too: the
+ * copy follows the map when it grows (here under held snapshots, so the
+ * page and the entry are copied first), when the entry is copied, and
+ * when a user key is removed; keys of other lengths take the entry.
+ */
+static void test_hotpath__map_slot_copy_follows_the_map(void **state)
+{
+	sluice_backend *b;
+	sluice_backend_state *st;
+	sluice_backend_snapshot *s1, *s2;
+	const char *keys[] = {"key-0001", "key-0002", "a-longer-key-03"};
+	char uk[16], v[16], buf[32];
+	map_count c;
+	int i, j;
+
+	(void)state;
+	assert_int_equal(sluice_backend_hashmap_new(&b, NULL), 0);
+	assert_int_equal(b->register_state(b, "m", SLUICE_SHAPE_MAP, &st), 0);
+	for (j = 0; j < 3; j++) {
+		sluice_state_key k = key_of(keys[j], "");
+
+		for (i = 0; i < 5; i++) {
+			snprintf(uk, sizeof(uk), "u%03d", i);
+			assert_int_equal(
+				b->map_put(
+					b, st, &k, SLUICE_SLICE(uk, 4),
+					SLUICE_SLICE("old", 3)),
+				0);
+		}
+	}
+	assert_int_equal(b->snapshot_sync(b, &s1), 0);
+	for (j = 0; j < 3; j++) {
+		sluice_state_key k = key_of(keys[j], "");
+
+		for (i = 0; i < 200; i++) { /* grows 8 -> 512 slots */
+			snprintf(uk, sizeof(uk), "u%03d", i);
+			snprintf(v, sizeof(v), "new%d", i);
+			assert_int_equal(
+				b->map_put(
+					b, st, &k, SLUICE_SLICE(uk, 4),
+					SLUICE_SLICE(v, strlen(v))),
+				0);
+			if (j == 0 && i == 100)
+				assert_int_equal(b->snapshot_sync(b, &s2), 0);
+		}
+	}
+	for (j = 0; j < 3; j++) {
+		sluice_state_key k = key_of(keys[j], "");
+
+		for (i = 0; i < 200; i++) {
+			snprintf(uk, sizeof(uk), "u%03d", i);
+			snprintf(v, sizeof(v), "new%d", i);
+			assert_int_equal(map_get_str(b, st, &k, uk, buf), 0);
+			assert_string_equal(buf, v);
+		}
+		assert_int_equal(
+			b->map_remove(b, st, &k, SLUICE_SLICE("u007", 4)), 0);
+		assert_int_equal(
+			map_get_str(b, st, &k, "u007", buf), SLUICE_ENOTFOUND);
+		assert_int_equal(map_get_str(b, st, &k, "u199", buf), 0);
+		assert_string_equal(buf, "new199");
+		memset(&c, 0, sizeof(c));
+		c.want = "new";
+		assert_int_equal(b->map_iterate(b, st, &k, map_cb, &c), 0);
+		assert_int_equal(c.n, 199);
+		assert_int_equal(c.bad, 0);
+		/* the first snapshot still sees the five old values */
+		memset(&c, 0, sizeof(c));
+		c.want = "old";
+		assert_int_equal(
+			b->snapshot_iterate(s1, 0, k.key_group, map_cb, &c), 0);
+		assert_true(c.n >= 5);
+		assert_int_equal(c.bad, 0);
+	}
+	b->snapshot_release(s1);
+	b->snapshot_release(s2);
+	assert_int_equal(b->count(b, st), 3);
+	b->free(b);
+}
+
 static void test_hotpath__namespace_changes_the_entry(void **state)
 {
 	sluice_keyed_options o;
@@ -258,6 +373,7 @@ int main(void)
 		cmocka_unit_test(test_hotpath__values_cross_the_inline_limit),
 		cmocka_unit_test(
 			test_hotpath__inline_update_under_snapshot_copies_page),
+		cmocka_unit_test(test_hotpath__map_slot_copy_follows_the_map),
 		cmocka_unit_test(test_hotpath__namespace_changes_the_entry),
 	};
 

@@ -218,6 +218,16 @@ typedef struct sluice_job_responder {
 		void *ctx, const sluice_task_info *task, const char *message);
 	/* Task finished normally. */
 	void (*task_finished)(void *ctx, const sluice_task_info *task);
+	/*
+	 * Optional (NULL: not told).  With final_checkpoint: the task reached
+	 * the end of its data (a source's end, or end of data on every
+	 * input), told downstream, and now waits for a checkpoint taken
+	 * after that point before it finishes.  Once per task and start, on
+	 * the task thread.  A runner can trigger the final checkpoint as
+	 * soon as every task reported (Flink does not wait for the periodic
+	 * trigger then).
+	 */
+	void (*task_data_ended)(void *ctx, const sluice_task_info *task);
 } sluice_job_responder;
 
 #define SLUICE_RESPONDER_VERSION 1

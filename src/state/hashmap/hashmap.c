@@ -401,6 +401,48 @@ static void slot_ref(hm_slot *s, hm_entry *e)
 	s->u.e = e;
 }
 
+/* Whether the slot of MAP entry k keeps its key and map (hm_slot.u.m). */
+static inline int map_cacheable(const sluice_state_key *k)
+{
+	return k->key.len == 8 && !k->ns.len;
+}
+
+/* slot_ref for a MAP entry, with the slot's copy of key and map. */
+static void slot_ref_map(hm_slot *s, hm_entry *e, const sluice_state_key *k)
+{
+	slot_ref(s, e);
+	if (!map_cacheable(k))
+		return;
+	s->klen = 8;
+	s->u.m.map = hm_entry_map(e);
+	memcpy(s->u.m.key, k->key.data, 8);
+}
+
+/*
+ * The user map of MAP entry k from its home line's slot copy (either slot
+ * of the line), or NULL when k is not there (absent, not cacheable, or
+ * displaced: the caller then takes the general path).
+ */
+static inline hm_map *home_map(const hm_table *t, const sluice_state_key *k)
+{
+	uint32_t tag = tag_of(k->hash);
+	const hm_slot *s = slot_at(t, home_of(tag, t->mask));
+	uint64_t a, b;
+
+	if (!map_cacheable(k))
+		return NULL;
+	if (s->tag != tag) {
+		s++;
+		if (s->tag != tag)
+			return NULL;
+	}
+	if (s->inl || s->klen != 8)
+		return NULL;
+	__builtin_memcpy(&a, s->u.m.key, 8);
+	__builtin_memcpy(&b, k->key.data, 8);
+	return a == b ? s->u.m.map : NULL;
+}
+
 /*
  * Insert slot `src` for k (absent) at the end of k's probe sequence,
  * growing first.  Nothing is stored on failure.
@@ -658,23 +700,28 @@ static int hm_map_get(
 	sluice_slice ukey,
 	sluice_slice *out)
 {
-	hm_entry *e = lookup_entry((hm_table *)st, k);
+	const hm_table *t = (const hm_table *)st;
+	hm_map *m = home_map(t, k);
+	hm_entry *e;
 	const hm_item *it;
 
 	(void)bb;
-	if (!e || !(it = sluice__hm_map_find(hm_entry_map(e), ukey)))
+	if (!m && (e = lookup_entry(t, k)) != NULL)
+		m = hm_entry_map(e);
+	if (!m || !(it = sluice__hm_map_find(m, ukey)))
 		return SLUICE_ENOTFOUND;
 	*out = SLUICE_SLICE(it->data + it->klen, it->vlen);
 	return 0;
 }
 
-/* The MAP entry of k made writable (copied if visible), created if asked. */
+/* The MAP entry of k made writable (copied if visible), created if asked
+ * (NULL when absent and not created). */
 static int map_entry(
 	hm_backend *b,
 	hm_table *t,
 	const sluice_state_key *k,
 	int create,
-	hm_map **out)
+	hm_entry **out)
 {
 	size_t i = find(t, k);
 	hm_entry *e = slot_at(t, i)->tag ? slot_at(t, i)->u.e : NULL, *n;
@@ -684,7 +731,7 @@ static int map_entry(
 
 	*out = NULL;
 	if (e && !visible(b, e->version)) {
-		*out = hm_entry_map(e);
+		*out = e;
 		return 0;
 	}
 	if (!e && !create)
@@ -698,14 +745,20 @@ static int map_entry(
 		sluice__hm_map_free(m);
 		return sluice__error_oom();
 	}
-	slot_ref(&ns, n);
+	slot_ref_map(&ns, n, k);
 	if ((rc = place(b, t, k, i, &ns)) < 0) {
 		if (lookup_entry(t, k) != n)
 			entry_free(n, SLUICE_SHAPE_MAP);
 		return rc;
 	}
-	*out = m;
+	*out = n;
 	return 0;
+}
+
+/* Store the (possibly moved, see sluice__hm_map_put) map of entry e. */
+static void entry_set_map(hm_entry *e, hm_map *m)
+{
+	__builtin_memcpy(hm_entry_val(e), &m, sizeof(m));
 }
 
 static int hm_map_put(
@@ -715,10 +768,24 @@ static int hm_map_put(
 	sluice_slice ukey,
 	sluice_slice v)
 {
+	hm_backend *b = (hm_backend *)bb;
+	hm_table *t = (hm_table *)st;
+	hm_entry *e;
+	hm_slot *s = NULL;
 	hm_map *m;
+	int rc;
 
-	SLUICE_ERRCHECK(map_entry((hm_backend *)bb, (hm_table *)st, k, 1, &m));
-	return sluice__hm_map_put(m, ukey, v);
+	SLUICE_ERRCHECK(map_entry(b, t, k, 1, &e));
+	m = hm_entry_map(e);
+	/* the map moves when it grows: make the slot holding its copy
+	 * writable first, so that updating it cannot fail afterwards */
+	if (map_cacheable(k) && (m->count + 1) * 4 > (m->mask + 1) * 3)
+		SLUICE_ERRCHECK(slot_writable(b, t, find(t, k), &s));
+	rc = sluice__hm_map_put(&m, ukey, v);
+	entry_set_map(e, m);
+	if (s)
+		s->u.m.map = m;
+	return rc;
 }
 
 static int hm_map_remove(
@@ -729,14 +796,13 @@ static int hm_map_remove(
 {
 	hm_table *t = (hm_table *)st;
 	hm_entry *e = lookup_entry(t, k);
-	hm_map *m;
 
 	if (!e || !sluice__hm_map_find(hm_entry_map(e), ukey))
 		return 0;
 	if (hm_entry_map(e)->count == 1)
 		return hm_remove(bb, st, k);
-	SLUICE_ERRCHECK(map_entry((hm_backend *)bb, t, k, 0, &m));
-	sluice__hm_map_remove(m, ukey);
+	SLUICE_ERRCHECK(map_entry((hm_backend *)bb, t, k, 0, &e));
+	sluice__hm_map_remove(hm_entry_map(e), ukey);
 	return 0;
 }
 
@@ -847,6 +913,7 @@ static int cleanup_map(
 	int *removed)
 {
 	hm_map *m = hm_entry_map(slot_at(t, i)->u.e);
+	hm_entry *e;
 	sluice_state_key k = slot_key(slot_at(t, i));
 	sluice_slice rep;
 	uint32_t s, drops = 0;
@@ -866,7 +933,8 @@ static int cleanup_map(
 		*removed = 1;
 		return remove_at(b, t, i);
 	}
-	SLUICE_ERRCHECK(map_entry(b, t, &k, 0, &m));
+	SLUICE_ERRCHECK(map_entry(b, t, &k, 0, &e));
+	m = hm_entry_map(e);
 	for (s = 0; s <= m->mask;) {
 		hm_item *it = m->slots[s];
 

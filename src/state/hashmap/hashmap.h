@@ -46,16 +46,27 @@ typedef struct hm_entry {
  */
 #define HM_INLINE 22
 
+typedef struct hm_map hm_map;
+
 typedef struct hm_slot {
 	uint32_t tag;
 	uint8_t inl;              /* 1: entry inline in u.i */
-	uint8_t klen, nlen, vlen; /* inline lengths */
+	uint8_t klen, nlen, vlen; /* inline lengths; see u.m */
 	union {
 		hm_entry *e;
 		struct {
 			uint16_t kg;
 			uint8_t d[HM_INLINE];
 		} i;
+		/* A MAP entry of an 8-byte key in the default namespace (marked
+		 * by klen 8 with inl 0): its key and user map are also kept in
+		 * the slot, so reads skip the entry (e stays the owner; the
+		 * map pointer is updated whenever the entry's changes). */
+		struct {
+			hm_entry *e;
+			hm_map *map;
+			uint8_t key[8];
+		} m;
 	} u;
 } hm_slot;
 
@@ -88,11 +99,13 @@ typedef struct hm_item {
 	uint8_t data[];
 } hm_item;
 
-typedef struct hm_map {
+/* The slot array is part of the map's allocation (one dependent load
+ * less per lookup); growing moves the map (sluice__hm_map_put). */
+struct hm_map {
 	uint32_t count;
 	uint32_t mask;
-	hm_item **slots;
-} hm_map;
+	hm_item *slots[];
+};
 
 enum { HM_RET_PAGE = 0, HM_RET_ENTRY = 1, HM_RET_MAP_ENTRY = 2 };
 
@@ -230,7 +243,8 @@ void sluice__hm_map_free(hm_map *m);
 int sluice__hm_map_dup(hm_map **out, const hm_map *m);
 /* Borrowed value, or NULL. */
 const hm_item *sluice__hm_map_find(const hm_map *m, sluice_slice ukey);
-int sluice__hm_map_put(hm_map *m, sluice_slice ukey, sluice_slice value);
+/* May move the map when it grows: *m is updated (also on failure). */
+int sluice__hm_map_put(hm_map **m, sluice_slice ukey, sluice_slice value);
 /* 1 removed, 0 absent */
 int sluice__hm_map_remove(hm_map *m, sluice_slice ukey);
 size_t sluice__hm_map_memory(const hm_map *m);

@@ -19,18 +19,21 @@ static uint32_t ukey_hash(sluice_slice k)
 	return (uint32_t)sluice__xxh3(k.data, k.len);
 }
 
+/* An empty map with `slots` (a power of two) slots. */
+static hm_map *map_alloc(uint32_t slots)
+{
+	hm_map *m = sluice__calloc(
+		1, sizeof(*m) + (size_t)slots * sizeof(hm_item *));
+
+	if (m)
+		m->mask = slots - 1;
+	return m;
+}
+
 int sluice__hm_map_new(hm_map **out)
 {
-	hm_map *m = sluice__calloc(1, sizeof(*m));
-
-	*out = NULL;
-	if (!m ||
-	    !(m->slots = sluice__calloc(MAP_MIN_SLOTS, sizeof(hm_item *)))) {
-		sluice__free(m);
+	if (!(*out = map_alloc(MAP_MIN_SLOTS)))
 		return sluice__error_oom();
-	}
-	m->mask = MAP_MIN_SLOTS - 1;
-	*out = m;
 	return 0;
 }
 
@@ -40,22 +43,19 @@ void sluice__hm_map_free(hm_map *m)
 
 	if (!m)
 		return;
-	for (i = 0; m->slots && i <= m->mask; i++)
+	for (i = 0; i <= m->mask; i++)
 		sluice__free(m->slots[i]);
-	sluice__free(m->slots);
 	sluice__free(m);
 }
 
 int sluice__hm_map_dup(hm_map **out, const hm_map *m)
 {
-	hm_map *c = sluice__calloc(1, sizeof(*c));
+	hm_map *c = map_alloc(m->mask + 1);
 	uint32_t i;
 
 	*out = NULL;
-	if (!c || !(c->slots = sluice__calloc(
-			    (size_t)m->mask + 1, sizeof(hm_item *))))
-		goto oom;
-	c->mask = m->mask;
+	if (!c)
+		return sluice__error_oom();
 	c->count = m->count;
 	for (i = 0; i <= m->mask; i++) {
 		const hm_item *it = m->slots[i];
@@ -89,12 +89,13 @@ const hm_item *sluice__hm_map_find(const hm_map *m, sluice_slice ukey)
 	return m->slots[find_slot(m, ukey, ukey_hash(ukey))];
 }
 
-static int grow(hm_map *m)
+/* Move the items into a map twice the size; *mp is replaced. */
+static int grow(hm_map **mp)
 {
-	uint32_t n = (m->mask + 1) * 2, i;
-	hm_item **slots = sluice__calloc(n, sizeof(hm_item *));
+	hm_map *m = *mp, *g = map_alloc((m->mask + 1) * 2);
+	uint32_t i;
 
-	if (!slots)
+	if (!g)
 		return sluice__error_oom();
 	for (i = 0; i <= m->mask; i++) {
 		hm_item *it = m->slots[i];
@@ -102,24 +103,26 @@ static int grow(hm_map *m)
 
 		if (!it)
 			continue;
-		for (j = it->hash & (n - 1); slots[j]; j = (j + 1) & (n - 1))
+		for (j = it->hash & g->mask; g->slots[j]; j = (j + 1) & g->mask)
 			;
-		slots[j] = it;
+		g->slots[j] = it;
 	}
-	sluice__free(m->slots);
-	m->slots = slots;
-	m->mask = n - 1;
+	g->count = m->count;
+	sluice__free(m);
+	*mp = g;
 	return 0;
 }
 
-int sluice__hm_map_put(hm_map *m, sluice_slice ukey, sluice_slice value)
+int sluice__hm_map_put(hm_map **mp, sluice_slice ukey, sluice_slice value)
 {
 	uint32_t h = ukey_hash(ukey);
 	size_t i;
 	hm_item *it, *old;
+	hm_map *m;
 
-	if ((m->count + 1) * 4 > (m->mask + 1) * 3)
-		SLUICE_ERRCHECK(grow(m));
+	if (((*mp)->count + 1) * 4 > ((*mp)->mask + 1) * 3)
+		SLUICE_ERRCHECK(grow(mp));
+	m = *mp;
 	i = find_slot(m, ukey, h);
 	old = m->slots[i];
 	if (old && old->vlen == value.len) {
