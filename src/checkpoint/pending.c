@@ -27,6 +27,7 @@ void sluice__subtask_snapshot_free(sluice__subtask_snapshot *s)
 		sluice_opstate_handle_free(s->opstate[i]);
 	sluice__free(s->keyed);
 	sluice__free(s->opstate);
+	sluice__free(s->channel_state);
 	sluice__free(s);
 }
 

@@ -248,14 +248,6 @@ static int check_storage(sluice_config *conf)
 				k));
 	}
 	/* say so where this version falls short of the key's meaning */
-	if (eff(conf, "execution.checkpointing.unaligned.enabled", &v, &r,
-		&k) &&
-	    v.i)
-		SLUICE_ERRCHECK(sluice__strlist_addf(
-			&conf->warnings,
-			"'%s': unaligned checkpoints are not implemented in "
-			"this version of sluice; barriers stay aligned",
-			k));
 	if (eff(conf, "execution.checkpointing.incremental", &v, &r, &k) &&
 	    v.i) {
 		eff(conf, "state.backend.type", &b, &br, &bk);

@@ -50,6 +50,7 @@ typedef struct sluice__elem {
 	struct sluice__elem *next;
 	sluice__elem_kind kind;
 	sluice__barrier barrier; /* BARRIER; CANCEL uses barrier.id */
+	int prio;                /* unaligned barrier: served first */
 	size_t len;              /* DATA: bytes in data */
 	uint8_t *data;           /* DATA: owned */
 } sluice__elem;
@@ -84,6 +85,7 @@ typedef struct sluice__inbox {
 	int rr; /* next channel to look at */
 	int closed;
 	int woken;
+	int num_prio; /* priority elements queued (atomic hint) */
 } sluice__inbox;
 
 struct sluice__channel {
@@ -97,6 +99,9 @@ struct sluice__channel {
 	int input;           /* consumer input number (0 or 1) */
 	int producer_waiting;
 	uint64_t waits; /* times a producer had to wait for credit */
+	/* producer's inbox to wake when a credit comes back (set by
+	 * sluice__channel_available when there was none) */
+	sluice__inbox *wake;
 };
 
 int sluice__inbox_init(sluice__inbox *in);
@@ -110,18 +115,23 @@ void sluice__inbox_wakeup(sluice__inbox *in);
 int sluice__inbox_post(sluice__inbox *in, const sluice__mail *mail);
 
 /*
- * Next thing for the consumer: a mail (priority) or an element of an
- * unblocked channel.  Waits up to `wait_ms` of real time (< 0 forever,
- * 0 not at all).  Returns 1 with `*mail` or `*elem` (and `*channel`) set
- * (caller frees), 0 when nothing arrived (timeout or wake-up),
- * SLUICE_ECANCELED when closed.
+ * Next thing for the consumer: a mail (priority), a priority element at
+ * the head of an unblocked channel (an unaligned barrier), or, unless
+ * `prio_only`, an element of an unblocked channel.  Waits up to `wait_ms`
+ * of real time (< 0 forever, 0 not at all).  Returns 1 with `*mail` or
+ * `*elem` (and `*channel`) set (caller frees), 0 when nothing arrived
+ * (timeout or wake-up), SLUICE_ECANCELED when closed.  Taking a data
+ * buffer returns a credit and wakes a producer that asked for it.
  */
 int sluice__inbox_next(
 	sluice__inbox *in,
 	int64_t wait_ms,
+	int prio_only,
 	sluice__mail **mail,
 	sluice__elem **elem,
 	int *channel);
+/* Whether a priority element is queued (cheap hint, any thread). */
+int sluice__inbox_prio(sluice__inbox *in);
 
 /* New channel into `in` for consumer input `input`, `credits` >= 1. */
 int sluice__channel_new(
@@ -133,6 +143,24 @@ void sluice__channel_free(sluice__channel *ch);
  * for a credit.  Returns 0 or SLUICE_ECANCELED (inbox closed).
  */
 int sluice__channel_push(sluice__channel *ch, sluice__elem *e);
+/* 1 when a data buffer can be pushed without waiting; otherwise 0 and
+ * `producer` is woken when a credit comes back. */
+int sluice__channel_available(sluice__channel *ch, sluice__inbox *producer);
+/* Cheap unlocked hint of sluice__channel_available. */
+int sluice__channel_credit_hint(sluice__channel *ch);
+/*
+ * Unaligned barrier (spec §4.4): put `e` ahead of the data buffers at
+ * the tail of the queue (behind the last queued event, so events keep
+ * their order), without waiting for credit, as a priority element.  The
+ * overtaken buffers stay queued; `keep` is called with each, in order,
+ * so the producer persists them.  0, the first negative code of `keep`,
+ * or SLUICE_ECANCELED.  `e` is taken over.
+ */
+int sluice__channel_push_overtaking(
+	sluice__channel *ch,
+	sluice__elem *e,
+	int (*keep)(void *arg, const uint8_t *data, size_t len),
+	void *arg);
 /* Block or unblock consumption (consumer thread). */
 void sluice__channel_set_blocked(sluice__channel *ch, int blocked);
 /* Whether a producer is waiting for credit right now (tests, stats). */

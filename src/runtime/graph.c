@@ -48,6 +48,7 @@ void sluice_task_snapshot_free(sluice_task_snapshot *s)
 	sluice__free(s->uid);
 	sluice_keyed_handle_free(s->keyed);
 	sluice_opstate_handle_free(s->opstate);
+	sluice__free(s->channel_state);
 	sluice__free(s);
 }
 
@@ -61,7 +62,12 @@ sluice_task_snapshot *sluice_task_snapshot_dup(const sluice_task_snapshot *s)
 	d->uid = sluice__strdup(s->uid);
 	d->keyed = s->keyed ? sluice_keyed_handle_dup(s->keyed) : NULL;
 	d->opstate = s->opstate ? sluice_opstate_handle_dup(s->opstate) : NULL;
-	if (!d->uid || (s->keyed && !d->keyed) || (s->opstate && !d->opstate)) {
+	d->channel_state =
+		s->channel_state
+			? sluice__memdup(s->channel_state, s->channel_state_len)
+			: NULL;
+	if (!d->uid || (s->keyed && !d->keyed) || (s->opstate && !d->opstate) ||
+	    (s->channel_state && !d->channel_state)) {
 		sluice_task_snapshot_free(d);
 		return NULL;
 	}

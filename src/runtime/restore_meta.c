@@ -31,7 +31,8 @@ static int add_task(
 	const sluice_operator_state *op,
 	int32_t subtask,
 	const sluice_keyed_handle *keyed,
-	const sluice_opstate_handle *ops)
+	const sluice_opstate_handle *ops,
+	const sluice_meta_ext *ext)
 {
 	sluice_task_snapshot *t = sluice__calloc(1, sizeof(*t));
 
@@ -45,6 +46,13 @@ static int add_task(
 	    (keyed && !(t->keyed = sluice_keyed_handle_dup(keyed))) ||
 	    (ops && !(t->opstate = sluice_opstate_handle_dup(ops))))
 		return sluice__error_oom();
+	if (ext) {
+		if (!(t->channel_state = sluice__memdup(
+			      ext->len ? (const void *)ext->data : "",
+			      ext->len ? ext->len : 1)))
+			return sluice__error_oom();
+		t->channel_state_len = ext->len;
+	}
 	return 0;
 }
 
@@ -56,7 +64,8 @@ static size_t count_handles(const struct sluice_checkpoint_meta *m)
 	for (o = 0; o < m->num_operators; o++)
 		for (i = 0; i < m->operators[o].num_subtasks; i++)
 			n += m->operators[o].subtasks[i].num_keyed +
-			     m->operators[o].subtasks[i].num_opstate;
+			     m->operators[o].subtasks[i].num_opstate +
+			     m->operators[o].subtasks[i].num_ext;
 	return n;
 }
 
@@ -86,11 +95,18 @@ int sluice_restore_set_from_meta(
 
 			for (k = 0; k < sub->num_keyed && rc >= 0; k++)
 				rc = add_task(
-					s, op, sub->index, sub->keyed[k], NULL);
+					s, op, sub->index, sub->keyed[k], NULL,
+					NULL);
 			for (k = 0; k < sub->num_opstate && rc >= 0; k++)
 				rc = add_task(
 					s, op, sub->index, NULL,
-					sub->opstate[k]);
+					sub->opstate[k], NULL);
+			for (k = 0; k < sub->num_ext && rc >= 0; k++)
+				if (sub->ext[k].tag ==
+				    SLUICE_META_EXT_CHANNEL_STATE)
+					rc = add_task(
+						s, op, sub->index, NULL, NULL,
+						&sub->ext[k]);
 		}
 	}
 	if (rc < 0) {

@@ -19,6 +19,7 @@
 #include "sluice/sys/runtime.h"
 #include "runtime/barrier.h"
 #include "runtime/channel.h"
+#include "runtime/chstate.h"
 #include "util/buf.h"
 
 #define SLUICE__ABORTED_MAX 128
@@ -116,6 +117,22 @@ struct sluice__task {
 	int64_t aborted[SLUICE__ABORTED_MAX];
 	int num_aborted;
 	int aborted_next;
+	/* unaligned checkpoints (job option unaligned) */
+	int unaligned;
+	int64_t cs_id;         /* collecting channel state for it, -1 */
+	uint8_t *cs_recording; /* per input channel: before its barrier */
+	sluice__chs cs;        /* entries collected so far */
+	void *cs_work;         /* its snapshot, submitted at the last barrier */
+	uint64_t bytes_in;     /* data bytes taken from the inputs */
+	uint64_t bytes_at_start; /* bytes_in when the checkpoint began */
+	/* the input buffer being processed, record by record */
+	sluice__elem *cur;
+	sluice_reader cur_r;
+	int cur_ch;
+	unsigned pause_tick;
+	/* restored channel state, replayed before new input */
+	uint8_t *replay;
+	size_t replay_len;
 };
 
 struct sluice_job {
@@ -137,6 +154,7 @@ struct sluice_job {
 	sluice__channel **channels;
 	int num_channels;
 	sluice__pool pool;
+	sluice__csw csw; /* shared channel-state files (unaligned) */
 	sluice_job_responder resp;
 	pthread_mutex_t lock; /* guards the fields below */
 	pthread_cond_t cond;
@@ -163,6 +181,14 @@ void sluice__task_release(sluice__task *t);
 /* output.c */
 int sluice__output_emit(sluice__task *t, const sluice_record *rec);
 int sluice__output_flush(sluice__task *t);
+/* Push the pending buffers of channels with credit (never waits). */
+int sluice__output_flush_available(sluice__task *t);
+/* 1 when every output channel has a credit; else 0, and the task's inbox
+ * is woken when one comes back.  `hint`: unlocked check only. */
+int sluice__output_available(sluice__task *t, int hint);
+/* Unaligned barrier on every output channel, ahead of queued buffers;
+ * the overtaken buffers and the pending ones go into t->cs. */
+int sluice__output_overtake(sluice__task *t, const sluice__barrier *b);
 int sluice__output_event(
 	sluice__task *t, sluice__elem_kind kind, const sluice__barrier *b);
 /* Decode one record from `r`; 1 ok, 0 at end, SLUICE_ECORRUPT. */

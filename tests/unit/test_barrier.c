@@ -65,6 +65,38 @@ static int f_abort(void *ctx, int64_t id, sluice_failure_reason reason)
 	return 0;
 }
 
+/* unaligned: X trigger (channel = channels already in), C channel's
+ * barrier in, D all in */
+static int f_trigger_unaligned(
+	void *ctx,
+	const sluice__barrier *b,
+	const uint8_t *arrived,
+	int64_t delay_ms)
+{
+	fake *f = ctx;
+	int i, in = 0;
+
+	for (i = 0; i < f->h.num_channels; i++)
+		in += arrived[i];
+	f->evs[f->n++] = (ev){'X', in, b->id, 0, 0, delay_ms};
+	return 0;
+}
+
+static void f_channel_barrier(void *ctx, int channel)
+{
+	fake *f = ctx;
+
+	f->evs[f->n++] = (ev){'C', channel, 0, 0, 0, 0};
+}
+
+static int f_unaligned_done(void *ctx, int64_t id, int64_t align_ms)
+{
+	fake *f = ctx;
+
+	f->evs[f->n++] = (ev){'D', -1, id, 0, align_ms, 0};
+	return 0;
+}
+
 static fake *fake_new(int exactly_once, int after_finish, int channels)
 {
 	fake *f = calloc(1, sizeof(*f));
@@ -72,7 +104,15 @@ static fake *fake_new(int exactly_once, int after_finish, int channels)
 	assert_non_null(f);
 	sluice_manual_clock_init(&f->clock, 1000000);
 	f->act = (sluice__barrier_actions){
-		f, f_block, f_unblock, f_trigger, f_abort};
+		f,
+		f_block,
+		f_unblock,
+		f_trigger,
+		f_abort,
+		NULL,
+		f_trigger_unaligned,
+		f_channel_barrier,
+		f_unaligned_done};
 	assert_int_equal(
 		sluice__barrier_handler_init(
 			&f->h, exactly_once, after_finish, channels, &f->act,

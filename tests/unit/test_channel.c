@@ -43,7 +43,7 @@ static void expect_next(sluice__inbox *in, int kind, int64_t v, int channel)
 	sluice__elem *e;
 	int ch;
 
-	assert_int_equal(sluice__inbox_next(in, 0, &m, &e, &ch), 1);
+	assert_int_equal(sluice__inbox_next(in, 0, 0, &m, &e, &ch), 1);
 	assert_null(m);
 	assert_non_null(e);
 	assert_int_equal(e->kind, kind);
@@ -61,7 +61,7 @@ static void expect_nothing(sluice__inbox *in)
 	sluice__elem *e;
 	int ch;
 
-	assert_int_equal(sluice__inbox_next(in, 0, &m, &e, &ch), 0);
+	assert_int_equal(sluice__inbox_next(in, 0, 0, &m, &e, &ch), 0);
 	assert_null(m);
 	assert_null(e);
 }
@@ -151,7 +151,7 @@ test_channel__producer_without_credit_blocks_until_consumer_takes(void **state)
 		int c;
 
 		assert_int_equal(
-			sluice__inbox_next(&in, RT_WAIT_MS, &m, &e, &c), 1);
+			sluice__inbox_next(&in, RT_WAIT_MS, 0, &m, &e, &c), 1);
 		assert_non_null(e);
 		assert_int_equal(e->data[0], i);
 		assert_true(sluice__channel_queued(p.ch) <= 2);
@@ -245,7 +245,7 @@ static void test_channel__mails_come_before_channel_elements(void **state)
 	sluice__inbox in;
 	sluice__channel *ch;
 	sluice__mail mail = {
-		NULL, SLUICE__MAIL_TRIGGER, 42, 1000, {0, 0, NULL}};
+		NULL, SLUICE__MAIL_TRIGGER, 42, 1000, {0, 0, NULL, 0, 0}};
 	sluice__mail *m;
 	sluice__elem *e;
 	int c;
@@ -255,7 +255,7 @@ static void test_channel__mails_come_before_channel_elements(void **state)
 	assert_int_equal(sluice__channel_new(&ch, &in, 0, 4), 0);
 	assert_int_equal(sluice__channel_push(ch, data_elem(1)), 0);
 	assert_int_equal(sluice__inbox_post(&in, &mail), 0);
-	assert_int_equal(sluice__inbox_next(&in, 0, &m, &e, &c), 1);
+	assert_int_equal(sluice__inbox_next(&in, 0, 0, &m, &e, &c), 1);
 	assert_non_null(m);
 	assert_null(e);
 	assert_int_equal(m->kind, SLUICE__MAIL_TRIGGER);
@@ -276,10 +276,10 @@ static void test_channel__wakeup_and_timeout_return_nothing(void **state)
 
 	(void)state;
 	assert_int_equal(sluice__inbox_init(&in), 0);
-	assert_int_equal(sluice__inbox_next(&in, 1, &m, &e, &c), 0);
+	assert_int_equal(sluice__inbox_next(&in, 1, 0, &m, &e, &c), 0);
 	sluice__inbox_wakeup(&in);
 	/* a pending wake-up ends even an unbounded wait at once */
-	assert_int_equal(sluice__inbox_next(&in, -1, &m, &e, &c), 0);
+	assert_int_equal(sluice__inbox_next(&in, -1, 0, &m, &e, &c), 0);
 	assert_null(m);
 	assert_null(e);
 	sluice__inbox_release(&in);
@@ -306,7 +306,7 @@ static void test_channel__close_wakes_a_blocked_producer(void **state)
 	assert_int_equal(p.rc, SLUICE_ECANCELED);
 	assert_int_equal(p.pushed, 1);
 	assert_int_equal(
-		sluice__inbox_next(&in, -1, &m, &e, &c), SLUICE_ECANCELED);
+		sluice__inbox_next(&in, -1, 0, &m, &e, &c), SLUICE_ECANCELED);
 	assert_int_equal(sluice__inbox_post(&in, &mail), SLUICE_ECANCELED);
 	sluice__channel_free(p.ch);
 	sluice__inbox_release(&in);
