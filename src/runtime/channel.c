@@ -96,6 +96,7 @@ int sluice__inbox_post(sluice__inbox *in, const sluice__mail *mail)
 		else
 			in->mail_head = m;
 		in->mail_tail = m;
+		__atomic_store_n(&in->has_mail, 1, __ATOMIC_RELAXED);
 		pthread_cond_signal(&in->cond);
 	}
 	pthread_mutex_unlock(&in->lock);
@@ -117,8 +118,11 @@ static sluice__elem *channel_pop(sluice__channel *ch, sluice__inbox **wake)
 	if (!ch->head)
 		ch->tail = NULL;
 	e->next = NULL;
+	/* num_prio counts priority elements at the head of a channel */
 	if (e->prio)
 		__atomic_sub_fetch(&ch->inbox->num_prio, 1, __ATOMIC_RELAXED);
+	if (ch->head && ch->head->prio)
+		__atomic_add_fetch(&ch->inbox->num_prio, 1, __ATOMIC_RELAXED);
 	if (e->kind == SLUICE__ELEM_DATA) {
 		__atomic_store_n(
 			&ch->data_queued, ch->data_queued - 1,
@@ -166,8 +170,10 @@ static int inbox_take(
 	if (in->mail_head) {
 		*mail = in->mail_head;
 		in->mail_head = (*mail)->next;
-		if (!in->mail_head)
+		if (!in->mail_head) {
 			in->mail_tail = NULL;
+			__atomic_store_n(&in->has_mail, 0, __ATOMIC_RELAXED);
+		}
 		(*mail)->next = NULL;
 		return 1;
 	}
@@ -231,7 +237,8 @@ int sluice__inbox_next(
 
 int sluice__inbox_prio(sluice__inbox *in)
 {
-	return __atomic_load_n(&in->num_prio, __ATOMIC_RELAXED) > 0;
+	return __atomic_load_n(&in->num_prio, __ATOMIC_RELAXED) > 0 ||
+	       __atomic_load_n(&in->has_mail, __ATOMIC_RELAXED);
 }
 
 int sluice__channel_new(
@@ -367,11 +374,11 @@ int sluice__channel_push_overtaking(
 			SLUICE_ECANCELED, SLUICE_ERRCLS_RUNTIME,
 			"channel closed: the job is stopping");
 	}
-	for (x = ch->head; x; x = x->next)
-		if (x->kind != SLUICE__ELEM_DATA)
-			after = x;
+	for (x = ch->head; x && x->prio; x = x->next)
+		after = x; /* behind earlier priority elements */
 	for (x = after ? after->next : ch->head; x && rc >= 0; x = x->next)
-		rc = keep(arg, x->data, x->len);
+		if (x->kind == SLUICE__ELEM_DATA)
+			rc = keep(arg, x->data, x->len);
 	if (after) {
 		e->next = after->next;
 		after->next = e;
@@ -381,7 +388,8 @@ int sluice__channel_push_overtaking(
 	}
 	if (!e->next)
 		ch->tail = e;
-	__atomic_add_fetch(&in->num_prio, 1, __ATOMIC_RELAXED);
+	if (ch->head == e)
+		__atomic_add_fetch(&in->num_prio, 1, __ATOMIC_RELAXED);
 	pthread_cond_signal(&in->cond);
 	pthread_mutex_unlock(&in->lock);
 	return rc;

@@ -85,7 +85,8 @@ typedef struct sluice__inbox {
 	int rr; /* next channel to look at */
 	int closed;
 	int woken;
-	int num_prio; /* priority elements queued (atomic hint) */
+	int num_prio; /* priority elements at channel heads (atomic) */
+	int has_mail; /* mails queued (atomic hint) */
 } sluice__inbox;
 
 struct sluice__channel {
@@ -130,7 +131,7 @@ int sluice__inbox_next(
 	sluice__mail **mail,
 	sluice__elem **elem,
 	int *channel);
-/* Whether a priority element is queued (cheap hint, any thread). */
+/* Whether a mail or a priority element waits (cheap hint). */
 int sluice__inbox_prio(sluice__inbox *in);
 
 /* New channel into `in` for consumer input `input`, `credits` >= 1. */
@@ -149,11 +150,11 @@ int sluice__channel_available(sluice__channel *ch, sluice__inbox *producer);
 /* Cheap unlocked hint of sluice__channel_available. */
 int sluice__channel_credit_hint(sluice__channel *ch);
 /*
- * Unaligned barrier (spec §4.4): put `e` ahead of the data buffers at
- * the tail of the queue (behind the last queued event, so events keep
- * their order), without waiting for credit, as a priority element.  The
- * overtaken buffers stay queued; `keep` is called with each, in order,
- * so the producer persists them.  0, the first negative code of `keep`,
+ * Unaligned barrier (spec §4.4): put `e` ahead of everything queued
+ * except earlier priority elements, without waiting for credit, as a
+ * priority element (like Flink's priority events).  The overtaken
+ * elements stay queued in their order; `keep` is called with each
+ * overtaken data buffer, in order, so the producer persists them.  0, the first negative code of `keep`,
  * or SLUICE_ECANCELED.  `e` is taken over.
  */
 int sluice__channel_push_overtaking(

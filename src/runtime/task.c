@@ -470,6 +470,22 @@ static const sluice__barrier_actions task_actions = {
 	act_channel_barrier,
 	act_unaligned_done};
 
+/* A trigger mail (a task without inputs): unaligned when the options
+ * allow it and the aligned timeout is 0 or already over, else aligned. */
+static int trigger_source(sluice__task *t, sluice__barrier *b, int64_t delay)
+{
+	int rc;
+
+	if (!grouped(t, b) ||
+	    (b->opts.aligned_timeout_ms > 0 &&
+	     sluice_clock_wall_ms(t->job->clock) <
+		     b->timestamp + b->opts.aligned_timeout_ms))
+		return checkpoint_perform(t, b, 0, delay);
+	if ((rc = checkpoint_unaligned(t, b, NULL, delay)) < 0)
+		return rc;
+	return act_unaligned_done(t, b->id, 0);
+}
+
 /* ---- mails, timers, input --------------------------------------------- */
 
 static int handle_mail(sluice__task *t, const sluice__mail *m)
@@ -485,7 +501,7 @@ static int handle_mail(sluice__task *t, const sluice__mail *m)
 		b.timestamp = m->arg;
 		b.opts = m->opts;
 		delay = sluice_clock_wall_ms(t->job->clock) - m->arg;
-		return checkpoint_perform(t, &b, 0, delay > 0 ? delay : 0);
+		return trigger_source(t, &b, delay > 0 ? delay : 0);
 	case SLUICE__MAIL_COMPLETE:
 		if (t->final_id >= 0 && m->id >= t->final_id)
 			t->final_done = 1;
@@ -565,16 +581,18 @@ static int process_cur(sluice__task *t)
 	int rc = 0;
 
 	while (sluice_reader_left(&t->cur_r) > 0) {
-		if (t->unaligned && must_pause(t)) {
-			t->key = SLUICE_SLICE("", 0);
-			return 0;
-		}
 		if ((rc = sluice__record_read(&t->cur_r, &rec)) <= 0)
 			break;
 		t->key = rec.key;
 		rc = t->v->op->process((sluice_ctx *)t, input, &rec);
 		if (rc < 0)
 			break;
+		/* checked after a record, so every call makes progress */
+		if (t->unaligned && sluice_reader_left(&t->cur_r) > 0 &&
+		    must_pause(t)) {
+			t->key = SLUICE_SLICE("", 0);
+			return 0;
+		}
 	}
 	t->key = SLUICE_SLICE("", 0); /* the buffer is about to be freed */
 	sluice__elem_free(t->cur);
@@ -694,6 +712,26 @@ static int flush_idle(sluice__task *t)
 	return sluice__output_flush(t);
 }
 
+/* Unaligned mode, before an end event: push the pending output as
+ * credit allows while serving mails and priority barriers, so a
+ * backpressured task never blocks in a push with a checkpoint waiting. */
+static int drain_output(sluice__task *t)
+{
+	int rc;
+
+	if (!t->unaligned)
+		return 0;
+	for (;;) {
+		if ((rc = sluice__output_flush_available(t)) < 0)
+			return rc;
+		if (sluice__output_available(t, 0) &&
+		    (rc = sluice__output_flush(t)) >= 0)
+			return 0; /* pushed without waiting */
+		if (rc < 0 || (rc = inbox_step(t, idle_wait_ms(t), 1)) < 0)
+			return rc;
+	}
+}
+
 /* A source at its end: with a final checkpoint, tell downstream and keep
  * serving mails until a checkpoint taken after the end completed. */
 static int source_final(sluice__task *t)
@@ -703,7 +741,8 @@ static int source_final(sluice__task *t)
 	t->data_done = 1;
 	if (!t->final_wait)
 		return 0;
-	if ((rc = sluice__output_event(t, SLUICE__ELEM_END_DATA, NULL)) < 0)
+	if ((rc = drain_output(t)) < 0 ||
+	    (rc = sluice__output_event(t, SLUICE__ELEM_END_DATA, NULL)) < 0)
 		return rc;
 	while (!t->final_done) {
 		if ((rc = fire_timers(t)) < 0 ||
@@ -799,6 +838,7 @@ static void close_inbox(sluice__task *t)
 	t->inbox.closed = 1;
 	m = t->inbox.mail_head;
 	t->inbox.mail_head = t->inbox.mail_tail = NULL;
+	__atomic_store_n(&t->inbox.has_mail, 0, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&t->inbox.lock);
 	for (; m; m = next) {
 		next = m->next;
@@ -869,7 +909,7 @@ static int task_run(sluice__task *t, int *opened)
 		rc = source_loop(t);
 	else
 		rc = input_loop(t);
-	if (rc < 0)
+	if (rc < 0 || (rc = drain_output(t)) < 0)
 		return rc;
 	set_state(t, SLUICE_TASK_STATE_FINISHING);
 	return sluice__output_event(t, SLUICE__ELEM_END, NULL);
