@@ -354,6 +354,22 @@ int sluice__channel_credit_hint(sluice__channel *ch)
 	       ch->credits;
 }
 
+int sluice__channel_peek_data(
+	sluice__channel *ch,
+	int (*keep)(void *arg, const uint8_t *data, size_t len),
+	void *arg)
+{
+	sluice__elem *x;
+	int rc = 0;
+
+	pthread_mutex_lock(&ch->inbox->lock);
+	for (x = ch->head; x && rc >= 0; x = x->next)
+		if (x->kind == SLUICE__ELEM_DATA)
+			rc = keep(arg, x->data, x->len);
+	pthread_mutex_unlock(&ch->inbox->lock);
+	return rc;
+}
+
 int sluice__channel_push_overtaking(
 	sluice__channel *ch,
 	sluice__elem *e,

@@ -154,12 +154,18 @@ int sluice__channel_credit_hint(sluice__channel *ch);
  * except earlier priority elements, without waiting for credit, as a
  * priority element (like Flink's priority events).  The overtaken
  * elements stay queued in their order; `keep` is called with each
- * overtaken data buffer, in order, so the producer persists them.  0, the first negative code of `keep`,
- * or SLUICE_ECANCELED.  `e` is taken over.
+ * overtaken data buffer, in order, so the producer persists them.  0, the first
+ * negative code of `keep`, or SLUICE_ECANCELED.  `e` is taken over.
  */
 int sluice__channel_push_overtaking(
 	sluice__channel *ch,
 	sluice__elem *e,
+	int (*keep)(void *arg, const uint8_t *data, size_t len),
+	void *arg);
+/* Call `keep` with every queued data buffer, in order (consumer
+ * thread); 0 or the first negative code of `keep`. */
+int sluice__channel_peek_data(
+	sluice__channel *ch,
 	int (*keep)(void *arg, const uint8_t *data, size_t len),
 	void *arg);
 /* Block or unblock consumption (consumer thread). */

@@ -621,6 +621,10 @@ static int restore_task(sluice__task *t, const sluice_job_restore *r)
 		if (strcmp(s->uid, t->v->uid))
 			continue;
 		any = 1;
+		if (s->finished && s->subtask == t->subtask &&
+		    s->parallelism == t->v->parallelism &&
+		    t->v->kind == SLUICE_VERTEX_SOURCE)
+			t->restored_finished = 1;
 		if (k && k->start_key_group <= t->kg_end &&
 		    k->start_key_group + k->num_key_groups - 1 >= t->kg_start)
 			keyed[sr.num_keyed++] = k;

@@ -65,7 +65,7 @@ static size_t count_handles(const struct sluice_checkpoint_meta *m)
 		for (i = 0; i < m->operators[o].num_subtasks; i++)
 			n += m->operators[o].subtasks[i].num_keyed +
 			     m->operators[o].subtasks[i].num_opstate +
-			     m->operators[o].subtasks[i].num_ext;
+			     m->operators[o].subtasks[i].num_ext + 1;
 	return n;
 }
 
@@ -101,6 +101,10 @@ int sluice_restore_set_from_meta(
 				rc = add_task(
 					s, op, sub->index, NULL,
 					sub->opstate[k], NULL);
+			if (sub->finished && rc >= 0 &&
+			    (rc = add_task(
+				     s, op, sub->index, NULL, NULL, NULL)) >= 0)
+				s->tasks[s->num_tasks - 1]->finished = 1;
 			for (k = 0; k < sub->num_ext && rc >= 0; k++)
 				if (sub->ext[k].tag ==
 				    SLUICE_META_EXT_CHANNEL_STATE)

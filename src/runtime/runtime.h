@@ -98,14 +98,15 @@ struct sluice__task {
 	int handler_inited;
 	sluice_state_provider *provider;
 	int restored;
-	int inputs_open[2];  /* channels without end of partition */
-	int data_open[2];    /* channels without end of data */
-	uint8_t *data_ended; /* per input channel */
-	int all_ended;       /* every channel ended its partition */
-	int data_done;       /* end of data reached (all inputs / source) */
-	int final_wait;      /* wait for a final checkpoint (option) */
-	int64_t final_id;    /* first checkpoint after end of data, -1 */
-	int final_done;      /* a checkpoint >= final_id completed */
+	int restored_finished; /* a source that had finished: starts at END */
+	int inputs_open[2];    /* channels without end of partition */
+	int data_open[2];      /* channels without end of data */
+	uint8_t *data_ended;   /* per input channel */
+	int all_ended;         /* every channel ended its partition */
+	int data_done;         /* end of data reached (all inputs / source) */
+	int final_wait;        /* wait for a final checkpoint (option) */
+	int64_t final_id;      /* first checkpoint after end of data, -1 */
+	int final_done;        /* a checkpoint >= final_id completed */
 	/* operator context */
 	sluice_slice key;
 	sluice_buf key_buf;

@@ -470,10 +470,31 @@ static const sluice__barrier_actions task_actions = {
 	act_channel_barrier,
 	act_unaligned_done};
 
-/* A trigger mail (a task without inputs): unaligned when the options
- * allow it and the aligned timeout is 0 or already over, else aligned. */
+typedef struct keep_in {
+	sluice__task *t;
+	int channel;
+} keep_in;
+
+static int keep_input(void *arg, const uint8_t *data, size_t len)
+{
+	keep_in *k = arg;
+
+	return sluice__chs_add(
+		&k->t->cs, SLUICE__CHS_INPUT,
+		(uint16_t)k->t->inbox.channels[k->channel]->input,
+		(uint32_t)k->channel, data, len);
+}
+
+/*
+ * A trigger mail: a source, or a task whose every upstream finished
+ * (spec §2.8).  Unaligned when the options allow it and the aligned
+ * timeout is 0 or already over, else aligned.  Unaligned with inputs:
+ * what is still queued on them came before the (never sent) barriers of
+ * the finished upstream tasks, so it is channel state too.
+ */
 static int trigger_source(sluice__task *t, sluice__barrier *b, int64_t delay)
 {
+	keep_in k;
 	int rc;
 
 	if (!grouped(t, b) ||
@@ -483,6 +504,12 @@ static int trigger_source(sluice__task *t, sluice__barrier *b, int64_t delay)
 		return checkpoint_perform(t, b, 0, delay);
 	if ((rc = checkpoint_unaligned(t, b, NULL, delay)) < 0)
 		return rc;
+	k.t = t;
+	for (k.channel = 0; k.channel < t->inbox.num_channels; k.channel++)
+		if (t->cs_id == b->id &&
+		    (rc = sluice__channel_peek_data(
+			     t->inbox.channels[k.channel], keep_input, &k)) < 0)
+			return rc;
 	return act_unaligned_done(t, b->id, 0);
 }
 
@@ -754,7 +781,8 @@ static int source_final(sluice__task *t)
 
 static int source_loop(sluice__task *t)
 {
-	sluice_source_status status = SLUICE_SOURCE_MORE;
+	sluice_source_status status =
+		t->restored_finished ? SLUICE_SOURCE_END : SLUICE_SOURCE_MORE;
 	int rc;
 
 	for (;;) {

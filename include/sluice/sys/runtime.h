@@ -145,6 +145,10 @@ typedef struct sluice_task_snapshot {
 				     pending (alignment) */
 	uint64_t persisted_bytes; /* in-flight bytes persisted */
 	int unaligned;            /* the subtask checkpointed unaligned */
+	/* Restore only: the subtask had finished when the checkpoint was
+	 * taken (spec §2.8); a source subtask restored from it at the same
+	 * parallelism starts at its end instead of emitting again. */
+	int finished;
 } sluice_task_snapshot;
 
 SLUICE_EXTERN(void) sluice_task_snapshot_free(sluice_task_snapshot *s);
