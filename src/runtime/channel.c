@@ -20,10 +20,26 @@ sluice__elem *sluice__elem_new(sluice__elem_kind kind)
 	return e;
 }
 
+sluice__btrack *sluice__btrack_new(void)
+{
+	sluice__btrack *b = sluice__calloc(1, sizeof(*b));
+
+	if (b)
+		b->refs = 1;
+	return b;
+}
+
+void sluice__btrack_release(sluice__btrack *b)
+{
+	if (b && __atomic_sub_fetch(&b->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		sluice__free(b);
+}
+
 void sluice__elem_free(sluice__elem *e)
 {
 	if (!e)
 		return;
+	sluice__btrack_release(e->track);
 	sluice__free(e->data);
 	sluice__free(e);
 }
@@ -123,6 +139,10 @@ static sluice__elem *channel_pop(sluice__channel *ch, sluice__inbox **wake)
 		__atomic_sub_fetch(&ch->inbox->num_prio, 1, __ATOMIC_RELAXED);
 	if (ch->head && ch->head->prio)
 		__atomic_add_fetch(&ch->inbox->num_prio, 1, __ATOMIC_RELAXED);
+	if (e->track) {
+		__atomic_sub_fetch(&e->track->left, 1, __ATOMIC_ACQ_REL);
+		*wake = e->producer;
+	}
 	if (e->kind == SLUICE__ELEM_DATA) {
 		__atomic_store_n(
 			&ch->data_queued, ch->data_queued - 1,
@@ -352,6 +372,106 @@ int sluice__channel_credit_hint(sluice__channel *ch)
 {
 	return __atomic_load_n(&ch->data_queued, __ATOMIC_RELAXED) <
 	       ch->credits;
+}
+
+int sluice__channel_push_force(sluice__channel *ch, sluice__elem *e)
+{
+	sluice__inbox *in = ch->inbox;
+
+	e->next = NULL;
+	pthread_mutex_lock(&in->lock);
+	if (in->closed) {
+		pthread_mutex_unlock(&in->lock);
+		sluice__elem_free(e);
+		return sluice__error_set(
+			SLUICE_ECANCELED, SLUICE_ERRCLS_RUNTIME,
+			"channel closed: the job is stopping");
+	}
+	if (ch->tail)
+		ch->tail->next = e;
+	else
+		ch->head = e;
+	ch->tail = e;
+	if (e->kind == SLUICE__ELEM_DATA)
+		__atomic_store_n(
+			&ch->data_queued, ch->data_queued + 1,
+			__ATOMIC_RELAXED);
+	pthread_cond_signal(&in->cond);
+	pthread_mutex_unlock(&in->lock);
+	return 0;
+}
+
+int sluice__channel_prioritize(
+	sluice__channel *ch,
+	int64_t id,
+	int (*keep)(void *arg, const uint8_t *data, size_t len),
+	void *arg)
+{
+	sluice__inbox *in = ch->inbox;
+	sluice__elem *after = NULL, *prev = NULL, *x, *b = NULL;
+	int rc = 0;
+
+	pthread_mutex_lock(&in->lock);
+	for (x = ch->head; x && x->prio; x = x->next)
+		after = x;
+	for (x = after ? after->next : ch->head; x; prev = x, x = x->next)
+		if (x->kind == SLUICE__ELEM_BARRIER && x->barrier.id == id) {
+			b = x;
+			break;
+		}
+	if (!b) {
+		pthread_mutex_unlock(&in->lock);
+		return 0;
+	}
+	for (x = after ? after->next : ch->head; x != b && rc >= 0; x = x->next)
+		if (x->kind == SLUICE__ELEM_DATA)
+			rc = keep(arg, x->data, x->len);
+	if (prev != after) { /* unlink b, insert it behind `after` */
+		prev->next = b->next;
+		if (ch->tail == b)
+			ch->tail = prev;
+		if (after) {
+			b->next = after->next;
+			after->next = b;
+		} else {
+			b->next = ch->head;
+			ch->head = b;
+		}
+	}
+	b->prio = 1;
+	if (ch->head == b)
+		__atomic_add_fetch(&in->num_prio, 1, __ATOMIC_RELAXED);
+	pthread_cond_signal(&in->cond);
+	pthread_mutex_unlock(&in->lock);
+	return rc < 0 ? rc : 1;
+}
+
+int sluice__channel_push_before_end(sluice__channel *ch, sluice__elem *e)
+{
+	sluice__inbox *in = ch->inbox;
+	sluice__elem *prev = NULL, *x;
+
+	e->next = NULL;
+	pthread_mutex_lock(&in->lock);
+	if (in->closed) {
+		pthread_mutex_unlock(&in->lock);
+		sluice__elem_free(e);
+		return sluice__error_set(
+			SLUICE_ECANCELED, SLUICE_ERRCLS_RUNTIME,
+			"channel closed: the job is stopping");
+	}
+	for (x = ch->head; x && x->kind != SLUICE__ELEM_END; x = x->next)
+		prev = x;
+	e->next = x;
+	if (prev)
+		prev->next = e;
+	else
+		ch->head = e;
+	if (!x)
+		ch->tail = e;
+	pthread_cond_signal(&in->cond);
+	pthread_mutex_unlock(&in->lock);
+	return 0;
 }
 
 int sluice__channel_peek_data(

@@ -46,13 +46,27 @@ typedef struct sluice__barrier {
 	sluice_checkpoint_options opts;
 } sluice__barrier;
 
+/* Consumption of one aligned barrier on every output channel (spec
+ * §4.5): `left` elements not yet taken; freed with its last reference. */
+typedef struct sluice__btrack {
+	int left; /* atomic */
+	int refs; /* atomic */
+} sluice__btrack;
+
+sluice__btrack *sluice__btrack_new(void);
+void sluice__btrack_release(sluice__btrack *b);
+
 typedef struct sluice__elem {
 	struct sluice__elem *next;
 	sluice__elem_kind kind;
 	sluice__barrier barrier; /* BARRIER; CANCEL uses barrier.id */
 	int prio;                /* unaligned barrier: served first */
-	size_t len;              /* DATA: bytes in data */
-	uint8_t *data;           /* DATA: owned */
+	/* aligned barrier that may time out: `track->left` goes down when
+	 * the consumer takes it, and `producer` is woken */
+	sluice__btrack *track;
+	struct sluice__inbox *producer;
+	size_t len;    /* DATA: bytes in data */
+	uint8_t *data; /* DATA: owned */
 } sluice__elem;
 
 /* New element; DATA takes ownership of `data`.  NULL on OOM. */
@@ -162,6 +176,25 @@ int sluice__channel_push_overtaking(
 	sluice__elem *e,
 	int (*keep)(void *arg, const uint8_t *data, size_t len),
 	void *arg);
+/* Append a DATA element without waiting for credit (before an event of
+ * an unaligned-enabled job).  0 or SLUICE_ECANCELED. */
+int sluice__channel_push_force(sluice__channel *ch, sluice__elem *e);
+/*
+ * Aligned checkpoint timeout on the output side (spec §4.5): if the
+ * aligned barrier of checkpoint `id` is still queued, make it a priority
+ * element ahead of everything but earlier priority elements; `keep` gets
+ * each data buffer it overtakes.  1 converted, 0 not queued (already
+ * consumed), < 0 from `keep` or SLUICE_ECANCELED.
+ */
+int sluice__channel_prioritize(
+	sluice__channel *ch,
+	int64_t id,
+	int (*keep)(void *arg, const uint8_t *data, size_t len),
+	void *arg);
+/* Queue event `e` (not DATA) before a queued end of partition, else at
+ * the tail (consumer thread: a barrier injected for a finished
+ * producer).  0 or SLUICE_ECANCELED. */
+int sluice__channel_push_before_end(sluice__channel *ch, sluice__elem *e);
 /* Call `keep` with every queued data buffer, in order (consumer
  * thread); 0 or the first negative code of `keep`. */
 int sluice__channel_peek_data(

@@ -126,6 +126,13 @@ struct sluice__task {
 	void *cs_work;         /* its snapshot, submitted at the last barrier */
 	uint64_t bytes_in;     /* data bytes taken from the inputs */
 	uint64_t bytes_at_start; /* bytes_in when the checkpoint began */
+	/* aligned barrier sent with a timeout, its snapshot held until every
+	 * consumer took it or the timeout made it unaligned */
+	int64_t out_id; /* -1 none */
+	void *out_work;
+	sluice__btrack *out_track; /* its barrier elements not yet taken */
+	int64_t out_deadline;      /* wall ms */
+	sluice__chs out_cs;
 	/* the input buffer being processed, record by record */
 	sluice__elem *cur;
 	sluice_reader cur_r;
@@ -190,6 +197,14 @@ int sluice__output_available(sluice__task *t, int hint);
 /* Unaligned barrier on every output channel, ahead of queued buffers;
  * the overtaken buffers and the pending ones go into t->cs. */
 int sluice__output_overtake(sluice__task *t, const sluice__barrier *b);
+/* Aligned barrier that may time out (spec §4.5): pending buffers go out
+ * without waiting for credit; each barrier element holds `track` and
+ * counts it down when its consumer takes it (waking this task). */
+int sluice__output_barrier_timeoutable(
+	sluice__task *t, const sluice__barrier *b, sluice__btrack *track);
+/* The timeout passed: barriers of `id` still queued become priority
+ * elements; the buffers they overtake go into `cs`. */
+int sluice__output_prioritize(sluice__task *t, int64_t id, sluice__chs *cs);
 int sluice__output_event(
 	sluice__task *t, sluice__elem_kind kind, const sluice__barrier *b);
 /* Decode one record from `r`; 1 ok, 0 at end, SLUICE_ECORRUPT. */

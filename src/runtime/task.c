@@ -237,6 +237,51 @@ static int grouped(const sluice__task *t, const sluice__barrier *b)
 	return t->unaligned && b->opts.unaligned && !b->opts.savepoint;
 }
 
+/* Forget the aligned barrier waiting for its consumers; its snapshot is
+ * dropped. */
+static void out_drop(sluice__task *t)
+{
+	if (t->out_work)
+		snapshot_discard(t->out_work);
+	t->out_work = NULL;
+	t->out_id = -1;
+	sluice__btrack_release(t->out_track);
+	t->out_track = NULL;
+	sluice__chs_release(&t->out_cs);
+}
+
+/*
+ * The aligned barrier of out_id: once every consumer took it the snapshot
+ * goes to the pool as an aligned one; when the aligned timeout passes
+ * first, the barriers still queued become priority elements and the
+ * buffers they overtook are the checkpoint's output channel state.
+ */
+static int out_check(sluice__task *t)
+{
+	snapshot_work *w = t->out_work;
+	int rc;
+
+	if (!w)
+		return 0;
+	if (__atomic_load_n(&t->out_track->left, __ATOMIC_ACQUIRE) > 0) {
+		if (sluice_clock_wall_ms(t->job->clock) < t->out_deadline)
+			return 0;
+		if ((rc = sluice__output_prioritize(t, t->out_id, &t->out_cs)) <
+		    0)
+			return rc;
+		w->unaligned = 1;
+		w->persisted = t->out_cs.bytes;
+		if ((rc = sluice__chs_finish(
+			     &t->out_cs, &w->blob, &w->blob_len)) < 0)
+			return rc;
+	}
+	t->out_work = NULL;
+	out_drop(t);
+	if ((rc = sluice__pool_submit(&t->job->pool, &w->base)) < 0)
+		snapshot_discard(&w->base);
+	return rc;
+}
+
 /* Give up checkpoint `id`: decline and tell downstream. */
 static int
 checkpoint_abort(sluice__task *t, int64_t id, sluice_failure_reason reason)
@@ -249,6 +294,8 @@ checkpoint_abort(sluice__task *t, int64_t id, sluice_failure_reason reason)
 		t->last_checkpoint = id;
 	if (t->cs_id == id)
 		cs_drop(t);
+	if (t->out_id == id)
+		out_drop(t);
 	sluice__task_decline(t, id, reason, NULL);
 	return sluice__output_event(t, SLUICE__ELEM_CANCEL, &b);
 }
@@ -327,6 +374,29 @@ static int checkpoint_work(
 	return 0;
 }
 
+/* Aligned with a timeout (spec §4.5): the barrier goes behind the
+ * queued output, the snapshot waits in out_work (see out_check). */
+static int checkpoint_timeoutable(
+	sluice__task *t,
+	const sluice__barrier *b,
+	int64_t align_ms,
+	int64_t delay_ms)
+{
+	snapshot_work *w;
+	int rc;
+
+	out_drop(t);
+	if (!(t->out_track = sluice__btrack_new()))
+		return sluice__error_oom();
+	if ((rc = sluice__output_barrier_timeoutable(t, b, t->out_track)) < 0 ||
+	    (rc = checkpoint_work(t, b, align_ms, delay_ms, &w)) < 0)
+		return rc;
+	t->out_id = b->id;
+	t->out_work = w;
+	t->out_deadline = b->timestamp + b->opts.aligned_timeout_ms;
+	return out_check(t);
+}
+
 static int checkpoint_perform(
 	sluice__task *t,
 	const sluice__barrier *b,
@@ -338,6 +408,8 @@ static int checkpoint_perform(
 
 	if ((rc = checkpoint_admit(t, b)) <= 0)
 		return rc;
+	if (grouped(t, b) && b->opts.aligned_timeout_ms > 0 && t->num_outs > 0)
+		return checkpoint_timeoutable(t, b, align_ms, delay_ms);
 	if ((rc = sluice__output_event(t, SLUICE__ELEM_BARRIER, b)) < 0 ||
 	    (rc = checkpoint_work(t, b, align_ms, delay_ms, &w)) < 0)
 		return rc;
@@ -416,8 +488,9 @@ static void act_started(void *ctx, int64_t id)
 {
 	sluice__task *t = ctx;
 
-	(void)id;
 	t->bytes_at_start = t->bytes_in;
+	if (t->out_id >= 0 && t->out_id < id)
+		out_drop(t); /* an older checkpoint never finished here */
 }
 
 static int act_trigger_unaligned(
@@ -485,6 +558,30 @@ static int keep_input(void *arg, const uint8_t *data, size_t len)
 		(uint32_t)k->channel, data, len);
 }
 
+/* An aligned checkpoint triggered on a task with inputs (its upstream
+ * finished): the barrier goes behind what is still queued on every
+ * input, as if the finished tasks had sent it (Flink does the same), and
+ * the barrier handler aligns it (and may time it out).  Channels whose
+ * end was consumed get none; a queued end stays behind the barrier. */
+static int inject_barriers(sluice__task *t, const sluice__barrier *b)
+{
+	int i, rc;
+
+	for (i = 0; i < t->inbox.num_channels; i++) {
+		sluice__elem *e;
+
+		if (t->handler.ended[i])
+			continue;
+		if (!(e = sluice__elem_new(SLUICE__ELEM_BARRIER)))
+			return sluice__error_oom();
+		e->barrier = *b;
+		rc = sluice__channel_push_before_end(t->inbox.channels[i], e);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
 /*
  * A trigger mail: a source, or a task whose every upstream finished
  * (spec §2.8).  Unaligned when the options allow it and the aligned
@@ -497,6 +594,12 @@ static int trigger_source(sluice__task *t, sluice__barrier *b, int64_t delay)
 	keep_in k;
 	int rc;
 
+	if (t->unaligned && t->handler.num_open > 0 &&
+	    (!grouped(t, b) ||
+	     (b->opts.aligned_timeout_ms > 0 &&
+	      sluice_clock_wall_ms(t->job->clock) <
+		      b->timestamp + b->opts.aligned_timeout_ms)))
+		return inject_barriers(t, b);
 	if (!grouped(t, b) ||
 	    (b->opts.aligned_timeout_ms > 0 &&
 	     sluice_clock_wall_ms(t->job->clock) <
@@ -541,6 +644,8 @@ static int handle_mail(sluice__task *t, const sluice__mail *m)
 			aborted_remember(t, m->id);
 		if (t->cs_id == m->id)
 			cs_drop(t);
+		if (t->out_id == m->id)
+			out_drop(t);
 		if (t->unaligned)
 			sluice__csw_withdraw(&t->job->csw, t->index, m->id);
 		t->provider->notify_aborted(t->provider, m->id);
@@ -575,13 +680,15 @@ static int64_t idle_wait_ms(sluice__task *t)
 {
 	int64_t now, d = -1, dl = sluice__barrier_deadline(&t->handler);
 
-	if (t->num_timers == 0 && dl < 0)
+	if (t->num_timers == 0 && dl < 0 && !t->out_work)
 		return -1;
 	now = sluice_clock_wall_ms(t->job->clock);
 	if (t->num_timers > 0)
 		d = t->timers[0] - now;
 	if (dl >= 0 && (d < 0 || dl - now < d))
 		d = dl - now;
+	if (t->out_work && (d < 0 || t->out_deadline - now < d))
+		d = t->out_deadline - now;
 	return d < 1 ? 1 : d > 100 ? 100 : d;
 }
 
@@ -592,9 +699,14 @@ static int must_pause(sluice__task *t)
 
 	if (sluice__inbox_prio(&t->inbox) || !sluice__output_available(t, 1))
 		return 1;
+	if (t->out_work &&
+	    __atomic_load_n(&t->out_track->left, __ATOMIC_ACQUIRE) == 0)
+		return 1;
 	if ((++t->pause_tick & 15) != 0)
 		return 0;
 	dl = sluice__barrier_deadline(&t->handler);
+	if (t->out_work && (dl < 0 || t->out_deadline < dl))
+		dl = t->out_deadline;
 	return dl >= 0 && sluice_clock_wall_ms(t->job->clock) >= dl;
 }
 
@@ -749,7 +861,8 @@ static int drain_output(sluice__task *t)
 	if (!t->unaligned)
 		return 0;
 	for (;;) {
-		if ((rc = sluice__output_flush_available(t)) < 0)
+		if ((rc = out_check(t)) < 0 ||
+		    (rc = sluice__output_flush_available(t)) < 0)
 			return rc;
 		if (sluice__output_available(t, 0) &&
 		    (rc = sluice__output_flush(t)) >= 0)
@@ -772,7 +885,7 @@ static int source_final(sluice__task *t)
 	    (rc = sluice__output_event(t, SLUICE__ELEM_END_DATA, NULL)) < 0)
 		return rc;
 	while (!t->final_done) {
-		if ((rc = fire_timers(t)) < 0 ||
+		if ((rc = fire_timers(t)) < 0 || (rc = out_check(t)) < 0 ||
 		    (rc = inbox_step(t, idle_wait_ms(t), 0)) < 0)
 			return rc;
 	}
@@ -788,7 +901,8 @@ static int source_loop(sluice__task *t)
 	for (;;) {
 		while ((rc = inbox_step(t, 0, 0)) > 0)
 			;
-		if (rc < 0 || (rc = fire_timers(t)) < 0)
+		if (rc < 0 || (rc = fire_timers(t)) < 0 ||
+		    (rc = out_check(t)) < 0)
 			return rc;
 		if (status == SLUICE_SOURCE_END)
 			return source_final(t);
@@ -816,7 +930,8 @@ static int input_backpressured(sluice__task *t, int *rc)
 {
 	if (!t->unaligned)
 		return 0;
-	if ((*rc = sluice__barrier_check_timeout(&t->handler)) < 0)
+	if ((*rc = sluice__barrier_check_timeout(&t->handler)) < 0 ||
+	    (*rc = out_check(t)) < 0)
 		return 1;
 	if (!sluice__output_available(t, 0)) {
 		*rc = inbox_step(t, idle_wait_ms(t), 1);
@@ -979,6 +1094,7 @@ void *sluice__task_main(void *arg)
 		task_failed(t, rc);
 	close_inbox(t);
 	cs_drop(t);
+	out_drop(t);
 	if (t->unaligned)
 		sluice__csw_leave(&t->job->csw, t->index);
 	if (opened && t->v->op->close)
@@ -1012,7 +1128,9 @@ int sluice__task_prepare(sluice__task *t)
 		return sluice__error_oom();
 	}
 	t->cs_id = -1;
+	t->out_id = -1;
 	sluice__chs_init(&t->cs);
+	sluice__chs_init(&t->out_cs);
 	t->unaligned = t->job->opts.unaligned &&
 		       t->job->opts.mode == SLUICE_JOB_EXACTLY_ONCE;
 	rc = sluice__barrier_handler_init(
@@ -1037,9 +1155,14 @@ void sluice__task_release(sluice__task *t)
 		sluice__barrier_handler_release(&t->handler);
 		t->handler_inited = 0;
 	}
-	if (t->provider)
+	if (t->provider) {
+		cs_drop(t); /* snapshots held for channel state */
+		out_drop(t);
 		t->provider->free(t->provider);
+	}
 	t->provider = NULL;
+	sluice__chs_release(&t->cs);
+	sluice__chs_release(&t->out_cs);
 	for (i = 0; i < t->num_outs; i++) {
 		int ci;
 
@@ -1054,10 +1177,7 @@ void sluice__task_release(sluice__task *t)
 	sluice_buf_release(&t->key_buf);
 	sluice__free(t->data_ended);
 	t->data_ended = NULL;
-	if (t->cs_work)
-		snapshot_discard(t->cs_work);
-	t->cs_work = NULL;
-	sluice__chs_release(&t->cs);
+
 	sluice__free(t->cs_recording);
 	t->cs_recording = NULL;
 	sluice__elem_free(t->cur);
