@@ -237,6 +237,8 @@ static int grouped(const sluice__task *t, const sluice__barrier *b)
 	return t->unaligned && b->opts.unaligned && !b->opts.savepoint;
 }
 
+static int attach_out_cs(sluice__task *t, snapshot_work *w);
+
 /* Forget the aligned barrier waiting for its consumers; its snapshot is
  * dropped. */
 static void out_drop(sluice__task *t)
@@ -269,12 +271,9 @@ static int out_check(sluice__task *t)
 		if ((rc = sluice__output_prioritize(t, t->out_id, &t->out_cs)) <
 		    0)
 			return rc;
-		w->unaligned = 1;
-		w->persisted = t->out_cs.bytes;
-		if ((rc = sluice__chs_finish(
-			     &t->out_cs, &w->blob, &w->blob_len)) < 0)
-			return rc;
 	}
+	if ((rc = attach_out_cs(t, w)) < 0)
+		return rc;
 	t->out_work = NULL;
 	out_drop(t);
 	if ((rc = sluice__pool_submit(&t->job->pool, &w->base)) < 0)
@@ -374,6 +373,43 @@ static int checkpoint_work(
 	return 0;
 }
 
+static int process_cur(sluice__task *t);
+
+/*
+ * An aligned checkpoint completing while an input buffer is half done
+ * (a priority barrier was taken between its records): the rest came
+ * before the barrier.  Savepoints process it first; checkpoints record it
+ * as input channel state (in out_cs) so the task need not block.
+ */
+static int rest_of_buffer(sluice__task *t, const sluice__barrier *b)
+{
+	int rc, unaligned = t->unaligned;
+
+	sluice__chs_release(&t->out_cs);
+	if (!t->cur || sluice_reader_left(&t->cur_r) == 0)
+		return 0;
+	if (grouped(t, b))
+		return sluice__chs_add(
+			&t->out_cs, SLUICE__CHS_INPUT,
+			(uint16_t)t->inbox.channels[t->cur_ch]->input,
+			(uint32_t)t->cur_ch, t->cur_r.p + t->cur_r.pos,
+			sluice_reader_left(&t->cur_r));
+	t->unaligned = 0; /* process it whole */
+	rc = process_cur(t);
+	t->unaligned = unaligned;
+	return rc;
+}
+
+/* What out_cs collected becomes the work's channel state. */
+static int attach_out_cs(sluice__task *t, snapshot_work *w)
+{
+	if (t->out_cs.entries == 0)
+		return 0;
+	w->unaligned = 1;
+	w->persisted = t->out_cs.bytes;
+	return sluice__chs_finish(&t->out_cs, &w->blob, &w->blob_len);
+}
+
 /* Aligned with a timeout (spec §4.5): the barrier goes behind the
  * queued output, the snapshot waits in out_work (see out_check). */
 static int checkpoint_timeoutable(
@@ -385,7 +421,11 @@ static int checkpoint_timeoutable(
 	snapshot_work *w;
 	int rc;
 
-	out_drop(t);
+	if (t->out_work) { /* an older one never finished here */
+		snapshot_discard(t->out_work);
+		t->out_work = NULL;
+	}
+	sluice__btrack_release(t->out_track);
 	if (!(t->out_track = sluice__btrack_new()))
 		return sluice__error_oom();
 	if ((rc = sluice__output_barrier_timeoutable(t, b, t->out_track)) < 0 ||
@@ -408,10 +448,13 @@ static int checkpoint_perform(
 
 	if ((rc = checkpoint_admit(t, b)) <= 0)
 		return rc;
+	if ((rc = rest_of_buffer(t, b)) < 0)
+		return rc;
 	if (grouped(t, b) && b->opts.aligned_timeout_ms > 0 && t->num_outs > 0)
 		return checkpoint_timeoutable(t, b, align_ms, delay_ms);
 	if ((rc = sluice__output_event(t, SLUICE__ELEM_BARRIER, b)) < 0 ||
-	    (rc = checkpoint_work(t, b, align_ms, delay_ms, &w)) < 0)
+	    (rc = checkpoint_work(t, b, align_ms, delay_ms, &w)) < 0 ||
+	    (rc = attach_out_cs(t, w)) < 0)
 		return rc;
 	if ((rc = sluice__pool_submit(&t->job->pool, &w->base)) < 0)
 		snapshot_discard(&w->base);
