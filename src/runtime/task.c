@@ -627,24 +627,23 @@ static int inject_barriers(sluice__task *t, const sluice__barrier *b)
 
 /*
  * A trigger mail: a source, or a task whose every upstream finished
- * (spec §2.8).  Unaligned when the options allow it and the aligned
- * timeout is 0 or already over, else aligned.  Unaligned with inputs:
- * what is still queued on them came before the (never sent) barriers of
- * the finished upstream tasks, so it is channel state too.
+ * (spec §2.8).  A source checkpoints unaligned when the options allow it
+ * and the aligned timeout is 0 or already over, else aligned (its
+ * barriers may still time out on the output side).  A task with inputs
+ * checkpoints unaligned whenever the options allow it: what is still
+ * queued on its inputs came before the (never sent) barriers of the
+ * finished upstream tasks, so it is channel state; otherwise (savepoints)
+ * the barriers are injected behind it.
  */
 static int trigger_source(sluice__task *t, sluice__barrier *b, int64_t delay)
 {
 	keep_in k;
 	int rc;
 
-	if (t->unaligned && t->handler.num_open > 0 &&
-	    (!grouped(t, b) ||
-	     (b->opts.aligned_timeout_ms > 0 &&
-	      sluice_clock_wall_ms(t->job->clock) <
-		      b->timestamp + b->opts.aligned_timeout_ms)))
+	if (t->unaligned && t->handler.num_open > 0 && !grouped(t, b))
 		return inject_barriers(t, b);
 	if (!grouped(t, b) ||
-	    (b->opts.aligned_timeout_ms > 0 &&
+	    (t->inbox.num_channels == 0 && b->opts.aligned_timeout_ms > 0 &&
 	     sluice_clock_wall_ms(t->job->clock) <
 		     b->timestamp + b->opts.aligned_timeout_ms))
 		return checkpoint_perform(t, b, 0, delay);
