@@ -7,10 +7,10 @@
 # exactly 1..n, no duplicates), which holds only if the channel state was
 # replayed before new input.  Rounds vary the parallelism, the interval,
 # the aligned-checkpoint timeout (0 = unaligned from the start) and the
-# kill times.  SLUICE_UNALIGNED_ROUNDS sets the number of rounds (4).
+# kill times.  SLUICE_UNALIGNED_ROUNDS sets the number of rounds (5).
 set -eu
 : "${SLUICE:?}"
-rounds=${SLUICE_UNALIGNED_ROUNDS:-4}
+rounds=${SLUICE_UNALIGNED_ROUNDS:-5}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/sluice-e2e.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -30,7 +30,7 @@ check() {
 		}'
 }
 
-round() { # NAME PARALLELISM INTERVAL TIMEOUT COUNT KILL_MS
+round() { # NAME PARALLELISM INTERVAL TIMEOUT COUNT KILL_MS (0: no kill)
 	d=$tmp/$1
 	mkdir -p "$d"
 	cat >"$d/job.yaml" <<YAML
@@ -60,7 +60,7 @@ YAML
 	while :; do
 		"$SLUICE" run "$d/job.yaml" $restore --stats-json "$d/stats.json" >"$d/log" 2>&1 &
 		pid=$!
-		if [ "$kills" -lt 2 ]; then
+		if [ "$6" -gt 0 ] && [ "$kills" -lt 2 ]; then
 			ms=$(($6 * (kills + 1)))
 			sleep "$(awk -v m="$ms" 'BEGIN { printf "%.3f", m / 1000 }')"
 			if kill -9 "$pid" 2>/dev/null; then
@@ -92,10 +92,10 @@ while [ "$i" -lt "$rounds" ]; do
 	set -- $r
 	case $2 in 0) iv=100ms ;; *) iv=250ms ;; esac
 	case $3 in 0) to=0ms ;; *) to=20ms ;; esac
-	round "r$i" $(($1 + 1)) "$iv" "$to" 2000 "$4"
+	round "r$i" $(($1 + 1)) "$iv" "$to" 1500 "$4"
 	i=$((i + 1))
 done
 # without kills, a backpressured run persists in-flight data
-round plain 2 100ms 0ms 2000 100000
+round plain 2 100ms 0ms 1500 0
 persisted "$tmp/plain/stats.json" || fail "no checkpoint persisted in-flight data"
 echo ok
