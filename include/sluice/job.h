@@ -146,6 +146,17 @@ typedef struct sluice_job_options {
 	 * checkpoints after tasks finish are disabled.  0 = finish at once.
 	 */
 	int final_checkpoint;
+	/*
+	 * execution.checkpointing.unaligned.enabled (effective: EXACTLY_ONCE
+	 * only).  1: checkpoints whose options ask for it are unaligned
+	 * (docs/runtime.md "Unaligned checkpoints"); tasks also stop taking
+	 * input while an output channel has no credit, so barriers and mails
+	 * are served under backpressure.  0 = aligned only.
+	 */
+	int unaligned;
+	/* execution.checkpointing.unaligned.max-subtasks-per-channel-state-
+	 * file: subtasks writing one channel-state file; 0 = 5. */
+	int32_t max_subtasks_per_channel_state_file;
 } sluice_job_options;
 
 #define SLUICE_JOB_OPTIONS_VERSION 1
@@ -156,9 +167,10 @@ struct sluice_checkpoint_settings;
  * (include/sluice/config.h, sluice_config_checkpoint_settings):
  * execution.checkpointing.mode → mode; checkpoints-after-tasks-finish →
  * checkpoints_after_tasks_finish (1 / -1) and, when checkpointing is
- * enabled, final_checkpoint.  Other fields are left as they are.
- * Unaligned checkpoints are not implemented: a warning is logged and
- * barriers stay aligned.  Returns 0.
+ * enabled, final_checkpoint; unaligned.enabled (effective) → unaligned;
+ * unaligned.max-subtasks-per-channel-state-file →
+ * max_subtasks_per_channel_state_file.  Other fields are left as they
+ * are.  Returns 0.
  */
 SLUICE_EXTERN(int)
 sluice_job_options_from_settings(

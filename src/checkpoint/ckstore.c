@@ -270,6 +270,11 @@ static int add_subtask(
 		if ((rc = sluice_subtask_add_opstate(st, h)) < 0)
 			return rc;
 	}
+	if (a->channel_state &&
+	    (rc = sluice_subtask_add_ext(
+		     st, SLUICE_META_EXT_CHANNEL_STATE, a->channel_state,
+		     a->channel_state_len)) < 0)
+		return rc;
 	return 0;
 }
 

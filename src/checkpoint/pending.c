@@ -30,6 +30,7 @@ void sluice__subtask_snapshot_free(sluice__subtask_snapshot *s)
 	sluice__free(s->incremental);
 	sluice__free(s->keyed);
 	sluice__free(s->opstate);
+	sluice__free(s->channel_state);
 	sluice__free(s);
 }
 

@@ -46,6 +46,10 @@ typedef struct sluice__subtask_snapshot {
 	uint64_t processed_bytes;   /* processed during alignment */
 	uint64_t persisted_bytes;   /* in-flight data persisted (unaligned) */
 	int unaligned;
+	/* channel-state reference (owned, sluice__malloc family): becomes
+	 * the subtask's SLUICE_META_EXT_CHANNEL_STATE section; NULL none */
+	uint8_t *channel_state;
+	uint32_t channel_state_len;
 } sluice__subtask_snapshot;
 
 /*

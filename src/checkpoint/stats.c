@@ -560,6 +560,7 @@ entry_obj(const sluice__stats *st, const sluice__ckpt_stats *c, int details)
 {
 	cJSON *o = cJSON_CreateObject(), *tasks;
 	int32_t v;
+	int unaligned;
 
 	if (!o)
 		return NULL;
@@ -584,8 +585,14 @@ entry_obj(const sluice__stats *st, const sluice__ckpt_stats *c, int details)
 	cJSON_AddNumberToObject(o, "persisted_data", (double)c->persisted);
 	cJSON_AddNumberToObject(o, "num_subtasks", c->num_subtasks);
 	cJSON_AddNumberToObject(o, "num_acknowledged_subtasks", c->num_acked);
+	/* Flink's REST type: a checkpoint some subtask took unaligned */
+	for (v = 0, unaligned = 0; c->subtasks && v < c->num_subtasks; v++)
+		unaligned |= c->subtasks[v].acked && c->subtasks[v].unaligned;
 	cJSON_AddStringToObject(
-		o, "checkpoint_type", sluice__ckpt_kind_name(c->kind));
+		o, "checkpoint_type",
+		c->kind == SLUICE_CKPT_CHECKPOINT && unaligned
+			? "UNALIGNED_CHECKPOINT"
+			: sluice__ckpt_kind_name(c->kind));
 	tasks = cJSON_AddObjectToObject(o, "tasks");
 	for (v = 0; details && tasks && v < st->n_vertices; v++)
 		task_obj(st, c, v, tasks);

@@ -247,15 +247,6 @@ static int check_storage(sluice_config *conf)
 				"incrementally",
 				k));
 	}
-	/* say so where this version falls short of the key's meaning */
-	if (eff(conf, "execution.checkpointing.unaligned.enabled", &v, &r,
-		&k) &&
-	    v.i)
-		SLUICE_ERRCHECK(sluice__strlist_addf(
-			&conf->warnings,
-			"'%s': unaligned checkpoints are not implemented in "
-			"this version of sluice; barriers stay aligned",
-			k));
 	if (eff(conf, "taskmanager.memory.segment-size", &v, &r, &k) &&
 	    (v.u & (v.u - 1)) != 0)
 		SLUICE_ERRCHECK(

@@ -1,7 +1,9 @@
 /*
- * Barrier alignment (exactly-once) and barrier tracking (at-least-once),
- * following Flink's SingleCheckpointBarrierHandler and
- * CheckpointBarrierTracker; the rules are listed in barrier.h.
+ * Barrier alignment (exactly-once, aligned or unaligned with the aligned
+ * timeout) and barrier tracking (at-least-once), following Flink's
+ * SingleCheckpointBarrierHandler (with its alternating aligned /
+ * unaligned behaviour) and CheckpointBarrierTracker; the rules are listed
+ * in barrier.h.
  */
 #include <string.h>
 
@@ -30,6 +32,7 @@ int sluice__barrier_handler_init(
 	h->current = -1;
 	h->last_done = -1;
 	h->latest = -1;
+	h->deadline_ms = -1;
 	h->ended = sluice__calloc(n, 1);
 	h->aligned = sluice__calloc(n, 1);
 	if (!h->ended || !h->aligned) {
@@ -79,6 +82,8 @@ static void align_reset(sluice__barrier_handler *h)
 	       h->num_channels > 0 ? (size_t)h->num_channels : 1);
 	h->num_aligned = 0;
 	h->target = 0;
+	h->unaligned_now = 0;
+	h->deadline_ms = -1;
 	if (h->act->unblock_all)
 		h->act->unblock_all(h->act->ctx);
 }
@@ -121,6 +126,84 @@ static int align_mark(sluice__barrier_handler *h, int channel, int block)
 	return h->act->trigger(h->act->ctx, &b, align_ms, delay_ms);
 }
 
+/* ---- unaligned ------------------------------------------------------ */
+
+static int unaligned_check_done(sluice__barrier_handler *h)
+{
+	int64_t id = h->current, align_ms;
+
+	if (h->num_aligned < h->target)
+		return 0;
+	align_ms = h->target > 1 ? (now_ns(h) - h->first_ns) / 1000000 : 0;
+	h->last_done = h->current;
+	align_reset(h);
+	return h->act->unaligned_done(h->act->ctx, id, align_ms);
+}
+
+/* Turn the pending checkpoint unaligned and trigger it. */
+static int unaligned_switch(sluice__barrier_handler *h)
+{
+	sluice__barrier b = h->pending;
+	int64_t delay_ms = h->first_wall_ms - b.timestamp;
+	int rc;
+
+	h->unaligned_now = 1;
+	h->deadline_ms = -1;
+	if (h->act->unblock_all)
+		h->act->unblock_all(h->act->ctx);
+	b.opts.unaligned = 1;
+	b.opts.aligned_timeout_ms = 0;
+	rc = h->act->trigger_unaligned(
+		h->act->ctx, &b, h->aligned, delay_ms < 0 ? 0 : delay_ms);
+	if (rc < 0)
+		return rc;
+	return unaligned_check_done(h);
+}
+
+static void unaligned_mark(sluice__barrier_handler *h, int channel)
+{
+	if (h->aligned[channel])
+		return;
+	h->aligned[channel] = 1;
+	h->num_aligned++;
+	if (h->act->channel_barrier)
+		h->act->channel_barrier(h->act->ctx, channel);
+}
+
+int64_t sluice__barrier_deadline(const sluice__barrier_handler *h)
+{
+	if (!h->exactly_once || h->unaligned_now || !sluice__barrier_pending(h))
+		return -1;
+	return h->deadline_ms;
+}
+
+int sluice__barrier_check_timeout(sluice__barrier_handler *h)
+{
+	int64_t d = sluice__barrier_deadline(h);
+
+	if (d < 0 || sluice_clock_wall_ms(h->clock) < d)
+		return 0;
+	return unaligned_switch(h);
+}
+
+/* A new checkpoint `b` begins (nothing pending any more). */
+static int align_begin(sluice__barrier_handler *h, const sluice__barrier *b)
+{
+	h->current = b->id;
+	h->pending = *b;
+	align_reset(h);
+	h->target = h->num_open;
+	if (h->act->started)
+		h->act->started(h->act->ctx, b->id);
+	if (h->unaligned_enabled && b->opts.unaligned && !b->opts.savepoint &&
+	    h->act->trigger_unaligned)
+		h->deadline_ms =
+			b->opts.aligned_timeout_ms > 0
+				? b->timestamp + b->opts.aligned_timeout_ms
+				: b->timestamp;
+	return 0;
+}
+
 static int aligned_barrier(
 	sluice__barrier_handler *h, int channel, const sluice__barrier *b)
 {
@@ -142,12 +225,23 @@ static int aligned_barrier(
 			if (rc < 0)
 				return rc;
 		}
-		h->current = b->id;
-		h->pending = *b;
-		align_reset(h);
-		h->target = h->num_open;
+		align_begin(h, b);
+		if (h->deadline_ms >= 0 && b->opts.aligned_timeout_ms <= 0) {
+			/* unaligned from the start */
+			h->aligned[channel] = 1;
+			h->num_aligned = 1;
+			h->first_ns = now_ns(h);
+			h->first_wall_ms = sluice_clock_wall_ms(h->clock);
+			return unaligned_switch(h);
+		}
 	}
-	return align_mark(h, channel, 1);
+	if (h->unaligned_now) {
+		unaligned_mark(h, channel);
+		return unaligned_check_done(h);
+	}
+	if ((rc = align_mark(h, channel, 1)) < 0)
+		return rc;
+	return sluice__barrier_check_timeout(h);
 }
 
 /* ---- tracker -------------------------------------------------------- */
@@ -348,6 +442,8 @@ int sluice__barrier_on_cancel(
 
 int sluice__barrier_on_end(sluice__barrier_handler *h, int channel)
 {
+	int rc;
+
 	if (channel < 0 || channel >= h->num_channels || h->ended[channel])
 		return 0;
 	h->ended[channel] = 1;
@@ -365,5 +461,11 @@ int sluice__barrier_on_end(sluice__barrier_handler *h, int channel)
 			h, h->current,
 			SLUICE_CFR_CHECKPOINT_DECLINED_INPUT_END_OF_STREAM);
 	}
-	return align_mark(h, channel, 0);
+	if (h->unaligned_now) {
+		unaligned_mark(h, channel);
+		return unaligned_check_done(h);
+	}
+	if ((rc = align_mark(h, channel, 0)) < 0)
+		return rc;
+	return sluice__barrier_check_timeout(h);
 }

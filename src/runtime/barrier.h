@@ -30,6 +30,23 @@
  *
  * Every abort calls actions->abort(id, reason) exactly once per id; the
  * task declines and forwards a cancellation marker.
+ *
+ * Unaligned (spec §4.4, §4.5; only with `unaligned_enabled`, EXACTLY_ONCE,
+ * and a barrier whose options allow it, never for savepoints):
+ *  - aligned_timeout_ms == 0: the first barrier of checkpoint n triggers
+ *    at once (trigger_unaligned with the channels whose barrier is in);
+ *    nothing is blocked; every later barrier of n (or end of partition
+ *    with after-finish enabled) calls channel_barrier for its channel;
+ *    when all target channels delivered, unaligned_done(n).
+ *  - aligned_timeout_ms > 0: n starts aligned (channels blocked) and
+ *    switches to unaligned once the wall clock reaches barrier timestamp
+ *    + timeout (the timeout includes the start delay, as Flink measures
+ *    it), checked on every barrier, end of partition and whenever the
+ *    task calls sluice__barrier_check_timeout; the switch unblocks every
+ *    channel and triggers unaligned as above.  An alignment that ends
+ *    before the deadline stays an aligned checkpoint.
+ *  - cancel markers, subsumption and end of partition abort an unaligned
+ *    checkpoint exactly like an aligned one.
  */
 #ifndef SLUICE_RUNTIME_BARRIER_H
 #define SLUICE_RUNTIME_BARRIER_H
@@ -53,6 +70,20 @@ typedef struct sluice__barrier_actions {
 		int64_t start_delay_ms);
 	/* give checkpoint `id` up (decline, forward a cancel marker) */
 	int (*abort)(void *ctx, int64_t id, sluice_failure_reason reason);
+	/* exactly-once: checkpoint `id` begins at this task (optional) */
+	void (*started)(void *ctx, int64_t id);
+	/* unaligned: snapshot now; `arrived[c]` = barrier of `b` already in
+	 * on channel c (in-flight data of the others is recorded) */
+	int (*trigger_unaligned)(
+		void *ctx,
+		const sluice__barrier *b,
+		const uint8_t *arrived,
+		int64_t start_delay_ms);
+	/* unaligned: the barrier of the current checkpoint reached `channel`
+	 * (stop recording it) */
+	void (*channel_barrier)(void *ctx, int channel);
+	/* unaligned: every barrier of `id` is in */
+	int (*unaligned_done)(void *ctx, int64_t id, int64_t alignment_ms);
 } sluice__barrier_actions;
 
 typedef struct sluice__tracked {
@@ -83,6 +114,10 @@ typedef struct sluice__barrier_handler {
 	sluice__barrier pending;
 	int64_t first_ns;
 	int64_t first_wall_ms;
+	/* unaligned */
+	int unaligned_enabled; /* set by the owner after init */
+	int unaligned_now;     /* current checkpoint runs unaligned */
+	int64_t deadline_ms;   /* aligned timeout (wall), -1 none */
 	/* tracker */
 	sluice__tracked tracked[SLUICE__TRACKER_MAX];
 	int num_tracked;
@@ -106,6 +141,12 @@ int sluice__barrier_on_barrier(
 int sluice__barrier_on_cancel(
 	sluice__barrier_handler *h, int channel, int64_t id);
 int sluice__barrier_on_end(sluice__barrier_handler *h, int channel);
+
+/* Aligned checkpoint timeout: switch to unaligned when its deadline has
+ * passed.  0 or the first negative code an action returned. */
+int sluice__barrier_check_timeout(sluice__barrier_handler *h);
+/* Wall-clock deadline of the pending aligned checkpoint, -1 none. */
+int64_t sluice__barrier_deadline(const sluice__barrier_handler *h);
 
 /* Whether a checkpoint is being aligned / tracked. */
 int sluice__barrier_pending(const sluice__barrier_handler *h);

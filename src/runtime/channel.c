@@ -20,10 +20,26 @@ sluice__elem *sluice__elem_new(sluice__elem_kind kind)
 	return e;
 }
 
+sluice__btrack *sluice__btrack_new(void)
+{
+	sluice__btrack *b = sluice__calloc(1, sizeof(*b));
+
+	if (b)
+		b->refs = 1;
+	return b;
+}
+
+void sluice__btrack_release(sluice__btrack *b)
+{
+	if (b && __atomic_sub_fetch(&b->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		sluice__free(b);
+}
+
 void sluice__elem_free(sluice__elem *e)
 {
 	if (!e)
 		return;
+	sluice__btrack_release(e->track);
 	sluice__free(e->data);
 	sluice__free(e);
 }
@@ -96,6 +112,7 @@ int sluice__inbox_post(sluice__inbox *in, const sluice__mail *mail)
 		else
 			in->mail_head = m;
 		in->mail_tail = m;
+		__atomic_store_n(&in->has_mail, 1, __ATOMIC_RELAXED);
 		pthread_cond_signal(&in->cond);
 	}
 	pthread_mutex_unlock(&in->lock);
@@ -107,8 +124,9 @@ int sluice__inbox_post(sluice__inbox *in, const sluice__mail *mail)
 	return 0;
 }
 
-/* Pop the head of `ch` (lock held); returns a credit for data. */
-static sluice__elem *channel_pop(sluice__channel *ch)
+/* Pop the head of `ch` (lock held); returns a credit for data and
+ * hands back the producer inbox to wake (after unlocking) in `*wake`. */
+static sluice__elem *channel_pop(sluice__channel *ch, sluice__inbox **wake)
 {
 	sluice__elem *e = ch->head;
 
@@ -116,34 +134,80 @@ static sluice__elem *channel_pop(sluice__channel *ch)
 	if (!ch->head)
 		ch->tail = NULL;
 	e->next = NULL;
+	/* num_prio counts priority elements at the head of a channel */
+	if (e->prio)
+		__atomic_sub_fetch(&ch->inbox->num_prio, 1, __ATOMIC_RELAXED);
+	if (ch->head && ch->head->prio)
+		__atomic_add_fetch(&ch->inbox->num_prio, 1, __ATOMIC_RELAXED);
+	if (e->track) {
+		__atomic_sub_fetch(&e->track->left, 1, __ATOMIC_ACQ_REL);
+		*wake = e->producer;
+	}
 	if (e->kind == SLUICE__ELEM_DATA) {
-		ch->data_queued--;
+		__atomic_store_n(
+			&ch->data_queued, ch->data_queued - 1,
+			__ATOMIC_RELAXED);
 		pthread_cond_signal(&ch->credit);
+		if (ch->wake) {
+			*wake = ch->wake;
+			ch->wake = NULL;
+		}
 	}
 	return e;
 }
 
+/* A priority element at the head of an unblocked channel (lock held). */
+static int take_prio(
+	sluice__inbox *in, sluice__elem **elem, int *chan, sluice__inbox **wake)
+{
+	int i;
+
+	if (__atomic_load_n(&in->num_prio, __ATOMIC_RELAXED) <= 0)
+		return 0;
+	for (i = 0; i < in->num_channels; i++) {
+		sluice__channel *ch = in->channels[i];
+
+		if (!ch->blocked && ch->head && ch->head->prio) {
+			*elem = channel_pop(ch, wake);
+			*chan = i;
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /* Look for something to hand out (lock held); 1 if found. */
 static int inbox_take(
-	sluice__inbox *in, sluice__mail **mail, sluice__elem **elem, int *chan)
+	sluice__inbox *in,
+	int prio_only,
+	sluice__mail **mail,
+	sluice__elem **elem,
+	int *chan,
+	sluice__inbox **wake)
 {
 	int i;
 
 	if (in->mail_head) {
 		*mail = in->mail_head;
 		in->mail_head = (*mail)->next;
-		if (!in->mail_head)
+		if (!in->mail_head) {
 			in->mail_tail = NULL;
+			__atomic_store_n(&in->has_mail, 0, __ATOMIC_RELAXED);
+		}
 		(*mail)->next = NULL;
 		return 1;
 	}
+	if (take_prio(in, elem, chan, wake))
+		return 1;
+	if (prio_only)
+		return 0;
 	for (i = 0; i < in->num_channels; i++) {
 		int idx = (in->rr + i) % in->num_channels;
 		sluice__channel *ch = in->channels[idx];
 
 		if (ch->blocked || !ch->head)
 			continue;
-		*elem = channel_pop(ch);
+		*elem = channel_pop(ch, wake);
 		*chan = idx;
 		in->rr = (idx + 1) % in->num_channels;
 		return 1;
@@ -154,10 +218,12 @@ static int inbox_take(
 int sluice__inbox_next(
 	sluice__inbox *in,
 	int64_t wait_ms,
+	int prio_only,
 	sluice__mail **mail,
 	sluice__elem **elem,
 	int *channel)
 {
+	sluice__inbox *wake = NULL;
 	int rc = 0;
 
 	*mail = NULL;
@@ -169,7 +235,7 @@ int sluice__inbox_next(
 			rc = SLUICE_ECANCELED;
 			break;
 		}
-		if (inbox_take(in, mail, elem, channel)) {
+		if (inbox_take(in, prio_only, mail, elem, channel, &wake)) {
 			rc = 1;
 			break;
 		}
@@ -184,7 +250,15 @@ int sluice__inbox_next(
 		}
 	}
 	pthread_mutex_unlock(&in->lock);
+	if (wake)
+		sluice__inbox_wakeup(wake);
 	return rc;
+}
+
+int sluice__inbox_prio(sluice__inbox *in)
+{
+	return __atomic_load_n(&in->num_prio, __ATOMIC_RELAXED) > 0 ||
+	       __atomic_load_n(&in->has_mail, __ATOMIC_RELAXED);
 }
 
 int sluice__channel_new(
@@ -273,10 +347,188 @@ int sluice__channel_push(sluice__channel *ch, sluice__elem *e)
 		ch->head = e;
 	ch->tail = e;
 	if (e->kind == SLUICE__ELEM_DATA)
-		ch->data_queued++;
+		__atomic_store_n(
+			&ch->data_queued, ch->data_queued + 1,
+			__ATOMIC_RELAXED);
 	pthread_cond_signal(&in->cond);
 	pthread_mutex_unlock(&in->lock);
 	return 0;
+}
+
+int sluice__channel_available(sluice__channel *ch, sluice__inbox *producer)
+{
+	sluice__inbox *in = ch->inbox;
+	int ok;
+
+	pthread_mutex_lock(&in->lock);
+	ok = in->closed || ch->data_queued < ch->credits;
+	if (!ok)
+		ch->wake = producer;
+	pthread_mutex_unlock(&in->lock);
+	return ok;
+}
+
+int sluice__channel_credit_hint(sluice__channel *ch)
+{
+	return __atomic_load_n(&ch->data_queued, __ATOMIC_RELAXED) <
+	       ch->credits;
+}
+
+int sluice__channel_push_force(sluice__channel *ch, sluice__elem *e)
+{
+	sluice__inbox *in = ch->inbox;
+
+	e->next = NULL;
+	pthread_mutex_lock(&in->lock);
+	if (in->closed) {
+		pthread_mutex_unlock(&in->lock);
+		sluice__elem_free(e);
+		return sluice__error_set(
+			SLUICE_ECANCELED, SLUICE_ERRCLS_RUNTIME,
+			"channel closed: the job is stopping");
+	}
+	if (ch->tail)
+		ch->tail->next = e;
+	else
+		ch->head = e;
+	ch->tail = e;
+	if (e->kind == SLUICE__ELEM_DATA)
+		__atomic_store_n(
+			&ch->data_queued, ch->data_queued + 1,
+			__ATOMIC_RELAXED);
+	pthread_cond_signal(&in->cond);
+	pthread_mutex_unlock(&in->lock);
+	return 0;
+}
+
+int sluice__channel_prioritize(
+	sluice__channel *ch,
+	int64_t id,
+	int (*keep)(void *arg, const uint8_t *data, size_t len),
+	void *arg)
+{
+	sluice__inbox *in = ch->inbox;
+	sluice__elem *after = NULL, *prev = NULL, *x, *b = NULL;
+	int rc = 0;
+
+	pthread_mutex_lock(&in->lock);
+	for (x = ch->head; x && x->prio; x = x->next)
+		after = x;
+	for (x = after ? after->next : ch->head; x; prev = x, x = x->next)
+		if (x->kind == SLUICE__ELEM_BARRIER && x->barrier.id == id) {
+			b = x;
+			break;
+		}
+	if (!b) {
+		pthread_mutex_unlock(&in->lock);
+		return 0;
+	}
+	for (x = after ? after->next : ch->head; x != b && rc >= 0; x = x->next)
+		if (x->kind == SLUICE__ELEM_DATA)
+			rc = keep(arg, x->data, x->len);
+	if (prev != after) { /* unlink b, insert it behind `after` */
+		prev->next = b->next;
+		if (ch->tail == b)
+			ch->tail = prev;
+		if (after) {
+			b->next = after->next;
+			after->next = b;
+		} else {
+			b->next = ch->head;
+			ch->head = b;
+		}
+	}
+	b->prio = 1;
+	if (ch->head == b)
+		__atomic_add_fetch(&in->num_prio, 1, __ATOMIC_RELAXED);
+	pthread_cond_signal(&in->cond);
+	pthread_mutex_unlock(&in->lock);
+	return rc < 0 ? rc : 1;
+}
+
+int sluice__channel_push_before_end(sluice__channel *ch, sluice__elem *e)
+{
+	sluice__inbox *in = ch->inbox;
+	sluice__elem *prev = NULL, *x;
+
+	e->next = NULL;
+	pthread_mutex_lock(&in->lock);
+	if (in->closed) {
+		pthread_mutex_unlock(&in->lock);
+		sluice__elem_free(e);
+		return sluice__error_set(
+			SLUICE_ECANCELED, SLUICE_ERRCLS_RUNTIME,
+			"channel closed: the job is stopping");
+	}
+	for (x = ch->head; x && x->kind != SLUICE__ELEM_END; x = x->next)
+		prev = x;
+	e->next = x;
+	if (prev)
+		prev->next = e;
+	else
+		ch->head = e;
+	if (!x)
+		ch->tail = e;
+	pthread_cond_signal(&in->cond);
+	pthread_mutex_unlock(&in->lock);
+	return 0;
+}
+
+int sluice__channel_peek_data(
+	sluice__channel *ch,
+	int (*keep)(void *arg, const uint8_t *data, size_t len),
+	void *arg)
+{
+	sluice__elem *x;
+	int rc = 0;
+
+	pthread_mutex_lock(&ch->inbox->lock);
+	for (x = ch->head; x && rc >= 0; x = x->next)
+		if (x->kind == SLUICE__ELEM_DATA)
+			rc = keep(arg, x->data, x->len);
+	pthread_mutex_unlock(&ch->inbox->lock);
+	return rc;
+}
+
+int sluice__channel_push_overtaking(
+	sluice__channel *ch,
+	sluice__elem *e,
+	int (*keep)(void *arg, const uint8_t *data, size_t len),
+	void *arg)
+{
+	sluice__inbox *in = ch->inbox;
+	sluice__elem *after = NULL, *x;
+	int rc = 0;
+
+	e->next = NULL;
+	e->prio = 1;
+	pthread_mutex_lock(&in->lock);
+	if (in->closed) {
+		pthread_mutex_unlock(&in->lock);
+		sluice__elem_free(e);
+		return sluice__error_set(
+			SLUICE_ECANCELED, SLUICE_ERRCLS_RUNTIME,
+			"channel closed: the job is stopping");
+	}
+	for (x = ch->head; x && x->prio; x = x->next)
+		after = x; /* behind earlier priority elements */
+	for (x = after ? after->next : ch->head; x && rc >= 0; x = x->next)
+		if (x->kind == SLUICE__ELEM_DATA)
+			rc = keep(arg, x->data, x->len);
+	if (after) {
+		e->next = after->next;
+		after->next = e;
+	} else {
+		e->next = ch->head;
+		ch->head = e;
+	}
+	if (!e->next)
+		ch->tail = e;
+	if (ch->head == e)
+		__atomic_add_fetch(&in->num_prio, 1, __ATOMIC_RELAXED);
+	pthread_cond_signal(&in->cond);
+	pthread_mutex_unlock(&in->lock);
+	return rc;
 }
 
 void sluice__channel_set_blocked(sluice__channel *ch, int blocked)

@@ -46,12 +46,27 @@ typedef struct sluice__barrier {
 	sluice_checkpoint_options opts;
 } sluice__barrier;
 
+/* Consumption of one aligned barrier on every output channel (spec
+ * §4.5): `left` elements not yet taken; freed with its last reference. */
+typedef struct sluice__btrack {
+	int left; /* atomic */
+	int refs; /* atomic */
+} sluice__btrack;
+
+sluice__btrack *sluice__btrack_new(void);
+void sluice__btrack_release(sluice__btrack *b);
+
 typedef struct sluice__elem {
 	struct sluice__elem *next;
 	sluice__elem_kind kind;
 	sluice__barrier barrier; /* BARRIER; CANCEL uses barrier.id */
-	size_t len;              /* DATA: bytes in data */
-	uint8_t *data;           /* DATA: owned */
+	int prio;                /* unaligned barrier: served first */
+	/* aligned barrier that may time out: `track->left` goes down when
+	 * the consumer takes it, and `producer` is woken */
+	sluice__btrack *track;
+	struct sluice__inbox *producer;
+	size_t len;    /* DATA: bytes in data */
+	uint8_t *data; /* DATA: owned */
 } sluice__elem;
 
 /* New element; DATA takes ownership of `data`.  NULL on OOM. */
@@ -84,6 +99,8 @@ typedef struct sluice__inbox {
 	int rr; /* next channel to look at */
 	int closed;
 	int woken;
+	int num_prio; /* priority elements at channel heads (atomic) */
+	int has_mail; /* mails queued (atomic hint) */
 } sluice__inbox;
 
 struct sluice__channel {
@@ -97,6 +114,9 @@ struct sluice__channel {
 	int input;           /* consumer input number (0 or 1) */
 	int producer_waiting;
 	uint64_t waits; /* times a producer had to wait for credit */
+	/* producer's inbox to wake when a credit comes back (set by
+	 * sluice__channel_available when there was none) */
+	sluice__inbox *wake;
 };
 
 int sluice__inbox_init(sluice__inbox *in);
@@ -110,18 +130,23 @@ void sluice__inbox_wakeup(sluice__inbox *in);
 int sluice__inbox_post(sluice__inbox *in, const sluice__mail *mail);
 
 /*
- * Next thing for the consumer: a mail (priority) or an element of an
- * unblocked channel.  Waits up to `wait_ms` of real time (< 0 forever,
- * 0 not at all).  Returns 1 with `*mail` or `*elem` (and `*channel`) set
- * (caller frees), 0 when nothing arrived (timeout or wake-up),
- * SLUICE_ECANCELED when closed.
+ * Next thing for the consumer: a mail (priority), a priority element at
+ * the head of an unblocked channel (an unaligned barrier), or, unless
+ * `prio_only`, an element of an unblocked channel.  Waits up to `wait_ms`
+ * of real time (< 0 forever, 0 not at all).  Returns 1 with `*mail` or
+ * `*elem` (and `*channel`) set (caller frees), 0 when nothing arrived
+ * (timeout or wake-up), SLUICE_ECANCELED when closed.  Taking a data
+ * buffer returns a credit and wakes a producer that asked for it.
  */
 int sluice__inbox_next(
 	sluice__inbox *in,
 	int64_t wait_ms,
+	int prio_only,
 	sluice__mail **mail,
 	sluice__elem **elem,
 	int *channel);
+/* Whether a mail or a priority element waits (cheap hint). */
+int sluice__inbox_prio(sluice__inbox *in);
 
 /* New channel into `in` for consumer input `input`, `credits` >= 1. */
 int sluice__channel_new(
@@ -133,6 +158,49 @@ void sluice__channel_free(sluice__channel *ch);
  * for a credit.  Returns 0 or SLUICE_ECANCELED (inbox closed).
  */
 int sluice__channel_push(sluice__channel *ch, sluice__elem *e);
+/* 1 when a data buffer can be pushed without waiting; otherwise 0 and
+ * `producer` is woken when a credit comes back. */
+int sluice__channel_available(sluice__channel *ch, sluice__inbox *producer);
+/* Cheap unlocked hint of sluice__channel_available. */
+int sluice__channel_credit_hint(sluice__channel *ch);
+/*
+ * Unaligned barrier (spec §4.4): put `e` ahead of everything queued
+ * except earlier priority elements, without waiting for credit, as a
+ * priority element (like Flink's priority events).  The overtaken
+ * elements stay queued in their order; `keep` is called with each
+ * overtaken data buffer, in order, so the producer persists them.  0, the first
+ * negative code of `keep`, or SLUICE_ECANCELED.  `e` is taken over.
+ */
+int sluice__channel_push_overtaking(
+	sluice__channel *ch,
+	sluice__elem *e,
+	int (*keep)(void *arg, const uint8_t *data, size_t len),
+	void *arg);
+/* Append a DATA element without waiting for credit (before an event of
+ * an unaligned-enabled job).  0 or SLUICE_ECANCELED. */
+int sluice__channel_push_force(sluice__channel *ch, sluice__elem *e);
+/*
+ * Aligned checkpoint timeout on the output side (spec §4.5): if the
+ * aligned barrier of checkpoint `id` is still queued, make it a priority
+ * element ahead of everything but earlier priority elements; `keep` gets
+ * each data buffer it overtakes.  1 converted, 0 not queued (already
+ * consumed), < 0 from `keep` or SLUICE_ECANCELED.
+ */
+int sluice__channel_prioritize(
+	sluice__channel *ch,
+	int64_t id,
+	int (*keep)(void *arg, const uint8_t *data, size_t len),
+	void *arg);
+/* Queue event `e` (not DATA) before a queued end of partition, else at
+ * the tail (consumer thread: a barrier injected for a finished
+ * producer).  0 or SLUICE_ECANCELED. */
+int sluice__channel_push_before_end(sluice__channel *ch, sluice__elem *e);
+/* Call `keep` with every queued data buffer, in order (consumer
+ * thread); 0 or the first negative code of `keep`. */
+int sluice__channel_peek_data(
+	sluice__channel *ch,
+	int (*keep)(void *arg, const uint8_t *data, size_t len),
+	void *arg);
 /* Block or unblock consumption (consumer thread). */
 void sluice__channel_set_blocked(sluice__channel *ch, int blocked);
 /* Whether a producer is waiting for credit right now (tests, stats). */

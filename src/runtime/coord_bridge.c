@@ -217,6 +217,8 @@ static int br_trigger(
 	memset(&opts, 0, sizeof(opts));
 	opts.savepoint = o && o->kind != SLUICE_CKPT_CHECKPOINT;
 	opts.sync_savepoint = o && o->kind == SLUICE_CKPT_SYNC_SAVEPOINT;
+	opts.unaligned = o && o->alignment == SLUICE_ALIGN_UNALIGNED;
+	opts.aligned_timeout_ms = o ? o->aligned_timeout_ms : 0;
 	return sluice_job_trigger_task(b->job, i, id, timestamp_ms, &opts);
 }
 
@@ -342,6 +344,12 @@ static int convert(sluice_task_snapshot *s, sluice__subtask_snapshot **out)
 	o->async_ms = s->async_duration_ms;
 	o->alignment_ns = s->alignment_duration_ms * 1000000;
 	o->start_delay_ns = s->start_delay_ms * 1000000;
+	o->processed_bytes = s->processed_bytes;
+	o->persisted_bytes = s->persisted_bytes;
+	o->unaligned = s->unaligned;
+	o->channel_state = s->channel_state;
+	o->channel_state_len = s->channel_state_len;
+	s->channel_state = NULL;
 	*out = o;
 	o = NULL;
 done:

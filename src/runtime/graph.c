@@ -49,6 +49,7 @@ void sluice_task_snapshot_free(sluice_task_snapshot *s)
 	sluice_keyed_handle_free(s->keyed);
 	sluice_opstate_handle_free(s->opstate);
 	sluice_incremental_handle_free(s->incremental);
+	sluice__free(s->channel_state);
 	sluice__free(s);
 }
 
@@ -63,8 +64,13 @@ sluice_task_snapshot *sluice_task_snapshot_dup(const sluice_task_snapshot *s)
 	d->keyed = s->keyed ? sluice_keyed_handle_dup(s->keyed) : NULL;
 	d->opstate = s->opstate ? sluice_opstate_handle_dup(s->opstate) : NULL;
 	d->incremental = sluice_incremental_handle_dup(s->incremental);
+	d->channel_state =
+		s->channel_state
+			? sluice__memdup(s->channel_state, s->channel_state_len)
+			: NULL;
 	if (!d->uid || (s->keyed && !d->keyed) || (s->opstate && !d->opstate) ||
-	    (s->incremental && !d->incremental)) {
+	    (s->incremental && !d->incremental) ||
+	    (s->channel_state && !d->channel_state)) {
 		sluice_task_snapshot_free(d);
 		return NULL;
 	}

@@ -43,6 +43,10 @@ int sluice_job_new(
 		job->opts.channel_credits = DEFAULT_CREDITS;
 	if (!job->opts.snapshot_threads)
 		job->opts.snapshot_threads = DEFAULT_SNAP_THREADS;
+	if (job->opts.max_subtasks_per_channel_state_file <= 0)
+		job->opts.max_subtasks_per_channel_state_file = 5;
+	if (job->opts.mode != SLUICE_JOB_EXACTLY_ONCE)
+		job->opts.unaligned = 0;
 	job->clock = job->opts.clock ? job->opts.clock : sluice_clock_system();
 	job->factory = sluice_mem_state_provider_new;
 	pthread_mutex_init(&job->lock, NULL);
@@ -370,8 +374,20 @@ static int check_restore(sluice_job *job, const sluice_job_restore *r)
 		const sluice_task_snapshot *s = r->tasks[i];
 		sluice__vertex *v = vertex_by_uid(job, s->uid);
 
-		if (!s->keyed && !s->opstate && !s->incremental)
+		if (!s->keyed && !s->opstate && !s->incremental &&
+		    !s->channel_state)
 			continue;
+		if (s->channel_state && v && v->parallelism != s->parallelism)
+			return sluice__error_set(
+				SLUICE_EUNSUPPORTED, SLUICE_ERRCLS_JOB,
+				"checkpoint %s holds in-flight data of an "
+				"unaligned checkpoint for operator %s at "
+				"parallelism %d; it cannot be restored at "
+				"parallelism %d. Restore it at the same "
+				"parallelism, take an aligned savepoint, and "
+				"rescale from the savepoint",
+				r->dir ? r->dir : what, s->uid,
+				(int)s->parallelism, (int)v->parallelism);
 		if (!v && r->allow_non_restored) {
 			sluice__info(
 				"Skipping savepoint state for operator %s.",
@@ -521,6 +537,76 @@ static int overlaps(const sluice__task *t, int32_t start, int32_t num)
 	return start <= t->kg_end && start + num - 1 >= t->kg_start;
 }
 
+/* Every entry of a restored blob names a channel this task has. */
+static int check_channels(sluice__task *t, const sluice_job_restore *r)
+{
+	sluice__chs_entry *en = NULL;
+	size_t n = 0, i;
+	int rc;
+
+	rc = sluice__chs_parse(t->replay, t->replay_len, t->v->uid, &en, &n);
+	for (i = 0; rc >= 0 && i < n; i++) {
+		int ok =
+			en[i].kind == SLUICE__CHS_OUTPUT
+				? en[i].gate < t->num_outs &&
+					  en[i].channel <
+						  (uint32_t)t->outs[en[i].gate]
+							  .num_channels
+				: en[i].channel < (uint32_t)t->inbox
+							  .num_channels &&
+					  t->inbox.channels[en[i].channel]
+							  ->input == en[i].gate;
+
+		if (!ok)
+			rc = sluice__error_set(
+				SLUICE_EUNSUPPORTED, SLUICE_ERRCLS_JOB,
+				"checkpoint %lld: in-flight data of operator "
+				"%s subtask %d names %s channel %u/%u, which "
+				"the job no longer has (its topology or "
+				"parallelism changed); restore from an aligned "
+				"savepoint instead",
+				(long long)r->checkpoint_id, t->v->uid,
+				(int)t->subtask,
+				en[i].kind == SLUICE__CHS_OUTPUT ? "output"
+								 : "input",
+				(unsigned)en[i].gate, (unsigned)en[i].channel);
+	}
+	sluice__free(en);
+	return rc;
+}
+
+/* The channel state of this subtask, if the restore set has one. */
+static int restore_channel_state(sluice__task *t, const sluice_job_restore *r)
+{
+	char what[256];
+	size_t i;
+	int rc;
+
+	for (i = 0; i < r->num_tasks; i++) {
+		const sluice_task_snapshot *s = r->tasks[i];
+
+		if (!s->channel_state || s->subtask != t->subtask ||
+		    strcmp(s->uid, t->v->uid))
+			continue;
+		snprintf(
+			what, sizeof(what),
+			"checkpoint %lld operator %s subtask %d",
+			(long long)r->checkpoint_id, t->v->uid,
+			(int)t->subtask);
+		if (t->replay)
+			return sluice__error_set(
+				SLUICE_ECORRUPT, SLUICE_ERRCLS_JOB,
+				"%s: more than one channel state", what);
+		if ((rc = sluice__chs_read(
+			     &t->replay, &t->replay_len, s->channel_state,
+			     s->channel_state_len, r->storage, r->dir, what)) <
+			    0 ||
+		    (rc = check_channels(t, r)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
 static int restore_task(sluice__task *t, const sluice_job_restore *r)
 {
 	const sluice_keyed_handle **keyed;
@@ -545,13 +631,18 @@ static int restore_task(sluice__task *t, const sluice_job_restore *r)
 		if (strcmp(s->uid, t->v->uid))
 			continue;
 		any = 1;
+		if (s->finished && s->subtask == t->subtask &&
+		    s->parallelism == t->v->parallelism &&
+		    t->v->kind == SLUICE_VERTEX_SOURCE)
+			t->restored_finished = 1;
 		if (k && overlaps(t, k->start_key_group, k->num_key_groups))
 			keyed[sr.num_keyed++] = k;
 		if (n && overlaps(t, n->start_key_group, n->num_key_groups))
 			inc[sr.num_incremental++] = n;
 	}
 	sr.incremental = inc;
-	if ((rc = assign_opstate(t, r, &ops, &num_ops)) < 0)
+	if ((rc = assign_opstate(t, r, &ops, &num_ops)) < 0 ||
+	    (rc = restore_channel_state(t, r)) < 0)
 		goto done;
 	sr.keyed = keyed;
 	sr.opstate = (const sluice_opstate_handle *const *)ops;
@@ -603,6 +694,7 @@ static void release_run(sluice_job *job)
 	sluice__metrics_fold(job);
 	for (i = 0; i < job->num_tasks && job->tasks; i++)
 		sluice__task_release(&job->tasks[i]);
+	sluice__csw_release(&job->csw);
 	for (i = 0; i < job->num_channels; i++)
 		sluice__channel_free(job->channels[i]);
 	for (i = 0; i < job->num_tasks && job->tasks; i++)
@@ -668,7 +760,12 @@ int sluice_job_start(
 	if (restore && (rc = check_restore(job, restore)) < 0)
 		return rc;
 	__atomic_store_n(&job->started, 1, __ATOMIC_RELEASE);
-	if ((rc = make_tasks(job)) < 0 || (rc = make_channels(job)) < 0 ||
+	if ((rc = make_tasks(job)) < 0 ||
+	    (rc = sluice__csw_init(
+		     &job->csw, job->num_tasks,
+		     job->opts.max_subtasks_per_channel_state_file,
+		     &job->streams, &job->resp, &job->stopping)) < 0 ||
+	    (rc = make_channels(job)) < 0 ||
 	    (rc = make_providers(job, restore)) < 0 ||
 	    (rc = sluice__pool_init(&job->pool, job->opts.snapshot_threads)) <
 		    0)

@@ -8,8 +8,9 @@
  * Record wire format inside a buffer (records never span buffers; a
  * record bigger than the buffer size travels alone in an oversized
  * buffer): varint key length, key, varint value length, value, u64
- * timestamp.  Buffers live only in memory between two threads of one
- * process and are never persisted.
+ * timestamp.  Buffers live in memory between two threads of one
+ * process; an unaligned checkpoint persists the ones its barrier overtook
+ * (sluice__output_overtake, channel state in chstate.c).
  */
 #include <string.h>
 
@@ -98,12 +99,127 @@ int sluice__output_flush(sluice__task *t)
 	return 0;
 }
 
+int sluice__output_flush_available(sluice__task *t)
+{
+	int i, ci, rc;
+
+	for (i = 0; i < t->num_outs; i++) {
+		sluice__out_edge *e = &t->outs[i];
+
+		/* one producer per channel: a credit seen stays ours */
+		for (ci = 0; ci < e->num_channels; ci++)
+			if (e->bufs[ci].len &&
+			    sluice__channel_available(
+				    e->channels[ci], &t->inbox) &&
+			    (rc = push_buffer(t, e, ci)) < 0)
+				return rc;
+	}
+	return 0;
+}
+
+int sluice__output_available(sluice__task *t, int hint)
+{
+	int i, ci;
+
+	for (i = 0; i < t->num_outs; i++)
+		for (ci = 0; ci < t->outs[i].num_channels; ci++) {
+			sluice__channel *ch = t->outs[i].channels[ci];
+
+			if (hint ? !sluice__channel_credit_hint(ch)
+				 : !sluice__channel_available(ch, &t->inbox))
+				return 0;
+		}
+	return 1;
+}
+
+typedef struct keep_arg {
+	sluice__task *t;
+	sluice__chs *cs;
+	uint16_t edge;
+	uint32_t channel;
+} keep_arg;
+
+static int keep_out(void *arg, const uint8_t *data, size_t len)
+{
+	keep_arg *k = arg;
+
+	return sluice__chs_add(
+		k->cs, SLUICE__CHS_OUTPUT, k->edge, k->channel, data, len);
+}
+
+static int keep_buffer(void *arg, const uint8_t *data, size_t len)
+{
+	keep_arg *k = arg;
+
+	return sluice__chs_add(
+		&k->t->cs, SLUICE__CHS_OUTPUT, k->edge, k->channel, data, len);
+}
+
+int sluice__output_overtake(sluice__task *t, const sluice__barrier *b)
+{
+	keep_arg k;
+	int i, ci, rc;
+
+	k.t = t;
+	for (i = 0; i < t->num_outs; i++) {
+		for (ci = 0; ci < t->outs[i].num_channels; ci++) {
+			sluice_buf *pend = &t->outs[i].bufs[ci];
+			sluice__elem *el =
+				sluice__elem_new(SLUICE__ELEM_BARRIER);
+
+			if (!el)
+				return sluice__error_oom();
+			el->barrier = *b;
+			k.edge = (uint16_t)i;
+			k.channel = (uint32_t)ci;
+			rc = sluice__channel_push_overtaking(
+				t->outs[i].channels[ci], el, keep_buffer, &k);
+			if (rc < 0)
+				return rc;
+			if (pend->len &&
+			    (rc = keep_buffer(&k, pend->ptr, pend->len)) < 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+/* Before an event of an unaligned-enabled job: pending buffers go out
+ * without waiting for credit, so the event is never stuck. */
+static int flush_force(sluice__task *t)
+{
+	int i, ci, rc;
+
+	for (i = 0; i < t->num_outs; i++) {
+		sluice__out_edge *e = &t->outs[i];
+
+		for (ci = 0; ci < e->num_channels; ci++) {
+			sluice__elem *el;
+			size_t len;
+
+			if (e->bufs[ci].len == 0)
+				continue;
+			if (!(el = sluice__elem_new(SLUICE__ELEM_DATA)))
+				return sluice__error_oom();
+			el->data = sluice_buf_detach(&e->bufs[ci], &len);
+			el->len = len;
+			if ((rc = sluice__channel_push_force(
+				     e->channels[ci], el)) < 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
 int sluice__output_event(
 	sluice__task *t, sluice__elem_kind kind, const sluice__barrier *b)
 {
 	int i, ci, rc;
 
-	if ((rc = sluice__output_flush(t)) < 0)
+	if ((rc = t->unaligned && kind != SLUICE__ELEM_END_DATA &&
+				  kind != SLUICE__ELEM_END
+			  ? flush_force(t)
+			  : sluice__output_flush(t)) < 0)
 		return rc;
 	for (i = 0; i < t->num_outs; i++) {
 		for (ci = 0; ci < t->outs[i].num_channels; ci++) {
@@ -118,6 +234,52 @@ int sluice__output_event(
 				return rc;
 		}
 	}
+	return 0;
+}
+
+int sluice__output_barrier_timeoutable(
+	sluice__task *t, const sluice__barrier *b, sluice__btrack *track)
+{
+	int i, ci, rc;
+
+	if ((rc = flush_force(t)) < 0)
+		return rc;
+	for (i = 0; i < t->num_outs; i++) {
+		for (ci = 0; ci < t->outs[i].num_channels; ci++) {
+			sluice__elem *el =
+				sluice__elem_new(SLUICE__ELEM_BARRIER);
+
+			if (!el)
+				return sluice__error_oom();
+			el->barrier = *b;
+			el->track = track;
+			el->producer = &t->inbox;
+			__atomic_add_fetch(&track->refs, 1, __ATOMIC_ACQ_REL);
+			__atomic_add_fetch(&track->left, 1, __ATOMIC_ACQ_REL);
+			rc = sluice__channel_push(t->outs[i].channels[ci], el);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+int sluice__output_prioritize(sluice__task *t, int64_t id, sluice__chs *cs)
+{
+	keep_arg k;
+	int i, ci, rc;
+
+	k.t = t;
+	k.cs = cs;
+	for (i = 0; i < t->num_outs; i++)
+		for (ci = 0; ci < t->outs[i].num_channels; ci++) {
+			k.edge = (uint16_t)i;
+			k.channel = (uint32_t)ci;
+			rc = sluice__channel_prioritize(
+				t->outs[i].channels[ci], id, keep_out, &k);
+			if (rc < 0)
+				return rc;
+		}
 	return 0;
 }
 

@@ -32,7 +32,8 @@ static int add_task(
 	int32_t subtask,
 	const sluice_keyed_handle *keyed,
 	const sluice_opstate_handle *ops,
-	const sluice_incremental_handle *inc)
+	const sluice_incremental_handle *inc,
+	const sluice_meta_ext *ext)
 {
 	sluice_task_snapshot *t = sluice__calloc(1, sizeof(*t));
 
@@ -47,6 +48,13 @@ static int add_task(
 	    (ops && !(t->opstate = sluice_opstate_handle_dup(ops))) ||
 	    (inc && !(t->incremental = sluice_incremental_handle_dup(inc))))
 		return sluice__error_oom();
+	if (ext) {
+		if (!(t->channel_state = sluice__memdup(
+			      ext->len ? (const void *)ext->data : "",
+			      ext->len ? ext->len : 1)))
+			return sluice__error_oom();
+		t->channel_state_len = ext->len;
+	}
 	return 0;
 }
 
@@ -59,7 +67,8 @@ static size_t count_handles(const struct sluice_checkpoint_meta *m)
 		for (i = 0; i < m->operators[o].num_subtasks; i++)
 			n += m->operators[o].subtasks[i].num_keyed +
 			     m->operators[o].subtasks[i].num_opstate +
-			     m->operators[o].subtasks[i].num_incremental;
+			     m->operators[o].subtasks[i].num_incremental +
+			     m->operators[o].subtasks[i].num_ext + 1;
 	return n;
 }
 
@@ -90,15 +99,26 @@ int sluice_restore_set_from_meta(
 			for (k = 0; k < sub->num_keyed && rc >= 0; k++)
 				rc = add_task(
 					s, op, sub->index, sub->keyed[k], NULL,
-					NULL);
+					NULL, NULL);
 			for (k = 0; k < sub->num_opstate && rc >= 0; k++)
 				rc = add_task(
 					s, op, sub->index, NULL,
-					sub->opstate[k], NULL);
+					sub->opstate[k], NULL, NULL);
 			for (k = 0; k < sub->num_incremental && rc >= 0; k++)
 				rc = add_task(
 					s, op, sub->index, NULL, NULL,
-					sub->incremental[k]);
+					sub->incremental[k], NULL);
+			if (sub->finished && rc >= 0 &&
+			    (rc = add_task(
+				     s, op, sub->index, NULL, NULL, NULL,
+				     NULL)) >= 0)
+				s->tasks[s->num_tasks - 1]->finished = 1;
+			for (k = 0; k < sub->num_ext && rc >= 0; k++)
+				if (sub->ext[k].tag ==
+				    SLUICE_META_EXT_CHANNEL_STATE)
+					rc = add_task(
+						s, op, sub->index, NULL, NULL,
+						NULL, &sub->ext[k]);
 		}
 	}
 	if (rc < 0) {

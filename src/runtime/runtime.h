@@ -19,6 +19,7 @@
 #include "sluice/sys/runtime.h"
 #include "runtime/barrier.h"
 #include "runtime/channel.h"
+#include "runtime/chstate.h"
 #include "util/buf.h"
 
 #define SLUICE__ABORTED_MAX 128
@@ -104,14 +105,15 @@ struct sluice__task {
 	int handler_inited;
 	sluice_state_provider *provider;
 	int restored;
-	int inputs_open[2];  /* channels without end of partition */
-	int data_open[2];    /* channels without end of data */
-	uint8_t *data_ended; /* per input channel */
-	int all_ended;       /* every channel ended its partition */
-	int data_done;       /* end of data reached (all inputs / source) */
-	int final_wait;      /* wait for a final checkpoint (option) */
-	int64_t final_id;    /* first checkpoint after end of data, -1 */
-	int final_done;      /* a checkpoint >= final_id completed */
+	int restored_finished; /* a source that had finished: starts at END */
+	int inputs_open[2];    /* channels without end of partition */
+	int data_open[2];      /* channels without end of data */
+	uint8_t *data_ended;   /* per input channel */
+	int all_ended;         /* every channel ended its partition */
+	int data_done;         /* end of data reached (all inputs / source) */
+	int final_wait;        /* wait for a final checkpoint (option) */
+	int64_t final_id;      /* first checkpoint after end of data, -1 */
+	int final_done;        /* a checkpoint >= final_id completed */
 	/* operator context */
 	sluice_slice key;
 	sluice_buf key_buf;
@@ -128,6 +130,29 @@ struct sluice__task {
 	uint64_t m_emitted;   /* records emitted */
 	uint64_t m_received;  /* records handed to process */
 	int64_t m_blocked_ns; /* time spent pushing output buffers */
+	/* unaligned checkpoints (job option unaligned) */
+	int unaligned;
+	int64_t cs_id;         /* collecting channel state for it, -1 */
+	uint8_t *cs_recording; /* per input channel: before its barrier */
+	sluice__chs cs;        /* entries collected so far */
+	void *cs_work;         /* its snapshot, submitted at the last barrier */
+	uint64_t bytes_in;     /* data bytes taken from the inputs */
+	uint64_t bytes_at_start; /* bytes_in when the checkpoint began */
+	/* aligned barrier sent with a timeout, its snapshot held until every
+	 * consumer took it or the timeout made it unaligned */
+	int64_t out_id; /* -1 none */
+	void *out_work;
+	sluice__btrack *out_track; /* its barrier elements not yet taken */
+	int64_t out_deadline;      /* wall ms */
+	sluice__chs out_cs;
+	/* the input buffer being processed, record by record */
+	sluice__elem *cur;
+	sluice_reader cur_r;
+	int cur_ch;
+	unsigned pause_tick;
+	/* restored channel state, replayed before new input */
+	uint8_t *replay;
+	size_t replay_len;
 };
 
 struct sluice_job {
@@ -149,6 +174,7 @@ struct sluice_job {
 	sluice__channel **channels;
 	int num_channels;
 	sluice__pool pool;
+	sluice__csw csw; /* shared channel-state files (unaligned) */
 	sluice_job_responder resp;
 	pthread_mutex_t lock; /* guards the fields below */
 	pthread_cond_t cond;
@@ -177,6 +203,22 @@ void sluice__task_release(sluice__task *t);
 /* output.c */
 int sluice__output_emit(sluice__task *t, const sluice_record *rec);
 int sluice__output_flush(sluice__task *t);
+/* Push the pending buffers of channels with credit (never waits). */
+int sluice__output_flush_available(sluice__task *t);
+/* 1 when every output channel has a credit; else 0, and the task's inbox
+ * is woken when one comes back.  `hint`: unlocked check only. */
+int sluice__output_available(sluice__task *t, int hint);
+/* Unaligned barrier on every output channel, ahead of queued buffers;
+ * the overtaken buffers and the pending ones go into t->cs. */
+int sluice__output_overtake(sluice__task *t, const sluice__barrier *b);
+/* Aligned barrier that may time out (spec §4.5): pending buffers go out
+ * without waiting for credit; each barrier element holds `track` and
+ * counts it down when its consumer takes it (waking this task). */
+int sluice__output_barrier_timeoutable(
+	sluice__task *t, const sluice__barrier *b, sluice__btrack *track);
+/* The timeout passed: barriers of `id` still queued become priority
+ * elements; the buffers they overtake go into `cs`. */
+int sluice__output_prioritize(sluice__task *t, int64_t id, sluice__chs *cs);
 int sluice__output_event(
 	sluice__task *t, sluice__elem_kind kind, const sluice__barrier *b);
 /* Decode one record from `r`; 1 ok, 0 at end, SLUICE_ECORRUPT. */

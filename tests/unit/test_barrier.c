@@ -65,6 +65,38 @@ static int f_abort(void *ctx, int64_t id, sluice_failure_reason reason)
 	return 0;
 }
 
+/* unaligned: X trigger (channel = channels already in), C channel's
+ * barrier in, D all in */
+static int f_trigger_unaligned(
+	void *ctx,
+	const sluice__barrier *b,
+	const uint8_t *arrived,
+	int64_t delay_ms)
+{
+	fake *f = ctx;
+	int i, in = 0;
+
+	for (i = 0; i < f->h.num_channels; i++)
+		in += arrived[i];
+	f->evs[f->n++] = (ev){'X', in, b->id, 0, 0, delay_ms};
+	return 0;
+}
+
+static void f_channel_barrier(void *ctx, int channel)
+{
+	fake *f = ctx;
+
+	f->evs[f->n++] = (ev){'C', channel, 0, 0, 0, 0};
+}
+
+static int f_unaligned_done(void *ctx, int64_t id, int64_t align_ms)
+{
+	fake *f = ctx;
+
+	f->evs[f->n++] = (ev){'D', -1, id, 0, align_ms, 0};
+	return 0;
+}
+
 static fake *fake_new(int exactly_once, int after_finish, int channels)
 {
 	fake *f = calloc(1, sizeof(*f));
@@ -72,7 +104,15 @@ static fake *fake_new(int exactly_once, int after_finish, int channels)
 	assert_non_null(f);
 	sluice_manual_clock_init(&f->clock, 1000000);
 	f->act = (sluice__barrier_actions){
-		f, f_block, f_unblock, f_trigger, f_abort};
+		f,
+		f_block,
+		f_unblock,
+		f_trigger,
+		f_abort,
+		NULL,
+		f_trigger_unaligned,
+		f_channel_barrier,
+		f_unaligned_done};
 	assert_int_equal(
 		sluice__barrier_handler_init(
 			&f->h, exactly_once, after_finish, channels, &f->act,
@@ -395,9 +435,179 @@ static void test_barrier__tracker_keeps_at_most_fifty_checkpoints(void **state)
 	fake_free(f);
 }
 
+/* ---- unaligned (spec §4.4, §4.5) ---------------------------------------- */
+
+static void ubarrier(fake *f, int channel, int64_t id, int64_t ts, int64_t to)
+{
+	sluice__barrier b;
+
+	memset(&b, 0, sizeof(b));
+	b.id = id;
+	b.timestamp = ts;
+	b.opts.unaligned = 1;
+	b.opts.aligned_timeout_ms = to;
+	assert_int_equal(sluice__barrier_on_barrier(&f->h, channel, &b), 0);
+}
+
+static ev *expect_kind(fake *f, char kind)
+{
+	ev *e = next_ev(f);
+
+	assert_int_equal(e->kind, kind);
+	return e;
+}
+
+static void test_barrier__unaligned_first_barrier_triggers_at_once(void **state)
+{
+	fake *f = fake_new(1, 1, 3);
+	int64_t now = sluice_clock_wall_ms(&f->clock.base);
+	ev *e;
+
+	(void)state;
+	f->h.unaligned_enabled = 1;
+	sluice_manual_clock_advance(&f->clock, 7);
+	ubarrier(f, 1, 4, now, 0);
+	e = expect_kind(f, 'X');
+	assert_int_equal(e->id, 4);
+	assert_int_equal(e->channel, 1);  /* one channel's barrier is in */
+	assert_int_equal(e->delay_ms, 7); /* start delay */
+	/* nothing blocked; the others' barriers are bookkeeping */
+	ubarrier(f, 0, 4, now, 0);
+	assert_int_equal(expect_kind(f, 'C')->channel, 0);
+	expect_quiet(f);
+	sluice_manual_clock_advance(&f->clock, 5);
+	ubarrier(f, 2, 4, now, 0);
+	assert_int_equal(expect_kind(f, 'C')->channel, 2);
+	e = expect_kind(f, 'D');
+	assert_int_equal(e->id, 4);
+	assert_int_equal(e->align_ms, 5);
+	expect_quiet(f);
+	/* a late duplicate is ignored */
+	ubarrier(f, 2, 4, now, 0);
+	expect_quiet(f);
+	fake_free(f);
+}
+
+static void
+test_barrier__unaligned_needs_the_option_and_no_savepoint(void **state)
+{
+	fake *f = fake_new(1, 1, 2);
+	sluice__barrier b;
+
+	(void)state;
+	/* the job did not enable unaligned: aligned */
+	ubarrier(f, 0, 1, 0, 0);
+	expect_block(f, 0);
+	ubarrier(f, 1, 1, 0, 0);
+	expect_block(f, 1);
+	expect_trigger(f, 1);
+	/* savepoints stay aligned */
+	f->h.unaligned_enabled = 1;
+	memset(&b, 0, sizeof(b));
+	b.id = 2;
+	b.opts.unaligned = 1;
+	b.opts.savepoint = 1;
+	assert_int_equal(sluice__barrier_on_barrier(&f->h, 0, &b), 0);
+	expect_block(f, 0);
+	expect_quiet(f);
+	fake_free(f);
+}
+
+static void test_barrier__aligned_timeout_switches_to_unaligned(void **state)
+{
+	fake *f = fake_new(1, 1, 3);
+	int64_t ts = sluice_clock_wall_ms(&f->clock.base);
+	ev *e;
+
+	(void)state;
+	f->h.unaligned_enabled = 1;
+	/* the timeout counts from the trigger: 10 ms of start delay */
+	sluice_manual_clock_advance(&f->clock, 10);
+	ubarrier(f, 0, 3, ts, 30);
+	expect_block(f, 0);
+	assert_int_equal(sluice__barrier_deadline(&f->h), ts + 30);
+	sluice_manual_clock_advance(&f->clock, 19);
+	assert_int_equal(sluice__barrier_check_timeout(&f->h), 0);
+	expect_quiet(f);
+	sluice_manual_clock_advance(&f->clock, 1);
+	assert_int_equal(sluice__barrier_check_timeout(&f->h), 0);
+	e = expect_kind(f, 'X');
+	assert_int_equal(e->id, 3);
+	assert_int_equal(e->channel, 1); /* channel 0 was aligned */
+	assert_int_equal(sluice__barrier_deadline(&f->h), -1);
+	ubarrier(f, 1, 3, ts, 30);
+	assert_int_equal(expect_kind(f, 'C')->channel, 1);
+	ubarrier(f, 2, 3, ts, 30);
+	assert_int_equal(expect_kind(f, 'C')->channel, 2);
+	assert_int_equal(expect_kind(f, 'D')->id, 3);
+	expect_quiet(f);
+	fake_free(f);
+}
+
+static void
+test_barrier__aligned_timeout_not_reached_stays_aligned(void **state)
+{
+	fake *f = fake_new(1, 1, 2);
+	int64_t ts = sluice_clock_wall_ms(&f->clock.base);
+
+	(void)state;
+	f->h.unaligned_enabled = 1;
+	ubarrier(f, 0, 1, ts, 50);
+	expect_block(f, 0);
+	sluice_manual_clock_advance(&f->clock, 49);
+	ubarrier(f, 1, 1, ts, 50);
+	expect_block(f, 1);
+	expect_trigger(f, 1);
+	assert_int_equal(sluice__barrier_deadline(&f->h), -1);
+	/* a barrier arriving after the deadline switches at once */
+	sluice_manual_clock_advance(&f->clock, 100);
+	ubarrier(f, 0, 2, ts + 50, 50);
+	expect_block(f, 0);
+	assert_int_equal(expect_kind(f, 'X')->id, 2);
+	expect_quiet(f);
+	fake_free(f);
+}
+
+static void test_barrier__unaligned_abort_and_end_of_partition(void **state)
+{
+	fake *f = fake_new(1, 1, 2);
+
+	(void)state;
+	f->h.unaligned_enabled = 1;
+	ubarrier(f, 0, 5, 0, 0);
+	expect_kind(f, 'X');
+	cancel(f, 1, 5);
+	expect_abort(
+		f, 5, SLUICE_CFR_CHECKPOINT_DECLINED_ON_CANCELLATION_BARRIER);
+	ubarrier(f, 1, 5, 0, 0);
+	expect_quiet(f);
+	/* subsumed by a newer barrier */
+	ubarrier(f, 0, 6, 0, 0);
+	expect_kind(f, 'X');
+	ubarrier(f, 0, 7, 0, 0);
+	expect_abort(f, 6, SLUICE_CFR_CHECKPOINT_DECLINED_SUBSUMED);
+	expect_kind(f, 'X');
+	/* an ended channel counts as delivered */
+	end(f, 1);
+	assert_int_equal(expect_kind(f, 'C')->channel, 1);
+	assert_int_equal(expect_kind(f, 'D')->id, 7);
+	expect_quiet(f);
+	fake_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(
+			test_barrier__unaligned_first_barrier_triggers_at_once),
+		cmocka_unit_test(
+			test_barrier__unaligned_needs_the_option_and_no_savepoint),
+		cmocka_unit_test(
+			test_barrier__aligned_timeout_switches_to_unaligned),
+		cmocka_unit_test(
+			test_barrier__aligned_timeout_not_reached_stays_aligned),
+		cmocka_unit_test(
+			test_barrier__unaligned_abort_and_end_of_partition),
 		cmocka_unit_test(
 			test_barrier__aligned_blocks_each_channel_until_all_arrive),
 		cmocka_unit_test(

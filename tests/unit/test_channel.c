@@ -43,7 +43,7 @@ static void expect_next(sluice__inbox *in, int kind, int64_t v, int channel)
 	sluice__elem *e;
 	int ch;
 
-	assert_int_equal(sluice__inbox_next(in, 0, &m, &e, &ch), 1);
+	assert_int_equal(sluice__inbox_next(in, 0, 0, &m, &e, &ch), 1);
 	assert_null(m);
 	assert_non_null(e);
 	assert_int_equal(e->kind, kind);
@@ -61,7 +61,7 @@ static void expect_nothing(sluice__inbox *in)
 	sluice__elem *e;
 	int ch;
 
-	assert_int_equal(sluice__inbox_next(in, 0, &m, &e, &ch), 0);
+	assert_int_equal(sluice__inbox_next(in, 0, 0, &m, &e, &ch), 0);
 	assert_null(m);
 	assert_null(e);
 }
@@ -151,7 +151,7 @@ test_channel__producer_without_credit_blocks_until_consumer_takes(void **state)
 		int c;
 
 		assert_int_equal(
-			sluice__inbox_next(&in, RT_WAIT_MS, &m, &e, &c), 1);
+			sluice__inbox_next(&in, RT_WAIT_MS, 0, &m, &e, &c), 1);
 		assert_non_null(e);
 		assert_int_equal(e->data[0], i);
 		assert_true(sluice__channel_queued(p.ch) <= 2);
@@ -245,7 +245,7 @@ static void test_channel__mails_come_before_channel_elements(void **state)
 	sluice__inbox in;
 	sluice__channel *ch;
 	sluice__mail mail = {
-		NULL, SLUICE__MAIL_TRIGGER, 42, 1000, {0, 0, NULL}};
+		NULL, SLUICE__MAIL_TRIGGER, 42, 1000, {0, 0, NULL, 0, 0}};
 	sluice__mail *m;
 	sluice__elem *e;
 	int c;
@@ -255,7 +255,7 @@ static void test_channel__mails_come_before_channel_elements(void **state)
 	assert_int_equal(sluice__channel_new(&ch, &in, 0, 4), 0);
 	assert_int_equal(sluice__channel_push(ch, data_elem(1)), 0);
 	assert_int_equal(sluice__inbox_post(&in, &mail), 0);
-	assert_int_equal(sluice__inbox_next(&in, 0, &m, &e, &c), 1);
+	assert_int_equal(sluice__inbox_next(&in, 0, 0, &m, &e, &c), 1);
 	assert_non_null(m);
 	assert_null(e);
 	assert_int_equal(m->kind, SLUICE__MAIL_TRIGGER);
@@ -276,10 +276,10 @@ static void test_channel__wakeup_and_timeout_return_nothing(void **state)
 
 	(void)state;
 	assert_int_equal(sluice__inbox_init(&in), 0);
-	assert_int_equal(sluice__inbox_next(&in, 1, &m, &e, &c), 0);
+	assert_int_equal(sluice__inbox_next(&in, 1, 0, &m, &e, &c), 0);
 	sluice__inbox_wakeup(&in);
 	/* a pending wake-up ends even an unbounded wait at once */
-	assert_int_equal(sluice__inbox_next(&in, -1, &m, &e, &c), 0);
+	assert_int_equal(sluice__inbox_next(&in, -1, 0, &m, &e, &c), 0);
 	assert_null(m);
 	assert_null(e);
 	sluice__inbox_release(&in);
@@ -306,15 +306,155 @@ static void test_channel__close_wakes_a_blocked_producer(void **state)
 	assert_int_equal(p.rc, SLUICE_ECANCELED);
 	assert_int_equal(p.pushed, 1);
 	assert_int_equal(
-		sluice__inbox_next(&in, -1, &m, &e, &c), SLUICE_ECANCELED);
+		sluice__inbox_next(&in, -1, 0, &m, &e, &c), SLUICE_ECANCELED);
 	assert_int_equal(sluice__inbox_post(&in, &mail), SLUICE_ECANCELED);
 	sluice__channel_free(p.ch);
+	sluice__inbox_release(&in);
+}
+
+/* ---- unaligned checkpoints ------------------------------------------------
+ */
+
+typedef struct kept {
+	uint8_t tags[16];
+	int n;
+} kept;
+
+static int keep_tag(void *arg, const uint8_t *data, size_t len)
+{
+	kept *k = arg;
+
+	assert_int_equal(len, 1);
+	k->tags[k->n++] = data[0];
+	return 0;
+}
+
+static void
+test_channel__overtaking_barrier_goes_first_and_keeps_the_data(void **state)
+{
+	sluice__inbox in;
+	sluice__channel *a, *b;
+	kept k = {{0}, 0};
+
+	(void)state;
+	assert_int_equal(sluice__inbox_init(&in), 0);
+	assert_int_equal(sluice__channel_new(&a, &in, 0, 4), 0);
+	assert_int_equal(sluice__channel_new(&b, &in, 0, 4), 0);
+	assert_int_equal(sluice__channel_push(a, data_elem(9)), 0);
+	assert_int_equal(sluice__channel_push(b, data_elem(1)), 0);
+	assert_int_equal(
+		sluice__channel_push(b, event_elem(SLUICE__ELEM_END_DATA, 0)),
+		0);
+	assert_int_equal(sluice__channel_push(b, data_elem(2)), 0);
+	assert_false(sluice__inbox_prio(&in));
+	/* the barrier overtakes data and events; the data is reported */
+	assert_int_equal(
+		sluice__channel_push_overtaking(
+			b, event_elem(SLUICE__ELEM_BARRIER, 5), keep_tag, &k),
+		0);
+	assert_int_equal(k.n, 2);
+	assert_int_equal(k.tags[0], 1);
+	assert_int_equal(k.tags[1], 2);
+	assert_true(sluice__inbox_prio(&in));
+	/* served before channel a's data (round robin would pick a) */
+	expect_next(&in, SLUICE__ELEM_BARRIER, 5, 1);
+	assert_false(sluice__inbox_prio(&in));
+	/* a second one queues behind the first priority element only */
+	assert_int_equal(
+		sluice__channel_push_overtaking(
+			b, event_elem(SLUICE__ELEM_BARRIER, 6), keep_tag, &k),
+		0);
+	assert_int_equal(k.n, 4);
+	expect_next(&in, SLUICE__ELEM_BARRIER, 6, 1);
+	expect_next(&in, SLUICE__ELEM_DATA, 9, 0);
+	expect_next(&in, SLUICE__ELEM_DATA, 1, 1);
+	expect_next(&in, SLUICE__ELEM_END_DATA, 0, 1);
+	expect_next(&in, SLUICE__ELEM_DATA, 2, 1);
+	expect_nothing(&in);
+	sluice__channel_free(a);
+	sluice__channel_free(b);
+	sluice__inbox_release(&in);
+}
+
+static void
+test_channel__timed_out_barrier_is_prioritized_once_queued(void **state)
+{
+	sluice__inbox in;
+	sluice__channel *ch;
+	sluice__btrack *t = sluice__btrack_new();
+	sluice__inbox prod;
+	sluice__elem *bar = event_elem(SLUICE__ELEM_BARRIER, 3);
+	kept k = {{0}, 0};
+
+	(void)state;
+	assert_non_null(t);
+	assert_int_equal(sluice__inbox_init(&in), 0);
+	assert_int_equal(sluice__inbox_init(&prod), 0);
+	assert_int_equal(sluice__channel_new(&ch, &in, 0, 4), 0);
+	assert_int_equal(sluice__channel_push(ch, data_elem(1)), 0);
+	assert_int_equal(sluice__channel_push(ch, data_elem(2)), 0);
+	bar->track = t;
+	bar->producer = &prod;
+	t->refs++;
+	t->left = 1;
+	assert_int_equal(sluice__channel_push(ch, bar), 0);
+	assert_int_equal(sluice__channel_push(ch, data_elem(3)), 0);
+	expect_next(&in, SLUICE__ELEM_DATA, 1, 0);
+	/* the timeout: the barrier jumps ahead of data 2, which is kept */
+	assert_int_equal(sluice__channel_prioritize(ch, 3, keep_tag, &k), 1);
+	assert_int_equal(k.n, 1);
+	assert_int_equal(k.tags[0], 2);
+	assert_true(sluice__inbox_prio(&in));
+	expect_next(&in, SLUICE__ELEM_BARRIER, 3, 0);
+	assert_int_equal(t->left, 0); /* taken: the producer is told */
+	/* once taken there is nothing to prioritize */
+	assert_int_equal(sluice__channel_prioritize(ch, 3, keep_tag, &k), 0);
+	expect_next(&in, SLUICE__ELEM_DATA, 2, 0);
+	expect_next(&in, SLUICE__ELEM_DATA, 3, 0);
+	sluice__btrack_release(t);
+	sluice__channel_free(ch);
+	sluice__inbox_release(&in);
+	sluice__inbox_release(&prod);
+}
+
+static void
+test_channel__injected_barrier_goes_before_end_of_partition(void **state)
+{
+	sluice__inbox in;
+	sluice__channel *ch;
+	kept k = {{0}, 0};
+
+	(void)state;
+	assert_int_equal(sluice__inbox_init(&in), 0);
+	assert_int_equal(sluice__channel_new(&ch, &in, 0, 1), 0);
+	assert_int_equal(sluice__channel_push(ch, data_elem(1)), 0);
+	assert_int_equal(
+		sluice__channel_push(ch, event_elem(SLUICE__ELEM_END, 0)), 0);
+	assert_int_equal(
+		sluice__channel_push_before_end(
+			ch, event_elem(SLUICE__ELEM_BARRIER, 8)),
+		0);
+	assert_int_equal(sluice__channel_peek_data(ch, keep_tag, &k), 0);
+	assert_int_equal(k.n, 1);
+	/* no credit left, but the consumer sees the producer may wait */
+	assert_false(sluice__channel_credit_hint(ch));
+	expect_next(&in, SLUICE__ELEM_DATA, 1, 0);
+	assert_true(sluice__channel_credit_hint(ch));
+	expect_next(&in, SLUICE__ELEM_BARRIER, 8, 0);
+	expect_next(&in, SLUICE__ELEM_END, 0, 0);
+	sluice__channel_free(ch);
 	sluice__inbox_release(&in);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(
+			test_channel__overtaking_barrier_goes_first_and_keeps_the_data),
+		cmocka_unit_test(
+			test_channel__timed_out_barrier_is_prioritized_once_queued),
+		cmocka_unit_test(
+			test_channel__injected_barrier_goes_before_end_of_partition),
 		cmocka_unit_test(
 			test_channel__keeps_records_and_events_in_order),
 		cmocka_unit_test(

@@ -160,8 +160,9 @@ static void test_rules__num_retained_nonpositive_warns_and_uses_1(void **s_)
 	sluice_config_free(c);
 }
 
-/* Keys whose meaning this version does not fully honour say so. */
-static void test_rules__unimplemented_semantics_warn(void **s_)
+/* Unaligned and incremental rocksdb checkpoints are implemented: no
+ * "not implemented" warning remains for them. */
+static void test_rules__unaligned_and_incremental_do_not_warn(void **s_)
 {
 	sluice_config *c;
 
@@ -170,11 +171,9 @@ static void test_rules__unimplemented_semantics_warn(void **s_)
 		MAKE(c, CK("interval=1s"), CK("unaligned.enabled=true"),
 		     "state.backend.type=rocksdb", CK("incremental=true")),
 		0);
-	assert_true(
-		find_warning(
-			c, "unaligned checkpoints are not "
-			   "implemented") >= 0);
-	assert_true(find_warning(c, "rocksdb") < 0); /* incremental is wired */
+	/* both are implemented: no warning */
+	assert_true(find_warning(c, "unaligned") < 0);
+	assert_true(find_warning(c, "rocksdb") < 0);
 	sluice_config_free(c);
 	assert_int_equal(MAKE(c, CK("interval=1s")), 0);
 	assert_true(find_warning(c, "unaligned") < 0);
@@ -402,7 +401,7 @@ int main(void)
 		cmocka_unit_test(test_rules__inline_threshold_above_1mib_warns),
 		cmocka_unit_test(
 			test_rules__num_retained_nonpositive_warns_and_uses_1),
-		cmocka_unit_test(test_rules__unimplemented_semantics_warn),
+		cmocka_unit_test(test_rules__unaligned_and_incremental_do_not_warn),
 		cmocka_unit_test(test_rules__min_pause_raises_interval_capped),
 		cmocka_unit_test(test_rules__interval_during_backlog),
 		cmocka_unit_test(

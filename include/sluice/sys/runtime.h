@@ -108,6 +108,14 @@ typedef struct sluice_checkpoint_options {
 	 * factory (sluice_job_set_stream_factory), NULL = memory streams
 	 * (INLINE handles). */
 	const sluice_stream_factory *streams;
+	/* Barrier alignment (spec §4.1), set from the coordinator's trigger
+	 * options: 1 = the checkpoint may be unaligned (barriers overtake
+	 * in-flight data, which is persisted as channel state); with
+	 * `aligned_timeout_ms` > 0 it starts aligned and switches to
+	 * unaligned once now − trigger timestamp exceeds the timeout.
+	 * Ignored for savepoints and in AT_LEAST_ONCE mode. */
+	int unaligned;
+	int64_t aligned_timeout_ms;
 } sluice_checkpoint_options;
 
 /*
@@ -135,6 +143,19 @@ typedef struct sluice_task_snapshot {
 	/* bytes this checkpoint persisted (state_size minus reused shared
 	 * files of incremental handles) */
 	uint64_t checkpointed_size;
+	/* Unaligned checkpoints: the subtask's channel-state reference, the
+	 * bytes of the `_metadata` section SLUICE_META_EXT_CHANNEL_STATE
+	 * (docs/format/channel-state.md); NULL = no in-flight data. */
+	uint8_t *channel_state;
+	uint32_t channel_state_len;
+	uint64_t processed_bytes; /* input processed while barriers were
+				     pending (alignment) */
+	uint64_t persisted_bytes; /* in-flight bytes persisted */
+	int unaligned;            /* the subtask checkpointed unaligned */
+	/* Restore only: the subtask had finished when the checkpoint was
+	 * taken (spec §2.8); a source subtask restored from it at the same
+	 * parallelism starts at its end instead of emitting again. */
+	int finished;
 } sluice_task_snapshot;
 
 SLUICE_EXTERN(void) sluice_task_snapshot_free(sluice_task_snapshot *s);

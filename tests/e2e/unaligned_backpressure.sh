@@ -1,0 +1,116 @@
+#!/bin/sh
+# Checkpoints under backpressure (spec §4.2, §4.4, §4.5): a slow
+# `throttle` stage (1 ms per record) keeps every channel full.
+#  - aligned: barriers queue behind the in-flight buffers, so checkpoints
+#    take longer than the 400 ms checkpoint timeout and expire;
+#  - unaligned: barriers overtake the buffers, checkpoints complete
+#    within 250 ms and persist in-flight data (persisted_data > 0);
+#  - aligned-checkpoint-timeout 20 ms: checkpoints start aligned, switch
+#    to unaligned and complete quickly too;
+#  - a checkpoint holding in-flight data cannot be restored at another
+#    parallelism: the run is refused with a message naming the checkpoint
+#    and saying to take an aligned savepoint.
+set -eu
+: "${SLUICE:?}"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/sluice-e2e.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+job() { # NAME PARALLELISM COUNT UNALIGNED TIMEOUT
+	d=$tmp/$1
+	mkdir -p "$d"
+	cat >"$d/job.yaml" <<YAML
+job:
+  name: backpressure-$1
+  parallelism: $2
+pipeline:
+  - source: sequence
+    count: $3
+    keys: 17
+  - operator: throttle
+    per-record: 1ms
+  - key-by: key
+  - operator: count
+  - sink: file
+    path: $d/out/
+config:
+  execution.checkpointing.interval: 100ms
+  execution.checkpointing.timeout: 400ms
+  execution.checkpointing.tolerable-failed-checkpoints: 1000
+  execution.checkpointing.unaligned.enabled: $4
+  execution.checkpointing.aligned-checkpoint-timeout: $5
+  execution.checkpointing.dir: $d/ck
+  execution.checkpointing.externalized-checkpoint-retention: RETAIN_ON_CANCELLATION
+YAML
+}
+
+# summary field of a statistics document: FILE FIELD STAT (min, max)
+summary() {
+	tr -d '\n' <"$1" | grep -o "\"summary\": *{.*" |
+		grep -o "\"$2\": *{[^}]*}" | grep -o "\"$3\": *[0-9.]*" |
+		head -1 | awk -F: '{ printf "%d\n", $2 }'
+}
+
+# checkpoints completed / failed, from the counts
+count() {
+	tr -d '\n' <"$1" | grep -o "\"$2\": *[0-9]*" | head -1 |
+		awk -F: '{ print $2 + 0 }'
+}
+
+run() { # NAME RECORDS: run to the end, with statistics
+	"$SLUICE" run "$tmp/$1/job.yaml" --stats-json "$tmp/$1/stats.json" \
+		>"$tmp/$1/log" 2>&1 || { cat "$tmp/$1/log" >&2; fail "$1: run failed"; }
+	n=$(cat "$tmp/$1"/out/part-* | wc -l)
+	[ "$n" -eq "$2" ] || fail "$1: $n output records, want $2"
+}
+
+# aligned: checkpoints expire behind the buffers
+job aligned 2 3000 false 0ms
+run aligned 3000
+grep -q "Checkpoint expired before completing" "$tmp/aligned/log" ||
+	fail "aligned checkpoints did not expire under backpressure"
+echo "aligned: checkpoints expire under backpressure"
+
+# unaligned: fast, with persisted in-flight data
+job unaligned 2 3000 true 0ms
+run unaligned 3000
+n=$(count "$tmp/unaligned/stats.json" completed)
+[ "$n" -ge 5 ] || fail "unaligned: only $n checkpoints completed"
+max=$(summary "$tmp/unaligned/stats.json" end_to_end_duration max)
+[ "$max" -le 250 ] || fail "unaligned: a checkpoint took $max ms"
+[ "$(summary "$tmp/unaligned/stats.json" persisted_data max)" -gt 0 ] ||
+	fail "unaligned: no checkpoint persisted in-flight data"
+grep -q "Checkpoint expired" "$tmp/unaligned/log" &&
+	fail "unaligned: a checkpoint expired"
+echo "unaligned: $n checkpoints, the slowest $max ms"
+
+# aligned timeout: switches to unaligned
+job switch 2 3000 true 20ms
+run switch 3000
+n=$(count "$tmp/switch/stats.json" completed)
+[ "$n" -ge 5 ] || fail "aligned timeout: only $n checkpoints completed"
+max=$(summary "$tmp/switch/stats.json" end_to_end_duration max)
+[ "$max" -le 300 ] || fail "aligned timeout: a checkpoint took $max ms"
+[ "$(summary "$tmp/switch/stats.json" persisted_data max)" -gt 0 ] ||
+	fail "aligned timeout: no checkpoint switched to unaligned"
+grep -q "Checkpoint expired" "$tmp/switch/log" &&
+	fail "aligned timeout: a checkpoint expired"
+echo "aligned timeout 20ms: $n checkpoints, the slowest $max ms"
+
+# rescaling a checkpoint with in-flight data is refused
+job rescale 2 20000 true 0ms
+"$SLUICE" run "$tmp/rescale/job.yaml" >"$tmp/rescale/log" 2>&1 &
+pid=$!
+sleep 1.5
+kill -9 "$pid" 2>/dev/null || fail "rescale: the run ended too early"
+wait "$pid" 2>/dev/null || true
+sed 's/parallelism: 2/parallelism: 1/' "$tmp/rescale/job.yaml" >"$tmp/rescale/p1.yaml"
+if "$SLUICE" run "$tmp/rescale/p1.yaml" --restore latest >"$tmp/rescale/log2" 2>&1; then
+	fail "rescale: a checkpoint with in-flight data was restored at another parallelism"
+fi
+grep -q "holds in-flight data of an unaligned checkpoint" "$tmp/rescale/log2" &&
+	grep -q "take an aligned savepoint" "$tmp/rescale/log2" &&
+	grep -q "chk-" "$tmp/rescale/log2" ||
+	{ cat "$tmp/rescale/log2" >&2; fail "rescale: unclear error"; }
+echo "rescale: refused with a clear message"
+echo ok
