@@ -212,7 +212,7 @@ static int round_once(
 {
 	coord c;
 	sluice_job_responder r = {
-		SLUICE_RESPONDER_VERSION, &c, on_ack, on_decline, NULL, NULL};
+		SLUICE_RESPONDER_VERSION, &c, on_ack, on_decline, NULL, NULL, NULL};
 	sluice_checkpoint_options opts;
 	sluice_job *job = build(mode != 0, buffer);
 	double start, t0;

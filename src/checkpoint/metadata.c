@@ -177,15 +177,29 @@ put_operator(sluice_buf *b, const sluice_operator_state *op, uint32_t version)
 	return 0;
 }
 
-/* 2 when any subtask has incremental handles, else 1 (readable by older
- * builds). */
+/* Holds what a restore must understand: incremental handles, or the
+ * channel state of an unaligned checkpoint (a version-1 reader would keep
+ * that section but never replay it, silently losing in-flight data). */
+static int needs_v2(const sluice_subtask_state *s)
+{
+	uint32_t k;
+
+	if (s->num_incremental)
+		return 1;
+	for (k = 0; k < s->num_ext; k++)
+		if (s->ext[k].tag == SLUICE_META_EXT_CHANNEL_STATE)
+			return 1;
+	return 0;
+}
+
+/* 2 when some subtask needs it, else 1 (readable by older builds). */
 static uint32_t version_of(const sluice_checkpoint_meta *m)
 {
 	uint32_t i, j;
 
 	for (i = 0; i < m->num_operators; i++)
 		for (j = 0; j < m->operators[i].num_subtasks; j++)
-			if (m->operators[i].subtasks[j].num_incremental)
+			if (needs_v2(&m->operators[i].subtasks[j]))
 				return 2;
 	return 1;
 }

@@ -401,7 +401,8 @@ int main(void)
 		cmocka_unit_test(test_rules__inline_threshold_above_1mib_warns),
 		cmocka_unit_test(
 			test_rules__num_retained_nonpositive_warns_and_uses_1),
-		cmocka_unit_test(test_rules__unaligned_and_incremental_do_not_warn),
+		cmocka_unit_test(
+			test_rules__unaligned_and_incremental_do_not_warn),
 		cmocka_unit_test(test_rules__min_pause_raises_interval_capped),
 		cmocka_unit_test(test_rules__interval_during_backlog),
 		cmocka_unit_test(

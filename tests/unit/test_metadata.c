@@ -312,20 +312,34 @@ static void test_metadata__round_trip_keeps_every_field(void **state)
 	sluice_free_bytes(data);
 }
 
-/* Without incremental handles the file stays version 1 (older builds
- * read it); a version-1 file decodes with no incremental handles. */
+/* Without incremental handles and channel state the file stays version 1
+ * (older builds read it; unknown optional sections are fine); a
+ * version-1 file decodes with no incremental handles. */
 static void test_metadata__without_incremental_handles_version_1(void **state)
 {
 	sluice_checkpoint_meta *m = sample(), *back;
 	sluice_subtask_state *st = &m->operators[1].subtasks[1];
+	sluice_subtask_state *cs = &m->operators[1].subtasks[2];
 	uint8_t *data;
 	size_t len;
 
 	(void)state;
 	sluice_incremental_handle_free(st->incremental[0]);
 	st->num_incremental = 0;
+	assert_int_equal(cs->ext[0].tag, SLUICE_META_EXT_CHANNEL_STATE);
+	cs->ext[0].tag = 998;
 	encode(m, &data, &len);
 	assert_int_equal(sluice__rd32(data + 4), 1);
+	sluice_free_bytes(data);
+
+	/* channel state alone needs version 2: a version-1 reader would
+	 * restore without replaying the in-flight data */
+	cs->ext[0].tag = SLUICE_META_EXT_CHANNEL_STATE;
+	encode(m, &data, &len);
+	assert_int_equal(sluice__rd32(data + 4), 2);
+	sluice_free_bytes(data);
+	cs->ext[0].tag = 998;
+	encode(m, &data, &len);
 	assert_int_equal(
 		sluice_metadata_decode(&back, data, len, "x/_metadata"), 0);
 	same_meta(m, back);
