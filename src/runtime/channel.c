@@ -317,6 +317,42 @@ void sluice__channel_free(sluice__channel *ch)
 	sluice__free(ch);
 }
 
+/* With the inbox lock held: when the inbox is closed, release the lock,
+ * free `e` and return SLUICE_ECANCELED; else 0 (still locked). */
+static int refuse_if_closed(sluice__channel *ch, sluice__elem *e)
+{
+	if (!ch->inbox->closed)
+		return 0;
+	pthread_mutex_unlock(&ch->inbox->lock);
+	sluice__elem_free(e);
+	return sluice__error_set(
+		SLUICE_ECANCELED, SLUICE_ERRCLS_RUNTIME,
+		"channel closed: the job is stopping");
+}
+
+/* Append `e` at the tail and wake the consumer; called with the inbox
+ * lock held, returns with it released.  A closed inbox frees `e`. */
+static int append_unlock(sluice__channel *ch, sluice__elem *e)
+{
+	sluice__inbox *in = ch->inbox;
+	int rc;
+
+	if ((rc = refuse_if_closed(ch, e)) < 0)
+		return rc;
+	if (ch->tail)
+		ch->tail->next = e;
+	else
+		ch->head = e;
+	ch->tail = e;
+	if (e->kind == SLUICE__ELEM_DATA)
+		__atomic_store_n(
+			&ch->data_queued, ch->data_queued + 1,
+			__ATOMIC_RELAXED);
+	pthread_cond_signal(&in->cond);
+	pthread_mutex_unlock(&in->lock);
+	return 0;
+}
+
 int sluice__channel_push(sluice__channel *ch, sluice__elem *e)
 {
 	sluice__inbox *in = ch->inbox;
@@ -334,25 +370,7 @@ int sluice__channel_push(sluice__channel *ch, sluice__elem *e)
 		sluice__cond_wait_ms(&ch->credit, &in->lock, -1);
 		ch->producer_waiting = 0;
 	}
-	if (in->closed) {
-		pthread_mutex_unlock(&in->lock);
-		sluice__elem_free(e);
-		return sluice__error_set(
-			SLUICE_ECANCELED, SLUICE_ERRCLS_RUNTIME,
-			"channel closed: the job is stopping");
-	}
-	if (ch->tail)
-		ch->tail->next = e;
-	else
-		ch->head = e;
-	ch->tail = e;
-	if (e->kind == SLUICE__ELEM_DATA)
-		__atomic_store_n(
-			&ch->data_queued, ch->data_queued + 1,
-			__ATOMIC_RELAXED);
-	pthread_cond_signal(&in->cond);
-	pthread_mutex_unlock(&in->lock);
-	return 0;
+	return append_unlock(ch, e);
 }
 
 int sluice__channel_available(sluice__channel *ch, sluice__inbox *producer)
@@ -380,25 +398,7 @@ int sluice__channel_push_force(sluice__channel *ch, sluice__elem *e)
 
 	e->next = NULL;
 	pthread_mutex_lock(&in->lock);
-	if (in->closed) {
-		pthread_mutex_unlock(&in->lock);
-		sluice__elem_free(e);
-		return sluice__error_set(
-			SLUICE_ECANCELED, SLUICE_ERRCLS_RUNTIME,
-			"channel closed: the job is stopping");
-	}
-	if (ch->tail)
-		ch->tail->next = e;
-	else
-		ch->head = e;
-	ch->tail = e;
-	if (e->kind == SLUICE__ELEM_DATA)
-		__atomic_store_n(
-			&ch->data_queued, ch->data_queued + 1,
-			__ATOMIC_RELAXED);
-	pthread_cond_signal(&in->cond);
-	pthread_mutex_unlock(&in->lock);
-	return 0;
+	return append_unlock(ch, e);
 }
 
 int sluice__channel_prioritize(
@@ -450,16 +450,12 @@ int sluice__channel_push_before_end(sluice__channel *ch, sluice__elem *e)
 {
 	sluice__inbox *in = ch->inbox;
 	sluice__elem *prev = NULL, *x;
+	int rc;
 
 	e->next = NULL;
 	pthread_mutex_lock(&in->lock);
-	if (in->closed) {
-		pthread_mutex_unlock(&in->lock);
-		sluice__elem_free(e);
-		return sluice__error_set(
-			SLUICE_ECANCELED, SLUICE_ERRCLS_RUNTIME,
-			"channel closed: the job is stopping");
-	}
+	if ((rc = refuse_if_closed(ch, e)) < 0)
+		return rc;
 	for (x = ch->head; x && x->kind != SLUICE__ELEM_END; x = x->next)
 		prev = x;
 	e->next = x;
@@ -503,13 +499,8 @@ int sluice__channel_push_overtaking(
 	e->next = NULL;
 	e->prio = 1;
 	pthread_mutex_lock(&in->lock);
-	if (in->closed) {
-		pthread_mutex_unlock(&in->lock);
-		sluice__elem_free(e);
-		return sluice__error_set(
-			SLUICE_ECANCELED, SLUICE_ERRCLS_RUNTIME,
-			"channel closed: the job is stopping");
-	}
+	if ((rc = refuse_if_closed(ch, e)) < 0)
+		return rc;
 	for (x = ch->head; x && x->prio; x = x->next)
 		after = x; /* behind earlier priority elements */
 	for (x = after ? after->next : ch->head; x && rc >= 0; x = x->next)
