@@ -5,10 +5,9 @@
 # run's (a per-run token in the name) instead of replacing them; a
 # damaged record is an error naming the file, exit 1.
 set -eu
-: "${SLUICE:?}"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+: "${SLUICE:?}" "${SLUICE_SOURCE_DIR:?}"
+. "$SLUICE_SOURCE_DIR/tests/e2e/lib.sh"
+scratch_dir
 
 cat >"$tmp/job.yaml" <<YAML
 job:

@@ -5,10 +5,9 @@
 # message; not on a terminal (stderr to a file) no status line, only the
 # plain lines.  Both print the job dir for `sluice savepoint`.
 set -eu
-: "${SLUICE:?}"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+: "${SLUICE:?}" "${SLUICE_SOURCE_DIR:?}"
+. "$SLUICE_SOURCE_DIR/tests/e2e/lib.sh"
+scratch_dir
 
 cat >"$tmp/job.yaml" <<YAML
 job:

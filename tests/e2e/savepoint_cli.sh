@@ -9,12 +9,13 @@
 # directory (never, or after the job ended) exits 1 naming it; bad usage
 # exits 2.
 set -eu
-: "${SLUICE:?}"
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/sluice-sp.XXXXXX")
+: "${SLUICE:?}" "${SLUICE_SOURCE_DIR:?}"
+. "$SLUICE_SOURCE_DIR/tests/e2e/lib.sh"
+scratch_dir sluice-sp
 tmp=$(cd "$tmp" && pwd -P) # paths come back resolved
 pid=
 trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; [ -f "$tmp/log" ] && cat "$tmp/log" >&2; exit 1; }
+fail_log=$tmp/log # fail prints the job's log
 
 count=400000
 keys=53
@@ -100,15 +101,5 @@ grep -q "no running job serves $dir" "$tmp/err" || fail "message: $(cat "$tmp/er
 	-D execution.checkpointing.interval=200ms >"$tmp/stdout" 2>"$tmp/log" ||
 	fail "restored run failed"
 grep -q "restored checkpoint" "$tmp/log" || fail "nothing restored"
-cat "$tmp"/out/part-* | awk -F, -v want="$count" -v keys="$keys" '
-	{ n[$1]++; if ($2 > max[$1]) max[$1] = $2; seen[$0]++ }
-	END {
-		total = 0; bad = 0; dup = 0
-		for (k in n) { total += n[k]; if (n[k] != max[k]) bad++ }
-		for (r in seen) if (seen[r] > 1) dup++
-		if (bad || dup || total != want || length(n) != keys) {
-			printf "records %d (want %d), keys %d (want %d), bad keys %d, duplicates %d\n", total, want, length(n), keys, bad, dup
-			exit 1
-		}
-	}' || fail "output not exactly once"
+check_output "$tmp/out" "$count" "$keys" || fail "output not exactly once"
 echo "ok: savepoint $sp, restored, exactly once"
