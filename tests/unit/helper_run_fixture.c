@@ -61,6 +61,14 @@ void rf_fx_release(rf_fx *f)
 		0);
 }
 
+void rf_teardown(rf_fx *f, sluice_run *run, sluice_config *c, pipeline *pl)
+{
+	sluice_run_free(run);
+	sluice_config_free(c);
+	rt_pipeline_free(pl);
+	rf_fx_release(f);
+}
+
 void rf_conf_set(sluice_config *c, const char *key, const char *val)
 {
 	assert_int_equal(sluice_config_set(c, key, val, SLUICE_CONFIG_API), 0);

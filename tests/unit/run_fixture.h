@@ -52,6 +52,10 @@ void rf_fx_init(rf_fx *f, const char *tag);
 /* Stop the ticker and remove the directory tree. */
 void rf_fx_release(rf_fx *f);
 
+/* End of a test: free `run` (may be NULL), the configuration and the
+ * pipeline, then release the fixture. */
+void rf_teardown(rf_fx *f, sluice_run *run, sluice_config *c, pipeline *pl);
+
 /* Set one option through the API (asserting success). */
 void rf_conf_set(sluice_config *c, const char *key, const char *val);
 /* Set `key` to the path <f->dir>/<sub>. */

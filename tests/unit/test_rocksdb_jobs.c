@@ -198,10 +198,7 @@ static void test_rocksdb_jobs__small_changes_upload_only_new_files(void **s)
 	assert_int_equal(sluice_run_wait(run, RT_WAIT_MS, &res), 0);
 	assert_int_equal(res.state, SLUICE_JOB_STATE_CANCELED);
 	assert_int_equal(pl.sink.wrong, 0);
-	sluice_run_free(run);
-	sluice_config_free(c);
-	rt_pipeline_free(&pl);
-	rf_fx_release(&f);
+	rf_teardown(&f, run, c, &pl);
 }
 
 /* Paths of the shared references of every checkpoint seen so far. */
@@ -573,10 +570,7 @@ static void test_rocksdb_jobs__failover_restores_incremental_state(void **s)
 	assert_int_equal(res.restarts, 1);
 	assert_int_equal(LOAD(&pl.src.restored), 2);
 	rt_sink_expect_exact(&pl.sink, &pl.src, 2);
-	sluice_run_free(run);
-	sluice_config_free(c);
-	rt_pipeline_free(&pl);
-	rf_fx_release(&f);
+	rf_teardown(&f, run, c, &pl);
 }
 
 /* Incremental (native) state does not restore into hashmap: the start

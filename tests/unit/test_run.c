@@ -109,10 +109,7 @@ static void test_run__bounded_job_finishes_with_final_checkpoint(void **state)
 	assert_true(json_count(json, "completed") >= 1);
 	assert_int_equal(json_count(json, "restored"), 0);
 	sluice_free_bytes(json);
-	sluice_run_free(run);
-	sluice_config_free(c);
-	rt_pipeline_free(&pl);
-	rf_fx_release(&f);
+	rf_teardown(&f, run, c, &pl);
 }
 
 /*
@@ -148,10 +145,7 @@ static void test_run__final_checkpoint_is_triggered_at_end_of_data(void **state)
 	assert_int_equal(json_count(json, "completed"), 1);
 	assert_int_equal(json_count(json, "failed"), 0);
 	sluice_free_bytes(json);
-	sluice_run_free(run);
-	sluice_config_free(c);
-	rt_pipeline_free(&pl);
-	rf_fx_release(&f);
+	rf_teardown(&f, run, c, &pl);
 }
 
 static void test_run__task_failure_restarts_from_latest_checkpoint(void **state)
@@ -182,10 +176,7 @@ static void test_run__task_failure_restarts_from_latest_checkpoint(void **state)
 	assert_int_equal(sluice_run_restarts(run), 1);
 	assert_int_equal(LOAD(&pl.src.restored), 2); /* from a checkpoint */
 	rt_sink_expect_exact(&pl.sink, &pl.src, 2);
-	sluice_run_free(run);
-	sluice_config_free(c);
-	rt_pipeline_free(&pl);
-	rf_fx_release(&f);
+	rf_teardown(&f, run, c, &pl);
 }
 
 static void
@@ -211,10 +202,7 @@ test_run__restart_strategy_none_fails_with_task_message(void **state)
 	/* the ended run takes no savepoints */
 	assert_int_equal(
 		sluice_job_trigger_savepoint(run, NULL, NULL), SLUICE_EINVALID);
-	sluice_run_free(run);
-	sluice_config_free(c);
-	rt_pipeline_free(&pl);
-	rf_fx_release(&f);
+	rf_teardown(&f, run, c, &pl);
 }
 
 static void test_run__restore_latest_after_crash(void **state)
@@ -250,10 +238,7 @@ static void test_run__restore_latest_after_crash(void **state)
 	assert_int_equal(sluice_run_stats_json(run, -1, &json), 0);
 	assert_int_equal(json_count(json, "restored"), 1);
 	sluice_free_bytes(json);
-	sluice_run_free(run);
-	sluice_config_free(c);
-	rt_pipeline_free(&pl);
-	rf_fx_release(&f);
+	rf_teardown(&f, run, c, &pl);
 }
 
 /* A finished job records so before retention discards its checkpoints:
@@ -672,10 +657,7 @@ static void test_run__default_restart_strategy_restarts(void **state)
 	assert_int_equal(res.state, SLUICE_JOB_STATE_FINISHED);
 	assert_int_equal(res.restarts, 1);
 	rt_sink_expect_exact(&pl.sink, &pl.src, 2);
-	sluice_run_free(run);
-	sluice_config_free(c);
-	rt_pipeline_free(&pl);
-	rf_fx_release(&f);
+	rf_teardown(&f, run, c, &pl);
 }
 
 static void test_run__missing_recovery_path_fails_the_start(void **state)
@@ -733,10 +715,7 @@ static void test_run__start_out_of_memory_is_clean(void **state)
 	}
 	assert_int_equal(rc, 0);
 	STORE(&pl.src.hold_init, 0);
-	sluice_run_free(run);
-	sluice_config_free(c);
-	rt_pipeline_free(&pl);
-	rf_fx_release(&f);
+	rf_teardown(&f, run, c, &pl);
 }
 
 /* The upload of checkpoint 2 fails: ASYNC_EXCEPTION counts against
@@ -765,10 +744,7 @@ static void test_run__upload_failure_exceeds_tolerable_threshold(void **state)
 	assert_non_null(
 		strstr(res.message,
 		       "Exceeded checkpoint tolerable failure threshold."));
-	sluice_run_free(run);
-	sluice_config_free(c);
-	rt_pipeline_free(&pl);
-	rf_fx_release(&f);
+	rf_teardown(&f, run, c, &pl);
 }
 
 static int restarted(void *arg)
@@ -801,10 +777,7 @@ static void test_run__snapshot_failure_restarts(void **state)
 	assert_int_equal(res.state, SLUICE_JOB_STATE_FINISHED);
 	assert_int_equal(res.restarts, 1);
 	rt_sink_expect_exact(&pl.sink, &pl.src, 2);
-	sluice_run_free(run);
-	sluice_config_free(c);
-	rt_pipeline_free(&pl);
-	rf_fx_release(&f);
+	rf_teardown(&f, run, c, &pl);
 }
 
 static void test_run__job_id_is_stable_hex(void **state)

@@ -105,10 +105,7 @@ test_monitor__bounded_run_counts_records_and_checkpoints(void **state)
 	assert_true(m.last_duration_ms >= 0);
 	assert_true(m.last_completed_wall_ms >= 1700000000000);
 	assert_true(m.mono_ms > 0);
-	sluice_run_free(run);
-	sluice_config_free(c);
-	rt_pipeline_free(&pl);
-	rf_fx_release(&f);
+	rf_teardown(&f, run, c, &pl);
 }
 
 static void test_monitor__live_reads_grow_and_survive_a_restart(void **state)
@@ -152,10 +149,7 @@ static void test_monitor__live_reads_grow_and_survive_a_restart(void **state)
 	assert_true(b.job.records_in > 1200);
 	assert_true(b.job.records_out >= 1200);
 	rt_sink_expect_exact(&pl.sink, &pl.src, 2);
-	sluice_run_free(run);
-	sluice_config_free(c);
-	rt_pipeline_free(&pl);
-	rf_fx_release(&f);
+	rf_teardown(&f, run, c, &pl);
 }
 
 /* A source of `n` 1 KiB records into a sink that holds while gated. */
@@ -492,10 +486,7 @@ static void test_control__request_after_the_end_fails_clearly(void **state)
 		sluice_savepoint_request(dir, NULL, &path), SLUICE_EINVALID);
 	assert_null(path);
 	assert_non_null(strstr(sluice_error_last()->message, "not running"));
-	sluice_run_free(run);
-	sluice_config_free(c);
-	rt_pipeline_free(&pl);
-	rf_fx_release(&f);
+	rf_teardown(&f, run, c, &pl);
 }
 
 int main(void)
