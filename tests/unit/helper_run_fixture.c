@@ -112,6 +112,16 @@ int64_t rf_sink_records(sink_out *s)
 	return n;
 }
 
+void rf_sink_copy(sink_out *to, const sink_out *from)
+{
+	int k;
+
+	for (k = 0; k < MAX_KEYS; k++) {
+		memcpy(to->seen[k], from->seen[k], from->cap);
+		to->max[k] = from->max[k];
+	}
+}
+
 int rf_sink_reached(void *arg)
 {
 	rf_sink_wait *w = arg;

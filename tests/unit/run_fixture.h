@@ -70,6 +70,10 @@ void rf_conf_end(sluice_config *c, va_list ap);
 /* Records the sink collected so far (under its lock). */
 int64_t rf_sink_records(sink_out *s);
 
+/* Carry what sink `from` saw (per key) into `to`, so a restored job's
+ * sink checks exactly-once over both runs. */
+void rf_sink_copy(sink_out *to, const sink_out *from);
+
 typedef struct rf_sink_wait {
 	sink_out *sink;
 	int64_t n;

@@ -411,16 +411,6 @@ static void test_rocksdb_jobs__restore_after_live_db_compacted(void **s)
 	rf_fx_release(&f);
 }
 
-static void copy_sink(sink_out *to, sink_out *from)
-{
-	int k;
-
-	for (k = 0; k < MAX_KEYS; k++) {
-		memcpy(to->seen[k], from->seen[k], from->cap);
-		to->max[k] = from->max[k];
-	}
-}
-
 /* Run `from_p` counters to a checkpoint at 200 records per source, crash,
  * and restore the newest checkpoint with `to_p` counters. */
 static void rescale(int from_p, int to_p)
@@ -446,7 +436,7 @@ static void rescale(int from_p, int to_p)
 	assert_int_equal(subtask_of(m, "count", 0)->num_incremental, 1);
 
 	rt_pipeline_build(&b, 2, 2, to_p, 600, SLUICE_JOB_EXACTLY_ONCE);
-	copy_sink(&b.sink, &a.sink);
+	rf_sink_copy(&b.sink, &a.sink);
 	c = conf_of(&f, "chk2", "execution.state-recovery.path", dir, NULL);
 	assert_int_equal(sluice_run_start(&run, b.job, c, &f.ro), 0);
 	assert_int_equal(sluice_run_wait(run, RT_WAIT_MS, &res), 0);

@@ -305,16 +305,6 @@ test_run__restore_latest_of_a_finished_job_runs_nothing(void **state)
 	rf_fx_release(&f);
 }
 
-static void copy_sink(sink_out *to, sink_out *from)
-{
-	int k;
-
-	for (k = 0; k < MAX_KEYS; k++) {
-		memcpy(to->seen[k], from->seen[k], from->cap);
-		to->max[k] = from->max[k];
-	}
-}
-
 /* A plain savepoint (no notification), then a job with the keyed part at
  * parallelism 3 restores it and finishes with exact counts. */
 static void test_run__savepoint_restores_at_other_parallelism(void **state)
@@ -344,7 +334,7 @@ static void test_run__savepoint_restores_at_other_parallelism(void **state)
 	sluice_config_free(c);
 
 	rt_pipeline_build(&b, 2, 3, 3, 600, SLUICE_JOB_EXACTLY_ONCE);
-	copy_sink(&b.sink, &a.sink);
+	rf_sink_copy(&b.sink, &a.sink);
 	c =
 		conf_of(&f, "chk2", INTERVAL, "execution.state-recovery.path",
 			path, NULL);
