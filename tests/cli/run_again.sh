@@ -41,10 +41,7 @@ grep -q "already finished" "$tmp/err" || fail "no 'already finished': $(cat "$tm
 [ "$(ls "$tmp"/out/part-* | wc -l)" = 2 ] || fail "want two part files: $(ls "$tmp/out")"
 
 echo "not a record" >"$rec"
-set +e
-"$SLUICE" run "$tmp/job.yaml" --restore latest 2>"$tmp/err"
-rc=$?
-set -e
+rc_of "$SLUICE" run "$tmp/job.yaml" --restore latest 2>"$tmp/err"
 [ "$rc" = 1 ] || fail "damaged record: exit $rc, want 1"
 grep -q "_job_result' is not a sluice job result" "$tmp/err" ||
 	fail "damaged record message: $(cat "$tmp/err")"

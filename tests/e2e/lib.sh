@@ -3,8 +3,8 @@
 # SLUICE_SOURCE_DIR for every script test).  Defines: fail, scratch_dir,
 # check_output (the exactly-once / at-least-once checker over part-*
 # files), kill_after and wait_run (pieces of the SIGKILL / --restore
-# latest loops), require_swift and s3_server_start (the S3 tests' Swift
-# server).  Only functions: sourcing it runs nothing.
+# latest loops), rc_of (an exit status under set -e), s3_test_init
+# and s3_server_start (the S3 tests' Swift server).  Only functions: sourcing it runs nothing.
 
 # fail MESSAGE...: print FAIL: MESSAGE (and the file $fail_log, when a
 # script set it and it exists) to stderr, exit 1.
@@ -71,12 +71,24 @@ wait_run() {
 	wait "$1" || { cat "$2" >&2; fail "$3: run failed"; }
 }
 
-# require_swift: exit 77 (skipped) when OpenStack Swift is not installed.
-require_swift() {
+# s3_test_init: start of the scripts against a real S3 server: exit 77
+# (skipped) when OpenStack Swift is not installed; else set $script (the
+# server script, scripts/s3-server.sh) and $tool (test_s3_storage's tool
+# mode, which needs SLUICE_BUILD_DIR).
+s3_test_init() {
+	script=$SLUICE_SOURCE_DIR/scripts/s3-server.sh
+	tool="$SLUICE_BUILD_DIR/tests/test_s3_storage tool"
 	if ! command -v swift-proxy-server >/dev/null 2>&1; then
 		echo "skipped: OpenStack Swift is not installed (S3_PKGS in scripts/deps.sh)"
 		exit 77
 	fi
+}
+
+# rc_of COMMAND...: run COMMAND (redirections apply) without set -e
+# stopping the script; its exit status in $rc.
+rc_of() {
+	rc=0
+	"$@" || rc=$?
 }
 
 # s3_server_start DIR: start the Swift S3 server of scripts/s3-server.sh

@@ -13,10 +13,8 @@
 # installed.  SLUICE_S3_CRASH_ROUNDS=N repeats the six rounds N times.
 set -eu
 : "${SLUICE:?}" "${SLUICE_SOURCE_DIR:?}" "${SLUICE_BUILD_DIR:?}"
-script=$SLUICE_SOURCE_DIR/scripts/s3-server.sh
-tool="$SLUICE_BUILD_DIR/tests/test_s3_storage tool"
 . "$SLUICE_SOURCE_DIR/tests/e2e/lib.sh"
-require_swift
+s3_test_init
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/sluice-s3crash.XXXXXX")
 cleanup() {

@@ -40,13 +40,9 @@ YAML
 mkdir "$tmp/run" "$tmp/elsewhere"
 
 # usage and nobody serving
-set +e
-"$SLUICE" savepoint >/dev/null 2>"$tmp/err"; rc=$?
-set -e
+rc_of "$SLUICE" savepoint >/dev/null 2>"$tmp/err"
 [ "$rc" = 2 ] || fail "no JOB-DIR: exit $rc, want 2"
-set +e
-"$SLUICE" savepoint "$tmp" >/dev/null 2>"$tmp/err"; rc=$?
-set -e
+rc_of "$SLUICE" savepoint "$tmp" >/dev/null 2>"$tmp/err"
 [ "$rc" = 1 ] || fail "nobody serving: exit $rc, want 1"
 grep -q "no running job serves $tmp" "$tmp/err" || fail "message: $(cat "$tmp/err")"
 
@@ -85,14 +81,10 @@ kill -0 "$pid" || fail "the job stopped after the savepoints"
 
 # cancel; the control files go with the process
 kill -TERM "$pid"
-set +e
-wait "$pid"; rc=$?
-set -e
+rc_of wait "$pid"
 pid=
 [ "$rc" = 1 ] || fail "canceled run: exit $rc, want 1"
-set +e
-"$SLUICE" savepoint "$dir" >/dev/null 2>"$tmp/err"; rc=$?
-set -e
+rc_of "$SLUICE" savepoint "$dir" >/dev/null 2>"$tmp/err"
 [ "$rc" = 1 ] || fail "after the end: exit $rc, want 1"
 grep -q "no running job serves $dir" "$tmp/err" || fail "message: $(cat "$tmp/err")"
 
