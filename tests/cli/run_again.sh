@@ -9,21 +9,13 @@ set -eu
 . "$SLUICE_SOURCE_DIR/tests/e2e/lib.sh"
 scratch_dir
 
-cat >"$tmp/job.yaml" <<YAML
-job:
-  name: again
-pipeline:
-  - source: sequence
-    count: 500
-    keys: 5
-  - key-by: key
-  - operator: count
-  - sink: file
-    path: $tmp/out/
-config:
+{
+	count_job again "" 500 5 "" "$tmp/out/"
+	cat <<YAML
   execution.checkpointing.interval: 50ms
   execution.checkpointing.dir: $tmp/ck
 YAML
+} >"$tmp/job.yaml"
 lines() { cat "$tmp"/out/part-* | wc -l | tr -d ' '; }
 
 "$SLUICE" run "$tmp/job.yaml" 2>"$tmp/err" || fail "first run: $(cat "$tmp/err")"

@@ -46,20 +46,9 @@ round() { # NAME BACKEND INTERVAL PARALLELISM COUNT KILL_MS MODE [INCREMENTAL]
 	inc=${8:-false}
 	inspected=0
 	mkdir -p "$d"
-	cat >"$d/job.yaml" <<YAML
-job:
-  name: crash-$1
-  parallelism: $4
-pipeline:
-  - source: sequence
-    count: $5
-    keys: 97
-    rate: 250000
-  - key-by: key
-  - operator: count
-  - sink: file
-    path: $d/out/
-config:
+	{
+		count_job "crash-$1" "$4" "$5" 97 250000 "$d/out/"
+		cat <<YAML
   state.backend.type: $2
   execution.checkpointing.interval: $3
   execution.checkpointing.mode: $7
@@ -67,6 +56,7 @@ config:
   execution.checkpointing.externalized-checkpoint-retention: RETAIN_ON_CANCELLATION
   execution.checkpointing.incremental: $inc
 YAML
+	} >"$d/job.yaml"
 	kills=0
 	restore=""
 	while :; do

@@ -4,7 +4,8 @@
 # check_output (the exactly-once / at-least-once checker over part-*
 # files), kill_after and wait_run (pieces of the SIGKILL / --restore
 # latest loops), rc_of (an exit status under set -e), s3_test_init
-# and s3_server_start (the S3 tests' Swift server).  Only functions: sourcing it runs nothing.
+# and s3_server_start (the S3 tests' Swift server), count_job (the job
+# file of the counting pipeline).  Only functions: sourcing it runs nothing.
 
 # fail MESSAGE...: print FAIL: MESSAGE (and the file $fail_log, when a
 # script set it and it exists) to stderr, exit 1.
@@ -97,4 +98,19 @@ rc_of() {
 s3_server_start() {
 	sh "$SLUICE_SOURCE_DIR/scripts/s3-server.sh" start "$1"
 	eval "$(sh "$SLUICE_SOURCE_DIR/scripts/s3-server.sh" env "$1" | sed 's/^/export /')"
+}
+
+# count_job NAME PARALLELISM COUNT KEYS RATE OUT [THROTTLE]: print the job
+# file of the counting pipeline (sequence source of COUNT records over
+# KEYS keys at RATE records/s, optionally a throttle stage of THROTTLE per
+# record, key-by, count, exactly-once file sink into OUT) up to and
+# including its `config:` line, for the caller to add the options.  An
+# empty PARALLELISM or RATE leaves its line out (the defaults).
+count_job() {
+	printf 'job:\n  name: %s\n' "$1"
+	[ -z "$2" ] || printf '  parallelism: %s\n' "$2"
+	printf 'pipeline:\n  - source: sequence\n    count: %s\n    keys: %s\n' "$3" "$4"
+	[ -z "$5" ] || printf '    rate: %s\n' "$5"
+	[ -z "${7:-}" ] || printf '  - operator: throttle\n    per-record: %s\n' "$7"
+	printf '  - key-by: key\n  - operator: count\n  - sink: file\n    path: %s\nconfig:\n' "$6"
 }

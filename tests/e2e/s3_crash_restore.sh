@@ -50,20 +50,9 @@ round() { # NAME BACKEND ENTROPY(0|1) COUNT KILL_MS RATE [INCREMENTAL]
 		ckdir="s3://$bucket/$1"
 		extra=""
 	fi
-	cat >"$d/job.yaml" <<YAML
-job:
-  name: s3-crash-$1
-  parallelism: 2
-pipeline:
-  - source: sequence
-    count: $4
-    keys: 53
-    rate: $6
-  - key-by: key
-  - operator: count
-  - sink: file
-    path: $d/out/
-config:
+	{
+		count_job "s3-crash-$1" 2 "$4" 53 "$6" "$d/out/"
+		cat <<YAML
   state.backend.type: $2
   execution.checkpointing.interval: 150ms
   execution.checkpointing.dir: $ckdir
@@ -74,6 +63,7 @@ config:
   s3.path.style.access: true
 $extra
 YAML
+	} >"$d/job.yaml"
 	kills=0
 	restore=""
 	seen=0

@@ -19,24 +19,14 @@ fail_log=$tmp/log # fail prints the job's log
 
 count=400000
 keys=53
-cat >"$tmp/job.yaml" <<YAML
-job:
-  name: savepoint-cli
-  parallelism: 2
-pipeline:
-  - source: sequence
-    count: $count
-    keys: $keys
-    rate: 100000
-  - key-by: key
-  - operator: count
-  - sink: file
-    path: $tmp/out/
-config:
+{
+	count_job savepoint-cli 2 "$count" "$keys" 100000 "$tmp/out/"
+	cat <<YAML
   execution.checkpointing.interval: 1 h
   execution.checkpointing.dir: $tmp/ck
   execution.checkpointing.savepoint-dir: sp
 YAML
+} >"$tmp/job.yaml"
 mkdir "$tmp/run" "$tmp/elsewhere"
 
 # usage and nobody serving

@@ -18,21 +18,9 @@ scratch_dir sluice-e2e
 job() { # NAME PARALLELISM COUNT UNALIGNED TIMEOUT
 	d=$tmp/$1
 	mkdir -p "$d"
-	cat >"$d/job.yaml" <<YAML
-job:
-  name: backpressure-$1
-  parallelism: $2
-pipeline:
-  - source: sequence
-    count: $3
-    keys: 17
-  - operator: throttle
-    per-record: 1ms
-  - key-by: key
-  - operator: count
-  - sink: file
-    path: $d/out/
-config:
+	{
+		count_job "backpressure-$1" "$2" "$3" 17 "" "$d/out/" 1ms
+		cat <<YAML
   execution.checkpointing.interval: 100ms
   execution.checkpointing.timeout: 400ms
   execution.checkpointing.tolerable-failed-checkpoints: 1000
@@ -41,6 +29,7 @@ config:
   execution.checkpointing.dir: $d/ck
   execution.checkpointing.externalized-checkpoint-retention: RETAIN_ON_CANCELLATION
 YAML
+	} >"$d/job.yaml"
 }
 
 # summary field of a statistics document: FILE FIELD STAT (min, max)

@@ -17,28 +17,16 @@ scratch_dir sluice-e2e
 round() { # NAME PARALLELISM INTERVAL TIMEOUT COUNT KILL_MS (0: no kill)
 	d=$tmp/$1
 	mkdir -p "$d"
-	cat >"$d/job.yaml" <<YAML
-job:
-  name: unaligned-$1
-  parallelism: $2
-pipeline:
-  - source: sequence
-    count: $5
-    keys: 31
-    rate: 20000
-  - operator: throttle
-    per-record: 1ms
-  - key-by: key
-  - operator: count
-  - sink: file
-    path: $d/out/
-config:
+	{
+		count_job "unaligned-$1" "$2" "$5" 31 20000 "$d/out/" 1ms
+		cat <<YAML
   execution.checkpointing.interval: $3
   execution.checkpointing.unaligned.enabled: true
   execution.checkpointing.aligned-checkpoint-timeout: $4
   execution.checkpointing.dir: $d/ck
   execution.checkpointing.externalized-checkpoint-retention: RETAIN_ON_CANCELLATION
 YAML
+	} >"$d/job.yaml"
 	kills=0
 	restore=""
 	while :; do
