@@ -12,9 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_chain.h"
 #include "bench_util.h"
-#include "sluice/sys/runtime.h"
-#include "util/buf.h"
 
 #define KEYS 10000
 
@@ -25,45 +24,17 @@ typedef struct src_cfg {
 static int src_poll(sluice_ctx *ctx, sluice_source_status *status)
 {
 	src_cfg *cfg = sluice_ctx_arg(ctx);
-	int64_t *pos = sluice_ctx_local(ctx);
+	int64_t *pos = bench_src_pos(ctx);
 	int i, rc;
 
-	if (!pos) {
-		if (!(pos = calloc(1, sizeof(*pos))))
-			return SLUICE_ENOMEM;
-		*pos = 0;
-		sluice_ctx_set_local(ctx, pos);
-	}
-	for (i = 0; i < 256 && *pos < cfg->n; i++, (*pos)++) {
-		uint8_t key[8];
-		sluice_record rec;
-
-		sluice__be64(key, (uint64_t)((*pos * 7919) % KEYS));
-		rec.key = SLUICE_SLICE(key, 8);
-		rec.value = SLUICE_SLICE(key, 8);
-		rec.timestamp = *pos;
-		if ((rc = sluice_ctx_emit(ctx, &rec)) < 0)
+	if (!pos)
+		return SLUICE_ENOMEM;
+	for (i = 0; i < 256 && *pos < cfg->n; i++, (*pos)++)
+		if ((rc = bench_emit_u64(
+			     ctx, (uint64_t)((*pos * 7919) % KEYS), *pos)) < 0)
 			return rc;
-	}
 	*status = *pos >= cfg->n ? SLUICE_SOURCE_END : SLUICE_SOURCE_MORE;
 	return 0;
-}
-
-static int src_snapshot(sluice_ctx *ctx, int64_t id)
-{
-	int64_t *pos = sluice_ctx_local(ctx);
-	uint8_t b[8];
-	sluice_slice el = SLUICE_SLICE(b, 8);
-
-	(void)id;
-	sluice__be64(b, pos ? (uint64_t)*pos : 0);
-	return sluice_ctx_opstate_set(ctx, "offset", &el, 1);
-}
-
-static void src_close(sluice_ctx *ctx, int failed)
-{
-	(void)failed;
-	free(sluice_ctx_local(ctx));
 }
 
 static int count_process(sluice_ctx *ctx, int input, const sluice_record *rec)
@@ -91,8 +62,8 @@ static int sink_process(sluice_ctx *ctx, int input, const sluice_record *rec)
 static const sluice_operator source_op = {
 	.version = SLUICE_OPERATOR_VERSION,
 	.poll = src_poll,
-	.snapshot_state = src_snapshot,
-	.close = src_close};
+	.snapshot_state = bench_src_snapshot,
+	.close = bench_src_close};
 static const sluice_operator count_op = {
 	.version = SLUICE_OPERATOR_VERSION, .process = count_process};
 static const sluice_operator sink_op = {
@@ -151,24 +122,16 @@ static void *trigger_main(void *arg)
 
 static sluice_job *build(src_cfg *cfg)
 {
-	sluice_job *job;
-	sluice_vertex_spec spec;
-	int s, k, o;
+	const bench_chain b = {
+		.name = "bench",
+		.source = &source_op,
+		.source_arg = cfg,
+		.mid_uid = "count",
+		.mid = &count_op,
+		.edge = SLUICE_EDGE_KEY_BY,
+		.sink = &sink_op};
 
-	if (sluice_job_new(&job, "bench", NULL) < 0)
-		return NULL;
-	spec = (sluice_vertex_spec){SLUICE_VERTEX_SOURCE, "src", NULL, 2, 0,
-				    &source_op,           cfg};
-	sluice_job_add(job, &s, &spec);
-	spec = (sluice_vertex_spec){
-		SLUICE_VERTEX_OPERATOR, "count", NULL, 2, 0, &count_op, NULL};
-	sluice_job_add(job, &k, &spec);
-	spec = (sluice_vertex_spec){SLUICE_VERTEX_SINK, "sink", NULL, 2, 0,
-				    &sink_op,           NULL};
-	sluice_job_add(job, &o, &spec);
-	sluice_job_connect(job, s, k, 0, SLUICE_EDGE_KEY_BY);
-	sluice_job_connect(job, k, o, 0, SLUICE_EDGE_FORWARD);
-	return job;
+	return bench_chain_build(&b);
 }
 
 /* One run; returns records/s and the number of completed checkpoints. */

@@ -17,9 +17,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_chain.h"
 #include "bench_util.h"
-#include "sluice/sys/runtime.h"
-#include "util/buf.h"
 
 #define MAX_CP 1024
 #define TASKS  6
@@ -28,46 +27,18 @@ static int stop_sources;
 
 static int src_poll(sluice_ctx *ctx, sluice_source_status *status)
 {
-	int64_t *pos = sluice_ctx_local(ctx);
+	int64_t *pos = bench_src_pos(ctx);
 	int i, rc;
 
-	if (!pos) {
-		if (!(pos = calloc(1, sizeof(*pos))))
-			return SLUICE_ENOMEM;
-		sluice_ctx_set_local(ctx, pos);
-	}
-	for (i = 0; i < 64; i++, (*pos)++) {
-		uint8_t key[8];
-		sluice_record rec;
-
-		sluice__be64(key, (uint64_t)*pos);
-		rec.key = SLUICE_SLICE(key, 8);
-		rec.value = SLUICE_SLICE(key, 8);
-		rec.timestamp = *pos;
-		if ((rc = sluice_ctx_emit(ctx, &rec)) < 0)
+	if (!pos)
+		return SLUICE_ENOMEM;
+	for (i = 0; i < 64; i++, (*pos)++)
+		if ((rc = bench_emit_u64(ctx, (uint64_t)*pos, *pos)) < 0)
 			return rc;
-	}
 	*status = __atomic_load_n(&stop_sources, __ATOMIC_RELAXED)
 			  ? SLUICE_SOURCE_END
 			  : SLUICE_SOURCE_MORE;
 	return 0;
-}
-
-static int src_snapshot(sluice_ctx *ctx, int64_t id)
-{
-	int64_t *pos = sluice_ctx_local(ctx);
-	uint8_t b[8];
-	sluice_slice el = SLUICE_SLICE(b, 8);
-
-	(void)id;
-	sluice__be64(b, pos ? (uint64_t)*pos : 0);
-	return sluice_ctx_opstate_set(ctx, "offset", &el, 1);
-}
-
-static void src_close(sluice_ctx *ctx, int failed)
-{
-	(void)failed;
-	free(sluice_ctx_local(ctx));
 }
 
 static int map_process(sluice_ctx *ctx, int input, const sluice_record *r)
@@ -91,8 +62,8 @@ static int sink_process(sluice_ctx *ctx, int input, const sluice_record *r)
 static const sluice_operator source_op = {
 	.version = SLUICE_OPERATOR_VERSION,
 	.poll = src_poll,
-	.snapshot_state = src_snapshot,
-	.close = src_close};
+	.snapshot_state = bench_src_snapshot,
+	.close = bench_src_close};
 static const sluice_operator map_op = {
 	.version = SLUICE_OPERATOR_VERSION, .process = map_process};
 static const sluice_operator sink_op = {
@@ -152,28 +123,20 @@ static void on_decline(
 static sluice_job *build(int unaligned, size_t buffer)
 {
 	sluice_job_options o;
-	sluice_vertex_spec spec;
-	sluice_job *job;
-	int s, m, k;
+	const bench_chain b = {
+		.name = "w8",
+		.options = &o,
+		.source = &source_op,
+		.mid_uid = "map",
+		.mid = &map_op,
+		.edge = SLUICE_EDGE_FORWARD,
+		.sink = &sink_op};
 
 	memset(&o, 0, sizeof(o));
 	o.version = SLUICE_JOB_OPTIONS_VERSION;
 	o.buffer_size = buffer;
 	o.unaligned = unaligned;
-	if (sluice_job_new(&job, "w8", &o) < 0)
-		return NULL;
-	spec = (sluice_vertex_spec){SLUICE_VERTEX_SOURCE, "src", NULL, 2, 0,
-				    &source_op,           NULL};
-	sluice_job_add(job, &s, &spec);
-	spec = (sluice_vertex_spec){
-		SLUICE_VERTEX_OPERATOR, "map", NULL, 2, 0, &map_op, NULL};
-	sluice_job_add(job, &m, &spec);
-	spec = (sluice_vertex_spec){SLUICE_VERTEX_SINK, "sink", NULL, 2, 0,
-				    &sink_op,           NULL};
-	sluice_job_add(job, &k, &spec);
-	sluice_job_connect(job, s, m, 0, SLUICE_EDGE_FORWARD);
-	sluice_job_connect(job, m, k, 0, SLUICE_EDGE_FORWARD);
-	return job;
+	return bench_chain_build(&b);
 }
 
 /* Wait for checkpoint `id` (or `limit` seconds); its duration in ms,
@@ -211,8 +174,13 @@ static int round_once(
 	int64_t *persisted)
 {
 	coord c;
-	sluice_job_responder r = {
-		SLUICE_RESPONDER_VERSION, &c, on_ack, on_decline, NULL, NULL, NULL};
+	sluice_job_responder r = {SLUICE_RESPONDER_VERSION,
+				  &c,
+				  on_ack,
+				  on_decline,
+				  NULL,
+				  NULL,
+				  NULL};
 	sluice_checkpoint_options opts;
 	sluice_job *job = build(mode != 0, buffer);
 	double start, t0;

@@ -4,4 +4,5 @@
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 SLUICE_CRASH_ROUNDS=${1:-200} SLUICE=${2:-$here/build/dev/sluice} \
+	SLUICE_SOURCE_DIR=$here \
 	exec sh "$here/tests/e2e/crash_restore.sh"

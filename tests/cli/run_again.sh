@@ -5,26 +5,17 @@
 # run's (a per-run token in the name) instead of replacing them; a
 # damaged record is an error naming the file, exit 1.
 set -eu
-: "${SLUICE:?}"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+: "${SLUICE:?}" "${SLUICE_SOURCE_DIR:?}"
+. "$SLUICE_SOURCE_DIR/tests/e2e/lib.sh"
+scratch_dir
 
-cat >"$tmp/job.yaml" <<YAML
-job:
-  name: again
-pipeline:
-  - source: sequence
-    count: 500
-    keys: 5
-  - key-by: key
-  - operator: count
-  - sink: file
-    path: $tmp/out/
-config:
+{
+	count_job again "" 500 5 "" "$tmp/out/"
+	cat <<YAML
   execution.checkpointing.interval: 50ms
   execution.checkpointing.dir: $tmp/ck
 YAML
+} >"$tmp/job.yaml"
 lines() { cat "$tmp"/out/part-* | wc -l | tr -d ' '; }
 
 "$SLUICE" run "$tmp/job.yaml" 2>"$tmp/err" || fail "first run: $(cat "$tmp/err")"
@@ -42,10 +33,7 @@ grep -q "already finished" "$tmp/err" || fail "no 'already finished': $(cat "$tm
 [ "$(ls "$tmp"/out/part-* | wc -l)" = 2 ] || fail "want two part files: $(ls "$tmp/out")"
 
 echo "not a record" >"$rec"
-set +e
-"$SLUICE" run "$tmp/job.yaml" --restore latest 2>"$tmp/err"
-rc=$?
-set -e
+rc_of "$SLUICE" run "$tmp/job.yaml" --restore latest 2>"$tmp/err"
 [ "$rc" = 1 ] || fail "damaged record: exit $rc, want 1"
 grep -q "_job_result' is not a sluice job result" "$tmp/err" ||
 	fail "damaged record message: $(cat "$tmp/err")"

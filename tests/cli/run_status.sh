@@ -5,28 +5,17 @@
 # message; not on a terminal (stderr to a file) no status line, only the
 # plain lines.  Both print the job dir for `sluice savepoint`.
 set -eu
-: "${SLUICE:?}"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+: "${SLUICE:?}" "${SLUICE_SOURCE_DIR:?}"
+. "$SLUICE_SOURCE_DIR/tests/e2e/lib.sh"
+scratch_dir
 
-cat >"$tmp/job.yaml" <<YAML
-job:
-  name: status-line
-  parallelism: 2
-pipeline:
-  - source: sequence
-    count: 200000
-    keys: 50
-    rate: 100000
-  - key-by: key
-  - operator: count
-  - sink: file
-    path: $tmp/out/
-config:
+{
+	count_job status-line 2 200000 50 100000 "$tmp/out/"
+	cat <<YAML
   execution.checkpointing.interval: 200 ms
   execution.checkpointing.dir: $tmp/ck
 YAML
+} >"$tmp/job.yaml"
 
 # not a terminal
 "$SLUICE" run "$tmp/job.yaml" >"$tmp/out.txt" 2>"$tmp/err.txt" || fail "run failed: $(cat "$tmp/err.txt")"

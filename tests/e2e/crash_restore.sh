@@ -11,36 +11,10 @@
 # sets the number of exactly-once rounds (default 20; scripts/soak.sh runs
 # hundreds).
 set -eu
-: "${SLUICE:?}"
+: "${SLUICE:?}" "${SLUICE_SOURCE_DIR:?}"
 rounds=${SLUICE_CRASH_ROUNDS:-20}
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/sluice-e2e.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-
-# check DIR COUNT KEYS MODE: exactly once (MODE=exact) or no loss (least)
-check() {
-	cat "$1"/part-* 2>/dev/null | awk -F, -v want="$2" -v keys="$3" -v mode="$4" '
-		{ n[$1]++; if ($2 > max[$1]) max[$1] = $2; seen[$0]++ }
-		END {
-			total = 0; bad = 0; dup = 0
-			for (k in n) { total += n[k]; if (n[k] != max[k]) bad++ }
-			for (r in seen) if (seen[r] > 1) dup++
-			if (mode == "exact" && (bad || dup || total != want || length(n) != keys)) {
-				printf "records %d (want %d), keys %d (want %d), bad keys %d, duplicates %d\n", total, want, length(n), keys, bad, dup
-				exit 1
-			}
-			if (mode == "least") {
-				# replayed records may be counted twice, never lost:
-				# the highest counts add up to at least every event
-				sum = 0
-				for (k in max) sum += max[k]
-				if (sum < want || length(n) != keys) {
-					printf "highest counts sum to %d (want at least %d), keys %d\n", sum, want, length(n)
-					exit 1
-				}
-			}
-		}'
-}
+. "$SLUICE_SOURCE_DIR/tests/e2e/lib.sh"
+scratch_dir sluice-e2e
 
 # newest complete checkpoint under DIR (empty when none)
 newest() {
@@ -72,20 +46,9 @@ round() { # NAME BACKEND INTERVAL PARALLELISM COUNT KILL_MS MODE [INCREMENTAL]
 	inc=${8:-false}
 	inspected=0
 	mkdir -p "$d"
-	cat >"$d/job.yaml" <<YAML
-job:
-  name: crash-$1
-  parallelism: $4
-pipeline:
-  - source: sequence
-    count: $5
-    keys: 97
-    rate: 250000
-  - key-by: key
-  - operator: count
-  - sink: file
-    path: $d/out/
-config:
+	{
+		count_job "crash-$1" "$4" "$5" 97 250000 "$d/out/"
+		cat <<YAML
   state.backend.type: $2
   execution.checkpointing.interval: $3
   execution.checkpointing.mode: $7
@@ -93,6 +56,7 @@ config:
   execution.checkpointing.externalized-checkpoint-retention: RETAIN_ON_CANCELLATION
   execution.checkpointing.incremental: $inc
 YAML
+	} >"$d/job.yaml"
 	kills=0
 	restore=""
 	while :; do
@@ -100,23 +64,17 @@ YAML
 		pid=$!
 		# two kills at random moments (the second one later into the
 		# restored run), then the run is left to finish
-		if [ "$kills" -lt 2 ]; then
-			ms=$(($6 * (kills + 1)))
-			sleep "$(awk -v m="$ms" 'BEGIN { printf "%.3f", m / 1000 }')"
-			if kill -9 "$pid" 2>/dev/null; then
-				wait "$pid" 2>/dev/null || true
-				kills=$((kills + 1))
-				restore="--restore latest"
-				[ "$inc" = false ] || inspect_incremental "$d" "$1"
-				continue
-			fi
+		if [ "$kills" -lt 2 ] &&
+			kill_after "$pid" $(($6 * (kills + 1))); then
+			[ "$inc" = false ] || inspect_incremental "$d" "$1"
+			continue
 		fi
-		wait "$pid" || { cat "$d/log" >&2; fail "$1: run failed"; }
+		wait_run "$pid" "$d/log" "$1"
 		break
 	done
 	mode=exact
 	[ "$7" = AT_LEAST_ONCE ] && mode=least
-	check "$d/out" "$5" 97 "$mode" || fail "$1 ($2, $3, p=$4, $kills kills): output is not $mode"
+	check_output "$d/out" "$5" 97 "$mode" || fail "$1 ($2, $3, p=$4, $kills kills): output is not $mode"
 	[ "$inc" = false ] || [ "$kills" = 0 ] || [ "$inspected" = 1 ] ||
 		echo "round $1: no checkpoint before the kills to inspect"
 	echo "round $1: $2 interval $3 parallelism $4, incremental $inc, $kills kill(s): ok"

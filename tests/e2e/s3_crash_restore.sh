@@ -13,13 +13,8 @@
 # installed.  SLUICE_S3_CRASH_ROUNDS=N repeats the six rounds N times.
 set -eu
 : "${SLUICE:?}" "${SLUICE_SOURCE_DIR:?}" "${SLUICE_BUILD_DIR:?}"
-script=$SLUICE_SOURCE_DIR/scripts/s3-server.sh
-tool="$SLUICE_BUILD_DIR/tests/test_s3_storage tool"
-
-if ! command -v swift-proxy-server >/dev/null 2>&1; then
-	echo "skipped: OpenStack Swift is not installed (S3_PKGS in scripts/deps.sh)"
-	exit 77
-fi
+. "$SLUICE_SOURCE_DIR/tests/e2e/lib.sh"
+s3_test_init
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/sluice-s3crash.XXXXXX")
 cleanup() {
@@ -34,30 +29,13 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-fail() { echo "FAIL: $*" >&2; exit 1; }
 
-sh "$script" start "$tmp/s3"
-eval "$(sh "$script" env "$tmp/s3" | sed 's/^/export /')"
+s3_server_start "$tmp/s3"
 export AWS_ACCESS_KEY_ID="$SLUICE_TEST_S3_ACCESS_KEY"
 export AWS_SECRET_ACCESS_KEY="$SLUICE_TEST_S3_SECRET_KEY"
 export SLUICE_TEST_ENTROPY_KEY=_entropy_
 bucket=crash-$$
 $tool mkbucket "$bucket"
-
-# check DIR COUNT KEYS: each key's counts exactly 1..n, nothing twice
-check() {
-	cat "$1"/part-* 2>/dev/null | awk -F, -v want="$2" -v keys="$3" '
-		{ n[$1]++; if ($2 > max[$1]) max[$1] = $2; seen[$0]++ }
-		END {
-			total = 0; bad = 0; dup = 0
-			for (k in n) { total += n[k]; if (n[k] != max[k]) bad++ }
-			for (r in seen) if (seen[r] > 1) dup++
-			if (bad || dup || total != want || length(n) != keys) {
-				printf "records %d (want %d), keys %d (want %d), bad keys %d, duplicates %d\n", total, want, length(n), keys, bad, dup
-				exit 1
-			}
-		}'
-}
 
 round() { # NAME BACKEND ENTROPY(0|1) COUNT KILL_MS RATE [INCREMENTAL]
 	t0=$(date +%s.%N)
@@ -72,20 +50,9 @@ round() { # NAME BACKEND ENTROPY(0|1) COUNT KILL_MS RATE [INCREMENTAL]
 		ckdir="s3://$bucket/$1"
 		extra=""
 	fi
-	cat >"$d/job.yaml" <<YAML
-job:
-  name: s3-crash-$1
-  parallelism: 2
-pipeline:
-  - source: sequence
-    count: $4
-    keys: 53
-    rate: $6
-  - key-by: key
-  - operator: count
-  - sink: file
-    path: $d/out/
-config:
+	{
+		count_job "s3-crash-$1" 2 "$4" 53 "$6" "$d/out/"
+		cat <<YAML
   state.backend.type: $2
   execution.checkpointing.interval: 150ms
   execution.checkpointing.dir: $ckdir
@@ -96,6 +63,7 @@ config:
   s3.path.style.access: true
 $extra
 YAML
+	} >"$d/job.yaml"
 	kills=0
 	restore=""
 	seen=0
@@ -106,20 +74,15 @@ YAML
 			# the second kill only once some checkpoint is on S3, so
 			# every round restores from one
 			[ "$kills" = 1 ] && wait_checkpoint "$1"
-			ms=$(($5 * (kills + 1)))
-			sleep "$(awk -v m="$ms" 'BEGIN { printf "%.3f", m / 1000 }')"
-			if kill -9 "$pid" 2>/dev/null; then
-				wait "$pid" 2>/dev/null || true
-				kills=$((kills + 1))
-				restore="--restore latest"
+			if kill_after "$pid" $(($5 * (kills + 1))); then
 				layout "$1" "$3" "$inc"
 				continue
 			fi
 		fi
-		wait "$pid" || { cat "$d/log.$kills" >&2; fail "$1: run failed"; }
+		wait_run "$pid" "$d/log.$kills" "$1"
 		break
 	done
-	check "$d/out" "$4" 53 || fail "$1 ($2, entropy $3, $kills kills): output is not exactly once"
+	check_output "$d/out" "$4" 53 || fail "$1 ($2, entropy $3, $kills kills): output is not exactly once"
 	[ "$seen" -ge 1 ] || fail "$1: no checkpoint on S3 at either kill"
 	cat "$d"/log.* | grep -q "restored checkpoint" ||
 		fail "$1: no run restored a checkpoint from S3"

@@ -16,13 +16,8 @@
 # Exits 77 when Swift is not installed.
 set -eu
 : "${SLUICE:?}" "${SLUICE_SOURCE_DIR:?}" "${SLUICE_BUILD_DIR:?}"
-script=$SLUICE_SOURCE_DIR/scripts/s3-server.sh
-tool="$SLUICE_BUILD_DIR/tests/test_s3_storage tool"
-
-if ! command -v swift-proxy-server >/dev/null 2>&1; then
-	echo "skipped: OpenStack Swift is not installed (S3_PKGS in scripts/deps.sh)"
-	exit 77
-fi
+. "$SLUICE_SOURCE_DIR/tests/e2e/lib.sh"
+s3_test_init
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/sluice-s3fault.XXXXXX")
 job_pid=""
@@ -42,10 +37,8 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-fail() { echo "FAIL: $*" >&2; exit 1; }
 
-sh "$script" start "$tmp/s3"
-eval "$(sh "$script" env "$tmp/s3" | sed 's/^/export /')"
+s3_server_start "$tmp/s3"
 ep=$SLUICE_TEST_S3_ENDPOINT
 bucket=faults-$$
 $tool mkbucket "$bucket"

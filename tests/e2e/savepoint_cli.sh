@@ -9,43 +9,30 @@
 # directory (never, or after the job ended) exits 1 naming it; bad usage
 # exits 2.
 set -eu
-: "${SLUICE:?}"
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/sluice-sp.XXXXXX")
+: "${SLUICE:?}" "${SLUICE_SOURCE_DIR:?}"
+. "$SLUICE_SOURCE_DIR/tests/e2e/lib.sh"
+scratch_dir sluice-sp
 tmp=$(cd "$tmp" && pwd -P) # paths come back resolved
 pid=
 trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; [ -f "$tmp/log" ] && cat "$tmp/log" >&2; exit 1; }
+fail_log=$tmp/log # fail prints the job's log
 
 count=400000
 keys=53
-cat >"$tmp/job.yaml" <<YAML
-job:
-  name: savepoint-cli
-  parallelism: 2
-pipeline:
-  - source: sequence
-    count: $count
-    keys: $keys
-    rate: 100000
-  - key-by: key
-  - operator: count
-  - sink: file
-    path: $tmp/out/
-config:
+{
+	count_job savepoint-cli 2 "$count" "$keys" 100000 "$tmp/out/"
+	cat <<YAML
   execution.checkpointing.interval: 1 h
   execution.checkpointing.dir: $tmp/ck
   execution.checkpointing.savepoint-dir: sp
 YAML
+} >"$tmp/job.yaml"
 mkdir "$tmp/run" "$tmp/elsewhere"
 
 # usage and nobody serving
-set +e
-"$SLUICE" savepoint >/dev/null 2>"$tmp/err"; rc=$?
-set -e
+rc_of "$SLUICE" savepoint >/dev/null 2>"$tmp/err"
 [ "$rc" = 2 ] || fail "no JOB-DIR: exit $rc, want 2"
-set +e
-"$SLUICE" savepoint "$tmp" >/dev/null 2>"$tmp/err"; rc=$?
-set -e
+rc_of "$SLUICE" savepoint "$tmp" >/dev/null 2>"$tmp/err"
 [ "$rc" = 1 ] || fail "nobody serving: exit $rc, want 1"
 grep -q "no running job serves $tmp" "$tmp/err" || fail "message: $(cat "$tmp/err")"
 
@@ -84,14 +71,10 @@ kill -0 "$pid" || fail "the job stopped after the savepoints"
 
 # cancel; the control files go with the process
 kill -TERM "$pid"
-set +e
-wait "$pid"; rc=$?
-set -e
+rc_of wait "$pid"
 pid=
 [ "$rc" = 1 ] || fail "canceled run: exit $rc, want 1"
-set +e
-"$SLUICE" savepoint "$dir" >/dev/null 2>"$tmp/err"; rc=$?
-set -e
+rc_of "$SLUICE" savepoint "$dir" >/dev/null 2>"$tmp/err"
 [ "$rc" = 1 ] || fail "after the end: exit $rc, want 1"
 grep -q "no running job serves $dir" "$tmp/err" || fail "message: $(cat "$tmp/err")"
 
@@ -100,15 +83,5 @@ grep -q "no running job serves $dir" "$tmp/err" || fail "message: $(cat "$tmp/er
 	-D execution.checkpointing.interval=200ms >"$tmp/stdout" 2>"$tmp/log" ||
 	fail "restored run failed"
 grep -q "restored checkpoint" "$tmp/log" || fail "nothing restored"
-cat "$tmp"/out/part-* | awk -F, -v want="$count" -v keys="$keys" '
-	{ n[$1]++; if ($2 > max[$1]) max[$1] = $2; seen[$0]++ }
-	END {
-		total = 0; bad = 0; dup = 0
-		for (k in n) { total += n[k]; if (n[k] != max[k]) bad++ }
-		for (r in seen) if (seen[r] > 1) dup++
-		if (bad || dup || total != want || length(n) != keys) {
-			printf "records %d (want %d), keys %d (want %d), bad keys %d, duplicates %d\n", total, want, length(n), keys, bad, dup
-			exit 1
-		}
-	}' || fail "output not exactly once"
+check_output "$tmp/out" "$count" "$keys" || fail "output not exactly once"
 echo "ok: savepoint $sp, restored, exactly once"

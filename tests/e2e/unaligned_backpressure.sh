@@ -11,29 +11,16 @@
 #    parallelism: the run is refused with a message naming the checkpoint
 #    and saying to take an aligned savepoint.
 set -eu
-: "${SLUICE:?}"
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/sluice-e2e.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+: "${SLUICE:?}" "${SLUICE_SOURCE_DIR:?}"
+. "$SLUICE_SOURCE_DIR/tests/e2e/lib.sh"
+scratch_dir sluice-e2e
 
 job() { # NAME PARALLELISM COUNT UNALIGNED TIMEOUT
 	d=$tmp/$1
 	mkdir -p "$d"
-	cat >"$d/job.yaml" <<YAML
-job:
-  name: backpressure-$1
-  parallelism: $2
-pipeline:
-  - source: sequence
-    count: $3
-    keys: 17
-  - operator: throttle
-    per-record: 1ms
-  - key-by: key
-  - operator: count
-  - sink: file
-    path: $d/out/
-config:
+	{
+		count_job "backpressure-$1" "$2" "$3" 17 "" "$d/out/" 1ms
+		cat <<YAML
   execution.checkpointing.interval: 100ms
   execution.checkpointing.timeout: 400ms
   execution.checkpointing.tolerable-failed-checkpoints: 1000
@@ -42,6 +29,7 @@ config:
   execution.checkpointing.dir: $d/ck
   execution.checkpointing.externalized-checkpoint-retention: RETAIN_ON_CANCELLATION
 YAML
+	} >"$d/job.yaml"
 }
 
 # summary field of a statistics document: FILE FIELD STAT (min, max)
@@ -71,30 +59,31 @@ grep -q "Checkpoint expired before completing" "$tmp/aligned/log" ||
 	fail "aligned checkpoints did not expire under backpressure"
 echo "aligned: checkpoints expire under backpressure"
 
+# fast NAME LABEL MAX_MS WHAT: the run of NAME completed at least 5
+# checkpoints, the slowest within MAX_MS, none expired, and some persisted
+# in-flight data (else "LABEL: WHAT")
+fast() {
+	n=$(count "$tmp/$1/stats.json" completed)
+	[ "$n" -ge 5 ] || fail "$2: only $n checkpoints completed"
+	max=$(summary "$tmp/$1/stats.json" end_to_end_duration max)
+	[ "$max" -le "$3" ] || fail "$2: a checkpoint took $max ms"
+	[ "$(summary "$tmp/$1/stats.json" persisted_data max)" -gt 0 ] ||
+		fail "$2: $4"
+	grep -q "Checkpoint expired" "$tmp/$1/log" &&
+		fail "$2: a checkpoint expired"
+	return 0
+}
+
 # unaligned: fast, with persisted in-flight data
 job unaligned 2 3000 true 0ms
 run unaligned 3000
-n=$(count "$tmp/unaligned/stats.json" completed)
-[ "$n" -ge 5 ] || fail "unaligned: only $n checkpoints completed"
-max=$(summary "$tmp/unaligned/stats.json" end_to_end_duration max)
-[ "$max" -le 250 ] || fail "unaligned: a checkpoint took $max ms"
-[ "$(summary "$tmp/unaligned/stats.json" persisted_data max)" -gt 0 ] ||
-	fail "unaligned: no checkpoint persisted in-flight data"
-grep -q "Checkpoint expired" "$tmp/unaligned/log" &&
-	fail "unaligned: a checkpoint expired"
+fast unaligned unaligned 250 "no checkpoint persisted in-flight data"
 echo "unaligned: $n checkpoints, the slowest $max ms"
 
 # aligned timeout: switches to unaligned
 job switch 2 3000 true 20ms
 run switch 3000
-n=$(count "$tmp/switch/stats.json" completed)
-[ "$n" -ge 5 ] || fail "aligned timeout: only $n checkpoints completed"
-max=$(summary "$tmp/switch/stats.json" end_to_end_duration max)
-[ "$max" -le 300 ] || fail "aligned timeout: a checkpoint took $max ms"
-[ "$(summary "$tmp/switch/stats.json" persisted_data max)" -gt 0 ] ||
-	fail "aligned timeout: no checkpoint switched to unaligned"
-grep -q "Checkpoint expired" "$tmp/switch/log" &&
-	fail "aligned timeout: a checkpoint expired"
+fast switch "aligned timeout" 300 "no checkpoint switched to unaligned"
 echo "aligned timeout 20ms: $n checkpoints, the slowest $max ms"
 
 # rescaling a checkpoint with in-flight data is refused

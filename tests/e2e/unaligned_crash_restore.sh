@@ -9,71 +9,37 @@
 # the aligned-checkpoint timeout (0 = unaligned from the start) and the
 # kill times.  SLUICE_UNALIGNED_ROUNDS sets the number of rounds (5).
 set -eu
-: "${SLUICE:?}"
+: "${SLUICE:?}" "${SLUICE_SOURCE_DIR:?}"
 rounds=${SLUICE_UNALIGNED_ROUNDS:-5}
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/sluice-e2e.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-
-# check DIR COUNT KEYS: exactly once
-check() {
-	cat "$1"/part-* 2>/dev/null | awk -F, -v want="$2" -v keys="$3" '
-		{ n[$1]++; if ($2 > max[$1]) max[$1] = $2; seen[$0]++ }
-		END {
-			total = 0; bad = 0; dup = 0
-			for (k in n) { total += n[k]; if (n[k] != max[k]) bad++ }
-			for (r in seen) if (seen[r] > 1) dup++
-			if (bad || dup || total != want || length(n) != keys) {
-				printf "records %d (want %d), keys %d (want %d), bad keys %d, duplicates %d\n", total, want, length(n), keys, bad, dup
-				exit 1
-			}
-		}'
-}
+. "$SLUICE_SOURCE_DIR/tests/e2e/lib.sh"
+scratch_dir sluice-e2e
 
 round() { # NAME PARALLELISM INTERVAL TIMEOUT COUNT KILL_MS (0: no kill)
 	d=$tmp/$1
 	mkdir -p "$d"
-	cat >"$d/job.yaml" <<YAML
-job:
-  name: unaligned-$1
-  parallelism: $2
-pipeline:
-  - source: sequence
-    count: $5
-    keys: 31
-    rate: 20000
-  - operator: throttle
-    per-record: 1ms
-  - key-by: key
-  - operator: count
-  - sink: file
-    path: $d/out/
-config:
+	{
+		count_job "unaligned-$1" "$2" "$5" 31 20000 "$d/out/" 1ms
+		cat <<YAML
   execution.checkpointing.interval: $3
   execution.checkpointing.unaligned.enabled: true
   execution.checkpointing.aligned-checkpoint-timeout: $4
   execution.checkpointing.dir: $d/ck
   execution.checkpointing.externalized-checkpoint-retention: RETAIN_ON_CANCELLATION
 YAML
+	} >"$d/job.yaml"
 	kills=0
 	restore=""
 	while :; do
 		"$SLUICE" run "$d/job.yaml" $restore --stats-json "$d/stats.json" >"$d/log" 2>&1 &
 		pid=$!
-		if [ "$6" -gt 0 ] && [ "$kills" -lt 2 ]; then
-			ms=$(($6 * (kills + 1)))
-			sleep "$(awk -v m="$ms" 'BEGIN { printf "%.3f", m / 1000 }')"
-			if kill -9 "$pid" 2>/dev/null; then
-				wait "$pid" 2>/dev/null || true
-				kills=$((kills + 1))
-				restore="--restore latest"
-				continue
-			fi
+		if [ "$6" -gt 0 ] && [ "$kills" -lt 2 ] &&
+			kill_after "$pid" $(($6 * (kills + 1))); then
+			continue
 		fi
-		wait "$pid" || { cat "$d/log" >&2; fail "$1: run failed"; }
+		wait_run "$pid" "$d/log" "$1"
 		break
 	done
-	check "$d/out" "$5" 31 || fail "$1 (p=$2, interval $3, timeout $4, $kills kills): output is not exactly once"
+	check_output "$d/out" "$5" 31 || fail "$1 (p=$2, interval $3, timeout $4, $kills kills): output is not exactly once"
 	# the run persisted in-flight data in some checkpoint
 	ls "$d"/ck/*/chk-* >/dev/null 2>&1 || true
 	echo "round $1: parallelism $2 interval $3 timeout $4, $kills kill(s): ok"

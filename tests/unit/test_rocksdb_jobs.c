@@ -29,6 +29,7 @@
 #include <cJSON.h>
 #include <cmocka.h>
 
+#include "run_fixture.h"
 #include "runtime_harness.h"
 #include "sluice/config.h"
 #include "sluice/log.h"
@@ -36,85 +37,26 @@
 
 /* ---- fixtures ---------------------------------------------------------- */
 
-typedef struct ticker {
-	sluice_manual_clock clock;
-	int run; /* atomic */
-	pthread_t th;
-} ticker;
-
-static void *tick_main(void *arg)
-{
-	ticker *t = arg;
-
-	while (LOAD(&t->run)) {
-		sluice_manual_clock_advance(&t->clock, 10);
-		rt_pause_1ms();
-	}
-	return NULL;
-}
-
-typedef struct fx {
-	char dir[64];
-	ticker tick;
-	sluice_run_options ro;
-} fx;
-
-static void fx_init(fx *f)
-{
-	memset(f, 0, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/sluice-rdbjob-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	sluice_manual_clock_init(&f->tick.clock, 1700000000000);
-	STORE(&f->tick.run, 1);
-	assert_int_equal(
-		pthread_create(&f->tick.th, NULL, tick_main, &f->tick), 0);
-	f->ro.version = SLUICE_RUN_OPTIONS_VERSION;
-	f->ro.clock = &f->tick.clock.base;
-	f->ro.seed = 7;
-}
-
-static void fx_release(fx *f)
-{
-	STORE(&f->tick.run, 0);
-	pthread_join(f->tick.th, NULL);
-	assert_int_equal(
-		sluice_storage_remove_tree(sluice_storage_file_get(), f->dir),
-		0);
-}
-
 /*
  * A validated configuration: checkpoints into <dir>/<sub> (every file a
  * file: inline threshold 0), savepoints into <dir>/sp, rocksdb with its
  * instances under <dir>/local, plus NULL-terminated key/value pairs
  * (later ones win).
  */
-static sluice_config *conf_of(const fx *f, const char *sub, ...)
+static sluice_config *conf_of(const rf_fx *f, const char *sub, ...)
 {
-	sluice_config *c;
-	char path[128];
-	const char *k;
+	sluice_config *c = rf_conf_begin(f, sub);
 	va_list ap;
 
-	assert_int_equal(sluice_config_new(&c), 0);
-#define SET(key, val) \
-	assert_int_equal(sluice_config_set(c, key, val, SLUICE_CONFIG_API), 0)
-	snprintf(path, sizeof(path), "%s/%s", f->dir, sub);
-	SET("execution.checkpointing.dir", path);
-	snprintf(path, sizeof(path), "%s/sp", f->dir);
-	SET("execution.checkpointing.savepoint-dir", path);
-	snprintf(path, sizeof(path), "%s/local", f->dir);
-	SET("state.backend.rocksdb.localdir", path);
-	SET("execution.checkpointing.data-inline-threshold", "0");
-	SET("execution.checkpointing.interval", "100 ms");
-	SET("state.backend.type", "rocksdb");
-	SET("execution.checkpointing.incremental", "true");
-	SET("state.backend.rocksdb.writebuffer.size", "1 mb");
+	rf_conf_set_path(c, f, "state.backend.rocksdb.localdir", "local");
+	rf_conf_set(c, "execution.checkpointing.data-inline-threshold", "0");
+	rf_conf_set(c, "execution.checkpointing.interval", "100 ms");
+	rf_conf_set(c, "state.backend.type", "rocksdb");
+	rf_conf_set(c, "execution.checkpointing.incremental", "true");
+	rf_conf_set(c, "state.backend.rocksdb.writebuffer.size", "1 mb");
 	va_start(ap, sub);
-	while ((k = va_arg(ap, const char *)) != NULL)
-		SET(k, va_arg(ap, const char *));
+	rf_conf_end(c, ap);
 	va_end(ap);
-#undef SET
-	assert_int_equal(sluice_config_validate(c), 0);
 	return c;
 }
 
@@ -122,49 +64,21 @@ static sluice_config *conf_of(const fx *f, const char *sub, ...)
 	"execution.checkpointing.externalized-checkpoint-retention", \
 		"RETAIN_ON_CANCELLATION"
 
-typedef struct notes_wait {
-	notes *n;
-	int calls;
-} notes_wait;
-
-static int notified_after(void *arg)
-{
-	notes_wait *w = arg;
-
-	return LOAD(&w->n->complete_calls) >= w->calls;
-}
-
-typedef struct sink_wait {
-	sink_out *sink;
-	int64_t n;
-} sink_wait;
-
-static int sink_reached(void *arg)
-{
-	sink_wait *w = arg;
-	int64_t n;
-
-	pthread_mutex_lock(&w->sink->lock);
-	n = w->sink->records;
-	pthread_mutex_unlock(&w->sink->lock);
-	return n >= w->n;
-}
-
 /* Let the sources emit up to `gate`, wait until the sink saw it all and
  * every map subtask (`mp` of them) heard of a checkpoint after that. */
 static void advance(pipeline *pl, int64_t gate, int mp)
 {
-	sink_wait w = {&pl->sink, gate * pl->sp};
-	notes_wait nw = {&pl->notes, 0};
+	rf_sink_wait w = {&pl->sink, gate * pl->sp};
+	rf_notes_wait nw = {&pl->notes, 0};
 
 	STORE(&pl->src.gate, gate);
 	sluice_job_wakeup(pl->job);
-	assert_true(rt_wait_for(sink_reached, &w));
+	assert_true(rt_wait_for(rf_sink_reached, &w));
 	nw.calls = LOAD(&pl->notes.complete_calls) + 2 * mp;
-	assert_true(rt_wait_for(notified_after, &nw));
+	assert_true(rt_wait_for(rf_notified_after, &nw));
 }
 
-static void job_dir(const fx *f, const char *sub, char *out, size_t cap)
+static void job_dir(const rf_fx *f, const char *sub, char *out, size_t cap)
 {
 	char id[33];
 
@@ -173,7 +87,8 @@ static void job_dir(const fx *f, const char *sub, char *out, size_t cap)
 }
 
 /* The newest checkpoint of <dir>/<sub> that reads and verifies. */
-static sluice_checkpoint_meta *latest(const fx *f, const char *sub, char **dir)
+static sluice_checkpoint_meta *
+latest(const rf_fx *f, const char *sub, char **dir)
 {
 	sluice_checkpoint_meta *m = NULL;
 	char jd[160];
@@ -225,7 +140,7 @@ subtask_of(const sluice_checkpoint_meta *m, const char *uid, int i)
  */
 static void test_rocksdb_jobs__small_changes_upload_only_new_files(void **s)
 {
-	fx f;
+	rf_fx f;
 	pipeline pl;
 	sluice_config *c;
 	sluice_run *run;
@@ -238,7 +153,7 @@ static void test_rocksdb_jobs__small_changes_upload_only_new_files(void **s)
 	int round;
 
 	(void)s;
-	fx_init(&f);
+	rf_fx_init(&f, "rdbjob");
 	rt_pipeline_build(
 		&pl, 1, 2, 2, 30011 + 9 * 30, SLUICE_JOB_EXACTLY_ONCE);
 	pl.src.keys = 30011;
@@ -283,10 +198,7 @@ static void test_rocksdb_jobs__small_changes_upload_only_new_files(void **s)
 	assert_int_equal(sluice_run_wait(run, RT_WAIT_MS, &res), 0);
 	assert_int_equal(res.state, SLUICE_JOB_STATE_CANCELED);
 	assert_int_equal(pl.sink.wrong, 0);
-	sluice_run_free(run);
-	sluice_config_free(c);
-	rt_pipeline_free(&pl);
-	fx_release(&f);
+	rf_teardown(&f, run, c, &pl);
 }
 
 /* Paths of the shared references of every checkpoint seen so far. */
@@ -352,7 +264,7 @@ static int exists(const char *p)
  * with `retained` kept, remembering every completed one's shared files;
  * cancel (checkpoints stay); the ids of the first and last round. */
 static void
-rounds(fx *f,
+rounds(rf_fx *f,
        pipeline *pl,
        const char *retained,
        seen_files *seen,
@@ -395,7 +307,7 @@ static void seen_release(seen_files *s)
 	free(s->v);
 }
 
-static sluice_checkpoint_meta *load_chk(const fx *f, int64_t id, char *path)
+static sluice_checkpoint_meta *load_chk(const rf_fx *f, int64_t id, char *path)
 {
 	sluice_checkpoint_meta *m;
 	char jd[160];
@@ -420,7 +332,7 @@ static sluice_checkpoint_meta *load_chk(const fx *f, int64_t id, char *path)
  */
 static void test_rocksdb_jobs__retention_deletes_only_unreferenced(void **s)
 {
-	fx f;
+	rf_fx f;
 	pipeline pl;
 	sluice_checkpoint_meta *newest, *older;
 	seen_files seen = {NULL, 0};
@@ -429,7 +341,7 @@ static void test_rocksdb_jobs__retention_deletes_only_unreferenced(void **s)
 	size_t i, deleted = 0;
 
 	(void)s;
-	fx_init(&f);
+	rf_fx_init(&f, "rdbjob");
 	rt_pipeline_build(&pl, 2, 2, 2, 600, SLUICE_JOB_EXACTLY_ONCE);
 	pl.src.gate = 0;
 	rounds(&f, &pl, "2", &seen, &first, &last);
@@ -448,7 +360,7 @@ static void test_rocksdb_jobs__retention_deletes_only_unreferenced(void **s)
 	sluice_checkpoint_meta_free(older);
 	sluice_checkpoint_meta_free(newest);
 	rt_pipeline_free(&pl);
-	fx_release(&f);
+	rf_fx_release(&f);
 }
 
 /*
@@ -458,7 +370,7 @@ static void test_rocksdb_jobs__retention_deletes_only_unreferenced(void **s)
  */
 static void test_rocksdb_jobs__restore_after_live_db_compacted(void **s)
 {
-	fx f;
+	rf_fx f;
 	pipeline pl;
 	sluice_config *c;
 	sluice_run *run;
@@ -471,7 +383,7 @@ static void test_rocksdb_jobs__restore_after_live_db_compacted(void **s)
 	uint32_t i, gone = 0;
 
 	(void)s;
-	fx_init(&f);
+	rf_fx_init(&f, "rdbjob");
 	rt_pipeline_build(&pl, 2, 2, 2, 600, SLUICE_JOB_EXACTLY_ONCE);
 	pl.src.gate = 0;
 	rounds(&f, &pl, "100", &seen, &first, &last);
@@ -496,24 +408,14 @@ static void test_rocksdb_jobs__restore_after_live_db_compacted(void **s)
 	sluice_checkpoint_meta_free(newest);
 	sluice_config_free(c);
 	rt_pipeline_free(&pl);
-	fx_release(&f);
-}
-
-static void copy_sink(sink_out *to, sink_out *from)
-{
-	int k;
-
-	for (k = 0; k < MAX_KEYS; k++) {
-		memcpy(to->seen[k], from->seen[k], from->cap);
-		to->max[k] = from->max[k];
-	}
+	rf_fx_release(&f);
 }
 
 /* Run `from_p` counters to a checkpoint at 200 records per source, crash,
  * and restore the newest checkpoint with `to_p` counters. */
 static void rescale(int from_p, int to_p)
 {
-	fx f;
+	rf_fx f;
 	pipeline a, b;
 	sluice_config *c;
 	sluice_run *run;
@@ -521,7 +423,7 @@ static void rescale(int from_p, int to_p)
 	sluice_checkpoint_meta *m;
 	char *dir = NULL;
 
-	fx_init(&f);
+	rf_fx_init(&f, "rdbjob");
 	rt_pipeline_build(&a, 2, 2, from_p, 600, SLUICE_JOB_EXACTLY_ONCE);
 	a.src.gate = 0;
 	c = conf_of(&f, "chk", RETAIN, NULL);
@@ -534,7 +436,7 @@ static void rescale(int from_p, int to_p)
 	assert_int_equal(subtask_of(m, "count", 0)->num_incremental, 1);
 
 	rt_pipeline_build(&b, 2, 2, to_p, 600, SLUICE_JOB_EXACTLY_ONCE);
-	copy_sink(&b.sink, &a.sink);
+	rf_sink_copy(&b.sink, &a.sink);
 	c = conf_of(&f, "chk2", "execution.state-recovery.path", dir, NULL);
 	assert_int_equal(sluice_run_start(&run, b.job, c, &f.ro), 0);
 	assert_int_equal(sluice_run_wait(run, RT_WAIT_MS, &res), 0);
@@ -548,7 +450,7 @@ static void rescale(int from_p, int to_p)
 	sluice_config_free(c);
 	rt_pipeline_free(&a);
 	rt_pipeline_free(&b);
-	fx_release(&f);
+	rf_fx_release(&f);
 }
 
 static void test_rocksdb_jobs__rescale_2_to_3(void **s)
@@ -566,7 +468,7 @@ static void test_rocksdb_jobs__rescale_3_to_1(void **s)
 /* Take a savepoint at `gate` records per source with `backend`, restoring
  * from `from` (NULL: fresh); returns its path. */
 static char *savepoint_step(
-	fx *f,
+	rf_fx *f,
 	pipeline *pl,
 	const char *sub,
 	const char *backend,
@@ -594,7 +496,7 @@ static char *savepoint_step(
  */
 static void test_rocksdb_jobs__savepoint_moves_between_backends(void **s)
 {
-	fx f;
+	rf_fx f;
 	pipeline pl;
 	sluice_config *c;
 	sluice_run *run;
@@ -603,7 +505,7 @@ static void test_rocksdb_jobs__savepoint_moves_between_backends(void **s)
 	char *sp1, *sp2;
 
 	(void)s;
-	fx_init(&f);
+	rf_fx_init(&f, "rdbjob");
 	rt_pipeline_build(&pl, 2, 2, 2, 600, SLUICE_JOB_EXACTLY_ONCE);
 	pl.src.gate = 0;
 	sp1 = savepoint_step(&f, &pl, "a", "rocksdb", NULL, 150);
@@ -626,21 +528,21 @@ static void test_rocksdb_jobs__savepoint_moves_between_backends(void **s)
 	sluice_free_bytes(sp1);
 	sluice_free_bytes(sp2);
 	rt_pipeline_free(&pl);
-	fx_release(&f);
+	rf_fx_release(&f);
 }
 
 /* A task failure mid-run restarts the job in-process from the newest
  * incremental checkpoint (restart strategy): exact counts at the end. */
 static void test_rocksdb_jobs__failover_restores_incremental_state(void **s)
 {
-	fx f;
+	rf_fx f;
 	pipeline pl;
 	sluice_config *c;
 	sluice_run *run;
 	sluice_run_result res;
 
 	(void)s;
-	fx_init(&f);
+	rf_fx_init(&f, "rdbjob");
 	rt_pipeline_build(&pl, 2, 2, 2, 600, SLUICE_JOB_EXACTLY_ONCE);
 	pl.src.gate = 0;
 	c =
@@ -658,17 +560,14 @@ static void test_rocksdb_jobs__failover_restores_incremental_state(void **s)
 	assert_int_equal(res.restarts, 1);
 	assert_int_equal(LOAD(&pl.src.restored), 2);
 	rt_sink_expect_exact(&pl.sink, &pl.src, 2);
-	sluice_run_free(run);
-	sluice_config_free(c);
-	rt_pipeline_free(&pl);
-	fx_release(&f);
+	rf_teardown(&f, run, c, &pl);
 }
 
 /* Incremental (native) state does not restore into hashmap: the start
  * fails naming the backend, instead of losing state. */
 static void test_rocksdb_jobs__hashmap_refuses_incremental_state(void **s)
 {
-	fx f;
+	rf_fx f;
 	pipeline pl;
 	sluice_config *c;
 	sluice_run *run = NULL;
@@ -676,7 +575,7 @@ static void test_rocksdb_jobs__hashmap_refuses_incremental_state(void **s)
 	sluice_checkpoint_meta *m;
 
 	(void)s;
-	fx_init(&f);
+	rf_fx_init(&f, "rdbjob");
 	rt_pipeline_build(&pl, 2, 2, 2, 600, SLUICE_JOB_EXACTLY_ONCE);
 	pl.src.gate = 0;
 	c = conf_of(&f, "chk", RETAIN, NULL);
@@ -697,7 +596,7 @@ static void test_rocksdb_jobs__hashmap_refuses_incremental_state(void **s)
 	sluice_free_bytes(dir);
 	sluice_config_free(c);
 	rt_pipeline_free(&pl);
-	fx_release(&f);
+	rf_fx_release(&f);
 }
 
 /* SLUICE_TEST_LOG=1 prints the library's log (debugging). */

@@ -26,153 +26,42 @@
 
 #include "runtime/run.h"
 #include "util/alloc.h"
+#include "run_fixture.h"
 #include "runtime_harness.h"
 #include "sluice/config.h"
 #include "sluice/sys/metadata.h"
 
 /* ---- fixtures ---------------------------------------------------------- */
 
-typedef struct ticker {
-	sluice_manual_clock clock;
-	int run; /* atomic */
-	pthread_t th;
-} ticker;
-
-static void *tick_main(void *arg)
+/* A validated configuration: checkpoints into <dir>/<sub>, savepoints
+ * into <dir>/sp, every state file a file (inline threshold 0), plus
+ * NULL-terminated key/value pairs. */
+static sluice_config *conf_of(const rf_fx *f, const char *sub, ...)
 {
-	ticker *t = arg;
-
-	while (LOAD(&t->run)) {
-		sluice_manual_clock_advance(&t->clock, 10);
-		rt_pause_1ms();
-	}
-	return NULL;
-}
-
-static void ticker_start(ticker *t)
-{
-	sluice_manual_clock_init(&t->clock, 1700000000000);
-	STORE(&t->run, 1);
-	assert_int_equal(pthread_create(&t->th, NULL, tick_main, t), 0);
-}
-
-static void ticker_stop(ticker *t)
-{
-	STORE(&t->run, 0);
-	pthread_join(t->th, NULL);
-}
-
-typedef struct fx {
-	char dir[64];
-	ticker tick;
-	sluice_run_options ro;
-} fx;
-
-static void fx_init(fx *f)
-{
-	memset(f, 0, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/sluice-run-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	ticker_start(&f->tick);
-	f->ro.version = SLUICE_RUN_OPTIONS_VERSION;
-	f->ro.clock = &f->tick.clock.base;
-	f->ro.seed = 7;
-}
-
-static void fx_release(fx *f)
-{
-	ticker_stop(&f->tick);
-	assert_int_equal(
-		sluice_storage_remove_tree(sluice_storage_file_get(), f->dir),
-		0);
-}
-
-/* A validated configuration: checkpoints every 100 ms into <dir>/<sub>,
- * savepoints into <dir>/sp, plus NULL-terminated key/value pairs. */
-static sluice_config *conf_of(const fx *f, const char *sub, ...)
-{
-	sluice_config *c;
-	char path[128];
-	const char *k;
+	sluice_config *c = rf_conf_begin(f, sub);
 	va_list ap;
 
-	assert_int_equal(sluice_config_new(&c), 0);
-	snprintf(path, sizeof(path), "%s/%s", f->dir, sub);
-	assert_int_equal(
-		sluice_config_set(
-			c, "execution.checkpointing.dir", path,
-			SLUICE_CONFIG_API),
-		0);
-	snprintf(path, sizeof(path), "%s/sp", f->dir);
-	assert_int_equal(
-		sluice_config_set(
-			c, "execution.checkpointing.savepoint-dir", path,
-			SLUICE_CONFIG_API),
-		0);
-	assert_int_equal(
-		sluice_config_set(
-			c, "execution.checkpointing.data-inline-threshold", "0",
-			SLUICE_CONFIG_API),
-		0);
+	rf_conf_set(c, "execution.checkpointing.data-inline-threshold", "0");
 	va_start(ap, sub);
-	while ((k = va_arg(ap, const char *)) != NULL)
-		assert_int_equal(
-			sluice_config_set(
-				c, k, va_arg(ap, const char *),
-				SLUICE_CONFIG_API),
-			0);
+	rf_conf_end(c, ap);
 	va_end(ap);
-	assert_int_equal(sluice_config_validate(c), 0);
 	return c;
 }
 
 #define INTERVAL "execution.checkpointing.interval", "100 ms"
 
-typedef struct notes_wait {
-	notes *n;
-	int calls;
-} notes_wait;
-
-static int notified_after(void *arg)
-{
-	notes_wait *w = arg;
-
-	return LOAD(&w->n->complete_calls) >= w->calls;
-}
-
-static int64_t sink_records(sink_out *s)
-{
-	int64_t n;
-
-	pthread_mutex_lock(&s->lock);
-	n = s->records;
-	pthread_mutex_unlock(&s->lock);
-	return n;
-}
-
-typedef struct sink_wait {
-	sink_out *sink;
-	int64_t n;
-} sink_wait;
-
-static int sink_reached(void *arg)
-{
-	sink_wait *w = arg;
-
-	return sink_records(w->sink) >= w->n;
-}
-
 /* Run the gated pipeline until `gate` records per source went through
  * the sink (and, with `ckpt`, a checkpoint completed after that). */
 static void run_to_gate(pipeline *pl, int64_t gate, int ckpt)
 {
-	sink_wait w = {&pl->sink, gate * pl->sp};
+	rf_sink_wait w = {&pl->sink, gate * pl->sp};
 	int before = LOAD(&pl->notes.complete_calls);
 
-	assert_true(rt_wait_for(sink_reached, &w));
+	assert_true(rt_wait_for(rf_sink_reached, &w));
 	if (ckpt) /* every map subtask heard of a newer checkpoint */
 		assert_true(rt_wait_for(
-			notified_after, &(notes_wait){&pl->notes, before + 2}));
+			rf_notified_after,
+			&(rf_notes_wait){&pl->notes, before + 2}));
 }
 
 static void open_gate(pipeline *pl, sluice_job *job)
@@ -196,7 +85,7 @@ static int64_t json_count(const char *json, const char *name)
 
 static void test_run__bounded_job_finishes_with_final_checkpoint(void **state)
 {
-	fx f;
+	rf_fx f;
 	pipeline pl;
 	sluice_config *c;
 	sluice_run *run;
@@ -204,7 +93,7 @@ static void test_run__bounded_job_finishes_with_final_checkpoint(void **state)
 	char *json = NULL;
 
 	(void)state;
-	fx_init(&f);
+	rf_fx_init(&f, "run");
 	rt_pipeline_build(&pl, 2, 2, 2, 600, SLUICE_JOB_EXACTLY_ONCE);
 	c = conf_of(&f, "chk", INTERVAL, NULL);
 	assert_int_equal(sluice_run_start(&run, pl.job, c, &f.ro), 0);
@@ -220,10 +109,7 @@ static void test_run__bounded_job_finishes_with_final_checkpoint(void **state)
 	assert_true(json_count(json, "completed") >= 1);
 	assert_int_equal(json_count(json, "restored"), 0);
 	sluice_free_bytes(json);
-	sluice_run_free(run);
-	sluice_config_free(c);
-	rt_pipeline_free(&pl);
-	fx_release(&f);
+	rf_teardown(&f, run, c, &pl);
 }
 
 /*
@@ -234,7 +120,7 @@ static void test_run__bounded_job_finishes_with_final_checkpoint(void **state)
  */
 static void test_run__final_checkpoint_is_triggered_at_end_of_data(void **state)
 {
-	fx f;
+	rf_fx f;
 	pipeline pl;
 	sluice_config *c;
 	sluice_run *run;
@@ -243,7 +129,7 @@ static void test_run__final_checkpoint_is_triggered_at_end_of_data(void **state)
 	char *json = NULL;
 
 	(void)state;
-	fx_init(&f);
+	rf_fx_init(&f, "run");
 	rt_pipeline_build(&pl, 2, 2, 2, 600, SLUICE_JOB_EXACTLY_ONCE);
 	c = conf_of(&f, "chk", "execution.checkpointing.interval", "1 h", NULL);
 	t0 = sluice_clock_mono_ms(&f.tick.clock.base);
@@ -259,22 +145,19 @@ static void test_run__final_checkpoint_is_triggered_at_end_of_data(void **state)
 	assert_int_equal(json_count(json, "completed"), 1);
 	assert_int_equal(json_count(json, "failed"), 0);
 	sluice_free_bytes(json);
-	sluice_run_free(run);
-	sluice_config_free(c);
-	rt_pipeline_free(&pl);
-	fx_release(&f);
+	rf_teardown(&f, run, c, &pl);
 }
 
 static void test_run__task_failure_restarts_from_latest_checkpoint(void **state)
 {
-	fx f;
+	rf_fx f;
 	pipeline pl;
 	sluice_config *c;
 	sluice_run *run;
 	sluice_run_result res;
 
 	(void)state;
-	fx_init(&f);
+	rf_fx_init(&f, "run");
 	rt_pipeline_build(&pl, 2, 2, 2, 600, SLUICE_JOB_EXACTLY_ONCE);
 	pl.src.gate = 200;
 	c = conf_of(
@@ -293,23 +176,20 @@ static void test_run__task_failure_restarts_from_latest_checkpoint(void **state)
 	assert_int_equal(sluice_run_restarts(run), 1);
 	assert_int_equal(LOAD(&pl.src.restored), 2); /* from a checkpoint */
 	rt_sink_expect_exact(&pl.sink, &pl.src, 2);
-	sluice_run_free(run);
-	sluice_config_free(c);
-	rt_pipeline_free(&pl);
-	fx_release(&f);
+	rf_teardown(&f, run, c, &pl);
 }
 
 static void
 test_run__restart_strategy_none_fails_with_task_message(void **state)
 {
-	fx f;
+	rf_fx f;
 	pipeline pl;
 	sluice_config *c;
 	sluice_run *run;
 	sluice_run_result res;
 
 	(void)state;
-	fx_init(&f);
+	rf_fx_init(&f, "run");
 	rt_pipeline_build(&pl, 2, 2, 2, 600, SLUICE_JOB_EXACTLY_ONCE);
 	pl.count.fail_at = 100;
 	c = conf_of(&f, "chk", INTERVAL, "restart-strategy.type", "none", NULL);
@@ -322,15 +202,12 @@ test_run__restart_strategy_none_fails_with_task_message(void **state)
 	/* the ended run takes no savepoints */
 	assert_int_equal(
 		sluice_job_trigger_savepoint(run, NULL, NULL), SLUICE_EINVALID);
-	sluice_run_free(run);
-	sluice_config_free(c);
-	rt_pipeline_free(&pl);
-	fx_release(&f);
+	rf_teardown(&f, run, c, &pl);
 }
 
 static void test_run__restore_latest_after_crash(void **state)
 {
-	fx f;
+	rf_fx f;
 	pipeline pl;
 	sluice_config *c;
 	sluice_run *run;
@@ -338,7 +215,7 @@ static void test_run__restore_latest_after_crash(void **state)
 	char *json = NULL;
 
 	(void)state;
-	fx_init(&f);
+	rf_fx_init(&f, "run");
 	rt_pipeline_build(&pl, 2, 2, 2, 600, SLUICE_JOB_EXACTLY_ONCE);
 	pl.src.gate = 200;
 	c = conf_of(
@@ -361,10 +238,7 @@ static void test_run__restore_latest_after_crash(void **state)
 	assert_int_equal(sluice_run_stats_json(run, -1, &json), 0);
 	assert_int_equal(json_count(json, "restored"), 1);
 	sluice_free_bytes(json);
-	sluice_run_free(run);
-	sluice_config_free(c);
-	rt_pipeline_free(&pl);
-	fx_release(&f);
+	rf_teardown(&f, run, c, &pl);
 }
 
 /* A finished job records so before retention discards its checkpoints:
@@ -374,7 +248,7 @@ static void test_run__restore_latest_after_crash(void **state)
 static void
 test_run__restore_latest_of_a_finished_job_runs_nothing(void **state)
 {
-	fx f;
+	rf_fx f;
 	pipeline pl;
 	sluice_config *c;
 	sluice_run *run;
@@ -384,7 +258,7 @@ test_run__restore_latest_of_a_finished_job_runs_nothing(void **state)
 	size_t len;
 
 	(void)state;
-	fx_init(&f);
+	rf_fx_init(&f, "run");
 	rt_pipeline_build(&pl, 1, 1, 1, 100, SLUICE_JOB_EXACTLY_ONCE);
 	c = conf_of(&f, "chk", INTERVAL, NULL);
 	f.ro.restore_latest = 1;
@@ -428,24 +302,14 @@ test_run__restore_latest_of_a_finished_job_runs_nothing(void **state)
 		sluice_storage_exists(sluice_storage_file_get(), path), 1);
 	sluice_config_free(c);
 	rt_pipeline_free(&pl);
-	fx_release(&f);
-}
-
-static void copy_sink(sink_out *to, sink_out *from)
-{
-	int k;
-
-	for (k = 0; k < MAX_KEYS; k++) {
-		memcpy(to->seen[k], from->seen[k], from->cap);
-		to->max[k] = from->max[k];
-	}
+	rf_fx_release(&f);
 }
 
 /* A plain savepoint (no notification), then a job with the keyed part at
  * parallelism 3 restores it and finishes with exact counts. */
 static void test_run__savepoint_restores_at_other_parallelism(void **state)
 {
-	fx f;
+	rf_fx f;
 	pipeline a, b;
 	sluice_config *c;
 	sluice_run *run;
@@ -454,7 +318,7 @@ static void test_run__savepoint_restores_at_other_parallelism(void **state)
 	struct stat st;
 
 	(void)state;
-	fx_init(&f);
+	rf_fx_init(&f, "run");
 	rt_pipeline_build(&a, 2, 2, 2, 600, SLUICE_JOB_EXACTLY_ONCE);
 	a.src.gate = 200;
 	c = conf_of(&f, "chk", NULL); /* no periodic checkpoints */
@@ -470,7 +334,7 @@ static void test_run__savepoint_restores_at_other_parallelism(void **state)
 	sluice_config_free(c);
 
 	rt_pipeline_build(&b, 2, 3, 3, 600, SLUICE_JOB_EXACTLY_ONCE);
-	copy_sink(&b.sink, &a.sink);
+	rf_sink_copy(&b.sink, &a.sink);
 	c =
 		conf_of(&f, "chk2", INTERVAL, "execution.state-recovery.path",
 			path, NULL);
@@ -487,7 +351,7 @@ static void test_run__savepoint_restores_at_other_parallelism(void **state)
 	sluice_free_bytes(path);
 	rt_pipeline_free(&a);
 	rt_pipeline_free(&b);
-	fx_release(&f);
+	rf_fx_release(&f);
 }
 
 /* src -> map -> sink: the pipeline without its keyed counter. */
@@ -535,7 +399,7 @@ static void small_build(small *s)
 static void
 test_run__stop_with_savepoint_and_ignore_unclaimed_state(void **state)
 {
-	fx f;
+	rf_fx f;
 	pipeline a;
 	small b;
 	sluice_config *c;
@@ -544,7 +408,7 @@ test_run__stop_with_savepoint_and_ignore_unclaimed_state(void **state)
 	char *path = NULL;
 
 	(void)state;
-	fx_init(&f);
+	rf_fx_init(&f, "run");
 	rt_pipeline_build(&a, 2, 2, 2, 600, SLUICE_JOB_EXACTLY_ONCE);
 	a.src.gate = 200;
 	c = conf_of(&f, "chk", INTERVAL, NULL);
@@ -574,18 +438,18 @@ test_run__stop_with_savepoint_and_ignore_unclaimed_state(void **state)
 	assert_int_equal(sluice_run_wait(run, RT_WAIT_MS, &res), 0);
 	assert_int_equal(res.state, SLUICE_JOB_STATE_FINISHED);
 	assert_int_equal(LOAD(&b.src.restored), 2);
-	assert_int_equal(sink_records(&b.sink), 2 * (600 - 200));
+	assert_int_equal(rf_sink_records(&b.sink), 2 * (600 - 200));
 	sluice_run_free(run);
 	sluice_config_free(c);
 	sluice_free_bytes(path);
 	rt_pipeline_free(&a);
 	sluice_job_free(b.job);
 	rt_sink_release(&b.sink);
-	fx_release(&f);
+	rf_fx_release(&f);
 }
 
 /* Cancel a run with a completed checkpoint; 1 when one is left. */
-static int cancel_leaves_checkpoint(fx *f, const char *sub, const char *ret)
+static int cancel_leaves_checkpoint(rf_fx *f, const char *sub, const char *ret)
 {
 	pipeline pl;
 	sluice_config *c;
@@ -619,34 +483,34 @@ static int cancel_leaves_checkpoint(fx *f, const char *sub, const char *ret)
 
 static void test_run__retention_on_cancel(void **state)
 {
-	fx f;
+	rf_fx f;
 
 	(void)state;
-	fx_init(&f);
+	rf_fx_init(&f, "run");
 	assert_true(
 		cancel_leaves_checkpoint(&f, "keep", "RETAIN_ON_CANCELLATION"));
 	assert_false(
 		cancel_leaves_checkpoint(&f, "drop", "DELETE_ON_CANCELLATION"));
 	assert_false(cancel_leaves_checkpoint(
 		&f, "none", "NO_EXTERNALIZED_CHECKPOINTS"));
-	fx_release(&f);
+	rf_fx_release(&f);
 }
 
 /* Run the gated pipeline into a checkpoint (or `n` of them) and drop the
  * run as a crashing process would (checkpoints retained); returns the
  * directory of the newest one. */
 static char *
-crash_after_checkpoints(fx *f, pipeline *pl, sluice_config *c, int n)
+crash_after_checkpoints(rf_fx *f, pipeline *pl, sluice_config *c, int n)
 {
 	sluice_run *run;
 	sluice_checkpoint_meta *m = NULL;
 	char jobdir[160], id[33], *dir = NULL;
-	notes_wait w = {&pl->notes, 0};
+	rf_notes_wait w = {&pl->notes, 0};
 
 	assert_int_equal(sluice_run_start(&run, pl->job, c, &f->ro), 0);
 	run_to_gate(pl, 200, 1);
 	w.calls = LOAD(&pl->notes.complete_calls) + 2 * (n - 1);
-	assert_true(rt_wait_for(notified_after, &w));
+	assert_true(rt_wait_for(rf_notified_after, &w));
 	sluice_run_free(run);
 	sluice_job_id_of("pipeline", id);
 	snprintf(jobdir, sizeof(jobdir), "%s/chk/%s", f->dir, id);
@@ -680,7 +544,7 @@ static void expect_ids_after(sluice_run *run, int64_t restored)
 
 static void test_run__restore_latest_skips_a_broken_checkpoint(void **state)
 {
-	fx f;
+	rf_fx f;
 	pipeline pl;
 	sluice_config *c;
 	sluice_run *run;
@@ -689,7 +553,7 @@ static void test_run__restore_latest_skips_a_broken_checkpoint(void **state)
 	FILE *fp;
 
 	(void)state;
-	fx_init(&f);
+	rf_fx_init(&f, "run");
 	rt_pipeline_build(&pl, 2, 2, 2, 600, SLUICE_JOB_EXACTLY_ONCE);
 	pl.src.gate = 200;
 	c = conf_of(
@@ -718,21 +582,21 @@ static void test_run__restore_latest_skips_a_broken_checkpoint(void **state)
 	sluice_free_bytes(newest);
 	sluice_config_free(c);
 	rt_pipeline_free(&pl);
-	fx_release(&f);
+	rf_fx_release(&f);
 }
 
 /* CLAIM: the job owns the restored checkpoint and deletes it once it is
  * subsumed; NO_CLAIM: it is never deleted. */
 static void restore_claimed(const char *mode, int expect_kept)
 {
-	fx f;
+	rf_fx f;
 	pipeline pl;
 	sluice_config *c;
 	sluice_run *run;
 	sluice_run_result res;
 	char *dir;
 
-	fx_init(&f);
+	rf_fx_init(&f, "run");
 	rt_pipeline_build(&pl, 2, 2, 2, 600, SLUICE_JOB_EXACTLY_ONCE);
 	pl.src.gate = 200;
 	c = conf_of(
@@ -753,7 +617,7 @@ static void restore_claimed(const char *mode, int expect_kept)
 	sluice_free_bytes(dir);
 	sluice_config_free(c);
 	rt_pipeline_free(&pl);
-	fx_release(&f);
+	rf_fx_release(&f);
 }
 
 static void test_run__claim_mode_decides_who_deletes_the_snapshot(void **state)
@@ -767,14 +631,14 @@ static void test_run__claim_mode_decides_who_deletes_the_snapshot(void **state)
  * (initial backoff 1 s of clock time) restarts the job. */
 static void test_run__default_restart_strategy_restarts(void **state)
 {
-	fx f;
+	rf_fx f;
 	pipeline pl;
 	sluice_config *c;
 	sluice_run *run;
 	sluice_run_result res;
 
 	(void)state;
-	fx_init(&f);
+	rf_fx_init(&f, "run");
 	rt_pipeline_build(&pl, 2, 2, 2, 600, SLUICE_JOB_EXACTLY_ONCE);
 	pl.count.fail_at = 300;
 	c = conf_of(&f, "chk", INTERVAL, NULL);
@@ -783,22 +647,19 @@ static void test_run__default_restart_strategy_restarts(void **state)
 	assert_int_equal(res.state, SLUICE_JOB_STATE_FINISHED);
 	assert_int_equal(res.restarts, 1);
 	rt_sink_expect_exact(&pl.sink, &pl.src, 2);
-	sluice_run_free(run);
-	sluice_config_free(c);
-	rt_pipeline_free(&pl);
-	fx_release(&f);
+	rf_teardown(&f, run, c, &pl);
 }
 
 static void test_run__missing_recovery_path_fails_the_start(void **state)
 {
-	fx f;
+	rf_fx f;
 	pipeline pl;
 	sluice_config *c;
 	sluice_run *run = NULL;
 	char path[128];
 
 	(void)state;
-	fx_init(&f);
+	rf_fx_init(&f, "run");
 	rt_pipeline_build(&pl, 2, 2, 2, 600, SLUICE_JOB_EXACTLY_ONCE);
 	snprintf(path, sizeof(path), "%s/nothing-here", f.dir);
 	c =
@@ -814,14 +675,14 @@ static void test_run__missing_recovery_path_fails_the_start(void **state)
 	rt_sink_expect_exact(&pl.sink, &pl.src, 2);
 	sluice_config_free(c);
 	rt_pipeline_free(&pl);
-	fx_release(&f);
+	rf_fx_release(&f);
 }
 
 /* Every allocation failure while setting a run up is reported as
  * SLUICE_ENOMEM and releases what was built (ASan checks leaks). */
 static void test_run__start_out_of_memory_is_clean(void **state)
 {
-	fx f;
+	rf_fx f;
 	pipeline pl;
 	sluice_config *c;
 	sluice_run *run = NULL;
@@ -829,7 +690,7 @@ static void test_run__start_out_of_memory_is_clean(void **state)
 	int rc = -1;
 
 	(void)state;
-	fx_init(&f);
+	rf_fx_init(&f, "run");
 	rt_pipeline_build(&pl, 1, 1, 1, 50, SLUICE_JOB_EXACTLY_ONCE);
 	pl.src.hold_init = 1; /* tasks allocate nothing before we stop */
 	c = conf_of(&f, "chk", INTERVAL, "restart-strategy.type", "none", NULL);
@@ -844,10 +705,7 @@ static void test_run__start_out_of_memory_is_clean(void **state)
 	}
 	assert_int_equal(rc, 0);
 	STORE(&pl.src.hold_init, 0);
-	sluice_run_free(run);
-	sluice_config_free(c);
-	rt_pipeline_free(&pl);
-	fx_release(&f);
+	rf_teardown(&f, run, c, &pl);
 }
 
 /* The upload of checkpoint 2 fails: ASYNC_EXCEPTION counts against
@@ -855,7 +713,7 @@ static void test_run__start_out_of_memory_is_clean(void **state)
  * without restarts the run ends with Flink's message. */
 static void test_run__upload_failure_exceeds_tolerable_threshold(void **state)
 {
-	fx f;
+	rf_fx f;
 	pipeline pl;
 	sluice_config *c;
 	sluice_run *run;
@@ -863,7 +721,7 @@ static void test_run__upload_failure_exceeds_tolerable_threshold(void **state)
 	int64_t fail_id = 2;
 
 	(void)state;
-	fx_init(&f);
+	rf_fx_init(&f, "run");
 	rt_pipeline_build(&pl, 2, 2, 2, 600, SLUICE_JOB_EXACTLY_ONCE);
 	pl.src.gate = 200;
 	assert_int_equal(
@@ -876,10 +734,7 @@ static void test_run__upload_failure_exceeds_tolerable_threshold(void **state)
 	assert_non_null(
 		strstr(res.message,
 		       "Exceeded checkpoint tolerable failure threshold."));
-	sluice_run_free(run);
-	sluice_config_free(c);
-	rt_pipeline_free(&pl);
-	fx_release(&f);
+	rf_teardown(&f, run, c, &pl);
 }
 
 static int restarted(void *arg)
@@ -891,14 +746,14 @@ static int restarted(void *arg)
  * fails, the job restarts and still counts exactly once. */
 static void test_run__snapshot_failure_restarts(void **state)
 {
-	fx f;
+	rf_fx f;
 	pipeline pl;
 	sluice_config *c;
 	sluice_run *run;
 	sluice_run_result res;
 
 	(void)state;
-	fx_init(&f);
+	rf_fx_init(&f, "run");
 	rt_pipeline_build(&pl, 2, 2, 2, 600, SLUICE_JOB_EXACTLY_ONCE);
 	pl.src.gate = 200;
 	pl.src.fail_sync = 2;
@@ -912,10 +767,7 @@ static void test_run__snapshot_failure_restarts(void **state)
 	assert_int_equal(res.state, SLUICE_JOB_STATE_FINISHED);
 	assert_int_equal(res.restarts, 1);
 	rt_sink_expect_exact(&pl.sink, &pl.src, 2);
-	sluice_run_free(run);
-	sluice_config_free(c);
-	rt_pipeline_free(&pl);
-	fx_release(&f);
+	rf_teardown(&f, run, c, &pl);
 }
 
 static void test_run__job_id_is_stable_hex(void **state)

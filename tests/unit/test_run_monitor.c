@@ -32,6 +32,7 @@
 #include <cmocka.h>
 
 #include "runtime/run.h"
+#include "run_fixture.h"
 #include "runtime_harness.h"
 #include "sluice/config.h"
 #include "sluice/monitor.h"
@@ -40,111 +41,18 @@
 
 /* ---- fixtures ---------------------------------------------------------- */
 
-typedef struct ticker {
-	sluice_manual_clock clock;
-	int run; /* atomic */
-	pthread_t th;
-} ticker;
-
-static void *tick_main(void *arg)
-{
-	ticker *t = arg;
-
-	while (LOAD(&t->run)) {
-		sluice_manual_clock_advance(&t->clock, 10);
-		rt_pause_1ms();
-	}
-	return NULL;
-}
-
-typedef struct fx {
-	char dir[64];
-	ticker tick;
-	sluice_run_options ro;
-} fx;
-
-static void fx_init(fx *f)
-{
-	memset(f, 0, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/sluice-mon-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	sluice_manual_clock_init(&f->tick.clock, 1700000000000);
-	STORE(&f->tick.run, 1);
-	assert_int_equal(
-		pthread_create(&f->tick.th, NULL, tick_main, &f->tick), 0);
-	f->ro.version = SLUICE_RUN_OPTIONS_VERSION;
-	f->ro.clock = &f->tick.clock.base;
-	f->ro.seed = 7;
-}
-
-static void fx_release(fx *f)
-{
-	STORE(&f->tick.run, 0);
-	pthread_join(f->tick.th, NULL);
-	assert_int_equal(
-		sluice_storage_remove_tree(sluice_storage_file_get(), f->dir),
-		0);
-}
-
 /* Checkpoints every 100 ms into <dir>/chk, savepoints into <dir>/sp,
  * plus NULL-terminated key/value pairs. */
-static sluice_config *conf_of(const fx *f, ...)
+static sluice_config *conf_of(const rf_fx *f, ...)
 {
-	sluice_config *c;
-	char path[128];
-	const char *k;
+	sluice_config *c = rf_conf_begin(f, "chk");
 	va_list ap;
 
-	assert_int_equal(sluice_config_new(&c), 0);
-	snprintf(path, sizeof(path), "%s/chk", f->dir);
-	assert_int_equal(
-		sluice_config_set(
-			c, "execution.checkpointing.dir", path,
-			SLUICE_CONFIG_API),
-		0);
-	snprintf(path, sizeof(path), "%s/sp", f->dir);
-	assert_int_equal(
-		sluice_config_set(
-			c, "execution.checkpointing.savepoint-dir", path,
-			SLUICE_CONFIG_API),
-		0);
-	assert_int_equal(
-		sluice_config_set(
-			c, "execution.checkpointing.interval", "100 ms",
-			SLUICE_CONFIG_API),
-		0);
+	rf_conf_set(c, "execution.checkpointing.interval", "100 ms");
 	va_start(ap, f);
-	while ((k = va_arg(ap, const char *)) != NULL)
-		assert_int_equal(
-			sluice_config_set(
-				c, k, va_arg(ap, const char *),
-				SLUICE_CONFIG_API),
-			0);
+	rf_conf_end(c, ap);
 	va_end(ap);
-	assert_int_equal(sluice_config_validate(c), 0);
 	return c;
-}
-
-static int64_t sink_records(sink_out *s)
-{
-	int64_t n;
-
-	pthread_mutex_lock(&s->lock);
-	n = s->records;
-	pthread_mutex_unlock(&s->lock);
-	return n;
-}
-
-typedef struct sink_wait {
-	sink_out *sink;
-	int64_t n;
-} sink_wait;
-
-static int sink_reached(void *arg)
-{
-	sink_wait *w = arg;
-
-	return sink_records(w->sink) >= w->n;
 }
 
 static int out_reached_400(void *arg)
@@ -168,7 +76,7 @@ static int checkpoint_done(void *arg)
 static void
 test_monitor__bounded_run_counts_records_and_checkpoints(void **state)
 {
-	fx f;
+	rf_fx f;
 	pipeline pl;
 	sluice_config *c;
 	sluice_run *run;
@@ -176,7 +84,7 @@ test_monitor__bounded_run_counts_records_and_checkpoints(void **state)
 	sluice_run_metrics m;
 
 	(void)state;
-	fx_init(&f);
+	rf_fx_init(&f, "mon");
 	rt_pipeline_build(&pl, 2, 2, 3, 600, SLUICE_JOB_EXACTLY_ONCE);
 	c = conf_of(&f, NULL);
 	assert_int_equal(sluice_run_start(&run, pl.job, c, &f.ro), 0);
@@ -197,15 +105,12 @@ test_monitor__bounded_run_counts_records_and_checkpoints(void **state)
 	assert_true(m.last_duration_ms >= 0);
 	assert_true(m.last_completed_wall_ms >= 1700000000000);
 	assert_true(m.mono_ms > 0);
-	sluice_run_free(run);
-	sluice_config_free(c);
-	rt_pipeline_free(&pl);
-	fx_release(&f);
+	rf_teardown(&f, run, c, &pl);
 }
 
 static void test_monitor__live_reads_grow_and_survive_a_restart(void **state)
 {
-	fx f;
+	rf_fx f;
 	pipeline pl;
 	sluice_config *c;
 	sluice_run *run;
@@ -213,7 +118,7 @@ static void test_monitor__live_reads_grow_and_survive_a_restart(void **state)
 	sluice_run_metrics a, b;
 
 	(void)state;
-	fx_init(&f);
+	rf_fx_init(&f, "mon");
 	rt_pipeline_build(&pl, 2, 2, 2, 600, SLUICE_JOB_EXACTLY_ONCE);
 	pl.src.gate = 200;
 	c =
@@ -221,7 +126,8 @@ static void test_monitor__live_reads_grow_and_survive_a_restart(void **state)
 			"restart-strategy.fixed-delay.attempts", "3",
 			"restart-strategy.fixed-delay.delay", "100 ms", NULL);
 	assert_int_equal(sluice_run_start(&run, pl.job, c, &f.ro), 0);
-	assert_true(rt_wait_for(sink_reached, &(sink_wait){&pl.sink, 400}));
+	assert_true(
+		rt_wait_for(rf_sink_reached, &(rf_sink_wait){&pl.sink, 400}));
 	assert_true(rt_wait_for(checkpoint_done, run));
 	assert_true(rt_wait_for(out_reached_400, run));
 	assert_int_equal(sluice_run_metrics_read(run, &a), 0);
@@ -243,10 +149,7 @@ static void test_monitor__live_reads_grow_and_survive_a_restart(void **state)
 	assert_true(b.job.records_in > 1200);
 	assert_true(b.job.records_out >= 1200);
 	rt_sink_expect_exact(&pl.sink, &pl.src, 2);
-	sluice_run_free(run);
-	sluice_config_free(c);
-	rt_pipeline_free(&pl);
-	fx_release(&f);
+	rf_teardown(&f, run, c, &pl);
 }
 
 /* A source of `n` 1 KiB records into a sink that holds while gated. */
@@ -402,16 +305,18 @@ static void *req_main(void *arg)
 }
 
 static void
-start_gated(fx *f, pipeline *pl, sluice_config **c, sluice_run **run)
+start_gated(rf_fx *f, pipeline *pl, sluice_config **c, sluice_run **run)
 {
 	rt_pipeline_build(pl, 2, 2, 2, 600, SLUICE_JOB_EXACTLY_ONCE);
 	pl->src.gate = 100;
 	*c = conf_of(f, NULL);
 	assert_int_equal(sluice_run_start(run, pl->job, *c, &f->ro), 0);
-	assert_true(rt_wait_for(sink_reached, &(sink_wait){&pl->sink, 200}));
+	assert_true(
+		rt_wait_for(rf_sink_reached, &(rf_sink_wait){&pl->sink, 200}));
 }
 
-static void finish_gated(fx *f, pipeline *pl, sluice_config *c, sluice_run *run)
+static void
+finish_gated(rf_fx *f, pipeline *pl, sluice_config *c, sluice_run *run)
 {
 	sluice_run_result res;
 
@@ -423,12 +328,12 @@ static void finish_gated(fx *f, pipeline *pl, sluice_config *c, sluice_run *run)
 	sluice_run_free(run);
 	sluice_config_free(c);
 	rt_pipeline_free(pl);
-	fx_release(f);
+	rf_fx_release(f);
 }
 
 static void test_control__savepoints_on_request_while_running(void **state)
 {
-	fx f;
+	rf_fx f;
 	pipeline pl;
 	sluice_config *c;
 	sluice_run *run;
@@ -437,7 +342,7 @@ static void test_control__savepoints_on_request_while_running(void **state)
 	int i;
 
 	(void)state;
-	fx_init(&f);
+	rf_fx_init(&f, "mon");
 	start_gated(&f, &pl, &c, &run);
 	/* the default directory: the job's checkpoint directory */
 	assert_int_equal(sluice_run_control_dir(run, &def), 0);
@@ -523,7 +428,7 @@ static void test_control__nobody_serving_names_the_directory(void **state)
 
 static void test_control__stale_files_replaced_live_server_kept(void **state)
 {
-	fx f;
+	rf_fx f;
 	pipeline pl;
 	sluice_config *c;
 	sluice_run *run;
@@ -531,7 +436,7 @@ static void test_control__stale_files_replaced_live_server_kept(void **state)
 	int fd, lk;
 
 	(void)state;
-	fx_init(&f);
+	rf_fx_init(&f, "mon");
 	/* longer than a socket path: reached through /proc/self/fd */
 	snprintf(
 		dir, sizeof(dir), "%s/%s/%s", f.dir,
@@ -561,7 +466,7 @@ static void test_control__stale_files_replaced_live_server_kept(void **state)
 
 static void test_control__request_after_the_end_fails_clearly(void **state)
 {
-	fx f;
+	rf_fx f;
 	pipeline pl;
 	sluice_config *c;
 	sluice_run *run;
@@ -569,7 +474,7 @@ static void test_control__request_after_the_end_fails_clearly(void **state)
 	char dir[128], *path = NULL;
 
 	(void)state;
-	fx_init(&f);
+	rf_fx_init(&f, "mon");
 	rt_pipeline_build(&pl, 1, 1, 1, 100, SLUICE_JOB_EXACTLY_ONCE);
 	c = conf_of(&f, NULL);
 	assert_int_equal(sluice_run_start(&run, pl.job, c, &f.ro), 0);
@@ -581,10 +486,7 @@ static void test_control__request_after_the_end_fails_clearly(void **state)
 		sluice_savepoint_request(dir, NULL, &path), SLUICE_EINVALID);
 	assert_null(path);
 	assert_non_null(strstr(sluice_error_last()->message, "not running"));
-	sluice_run_free(run);
-	sluice_config_free(c);
-	rt_pipeline_free(&pl);
-	fx_release(&f);
+	rf_teardown(&f, run, c, &pl);
 }
 
 int main(void)

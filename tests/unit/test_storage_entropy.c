@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "runtime/run.h"
+#include "run_fixture.h"
 #include "runtime_harness.h"
 #include "sluice/config.h"
 #include "sluice/sys/metadata.h"
@@ -284,23 +285,6 @@ static void test_storage__remove_many_one_by_one_skips_missing(void **state)
 
 /* ---- a job run with entropy ------------------------------------------- */
 
-typedef struct ticker {
-	sluice_manual_clock clock;
-	int run; /* atomic */
-	pthread_t th;
-} ticker;
-
-static void *tick_main(void *arg)
-{
-	ticker *t = arg;
-
-	while (LOAD(&t->run)) {
-		sluice_manual_clock_advance(&t->clock, 10);
-		rt_pause_1ms();
-	}
-	return NULL;
-}
-
 typedef struct sink_wait {
 	sink_out *sink;
 	int64_t n;
@@ -324,28 +308,14 @@ static sluice_config *job_conf(void)
 	sluice_config *c;
 
 	assert_int_equal(sluice_config_new(&c), 0);
-	assert_int_equal(
-		sluice_config_set(
-			c, "execution.checkpointing.dir",
-			"memory://entropy-run/" KEY "/ck", SLUICE_CONFIG_API),
-		0);
-	assert_int_equal(
-		sluice_config_set(
-			c, "execution.checkpointing.data-inline-threshold", "0",
-			SLUICE_CONFIG_API),
-		0);
-	assert_int_equal(
-		sluice_config_set(
-			c, "execution.checkpointing.interval", "100 ms",
-			SLUICE_CONFIG_API),
-		0);
-	assert_int_equal(
-		sluice_config_set(
-			c,
-			"execution.checkpointing.externalized-checkpoint-"
-			"retention",
-			"RETAIN_ON_CANCELLATION", SLUICE_CONFIG_API),
-		0);
+	rf_conf_set(
+		c, "execution.checkpointing.dir",
+		"memory://entropy-run/" KEY "/ck");
+	rf_conf_set(c, "execution.checkpointing.data-inline-threshold", "0");
+	rf_conf_set(c, "execution.checkpointing.interval", "100 ms");
+	rf_conf_set(
+		c, "execution.checkpointing.externalized-checkpoint-retention",
+		"RETAIN_ON_CANCELLATION");
 	assert_int_equal(sluice_config_validate(c), 0);
 	return c;
 }
@@ -382,7 +352,7 @@ static void test_entropy__job_checkpoints_and_restores(void **state)
 	sluice_run *run;
 	sluice_config *c;
 	pipeline pl;
-	ticker t;
+	rf_ticker t;
 	layout l = {0, 0, 0};
 
 	(void)state;
@@ -391,9 +361,7 @@ static void test_entropy__job_checkpoints_and_restores(void **state)
 		sluice_storage_for_uri(&mem, "memory://entropy-run"), 0);
 	mem->entropy_key = KEY;
 	mem->entropy_length = 4;
-	sluice_manual_clock_init(&t.clock, 1700000000000);
-	STORE(&t.run, 1);
-	assert_int_equal(pthread_create(&t.th, NULL, tick_main, &t), 0);
+	rf_ticker_start(&t);
 	memset(&ro, 0, sizeof(ro));
 	ro.version = SLUICE_RUN_OPTIONS_VERSION;
 	ro.clock = &t.clock.base;
@@ -423,8 +391,7 @@ static void test_entropy__job_checkpoints_and_restores(void **state)
 	sluice_run_free(run);
 	sluice_config_free(c);
 	rt_pipeline_free(&pl);
-	STORE(&t.run, 0);
-	pthread_join(t.th, NULL);
+	rf_ticker_stop(&t);
 	assert_int_equal(
 		sluice_storage_remove_tree(mem, "memory://entropy-run"), 0);
 	mem->entropy_key = NULL;
