@@ -86,18 +86,24 @@ static void job_dir(const rf_fx *f, const char *sub, char *out, size_t cap)
 	snprintf(out, cap, "%s/%s/%s", f->dir, sub, id);
 }
 
-/* The newest checkpoint of <dir>/<sub> that reads and verifies. */
+/* The newest checkpoint of <dir>/<sub> that reads and verifies.  The job
+ * may be running: discovery can list chk-<n+1> before its `_metadata` is
+ * there and chk-<n> just before retention deletes it, finding neither, so
+ * a miss is retried a few times. */
 static sluice_checkpoint_meta *
 latest(const rf_fx *f, const char *sub, char **dir)
 {
 	sluice_checkpoint_meta *m = NULL;
 	char jd[160];
+	int rc, tries = 0;
 
 	job_dir(f, sub, jd, sizeof(jd));
-	assert_int_equal(
-		sluice_checkpoint_discover(
-			&m, dir, sluice_storage_file_get(), jd, NULL, NULL),
-		0);
+	while ((rc = sluice_checkpoint_discover(
+			&m, dir, sluice_storage_file_get(), jd, NULL, NULL)) ==
+		       SLUICE_ENOTFOUND &&
+	       ++tries < 100)
+		rt_pause_1ms();
+	assert_int_equal(rc, 0);
 	return m;
 }
 
