@@ -447,6 +447,11 @@ SLUICE_EXTERN(sluice_job_state) sluice_run_state(sluice_run *run);
 /* Automatic restarts so far; any thread. */
 SLUICE_EXTERN(int32_t) sluice_run_restarts(sluice_run *run);
 
+/* The checkpoint or savepoint id restored when the run started, -1 when
+ * it started without state (known once sluice_run_start returned); any
+ * thread. */
+SLUICE_EXTERN(int64_t) sluice_run_restored_id(sluice_run *run);
+
 /*
  * Take a savepoint (canonical format) into directory `target` (NULL =
  * execution.checkpointing.savepoint-dir) and wait for it.  Operators are

@@ -634,6 +634,16 @@ int32_t sluice_run_restarts(sluice_run *run)
 	return n;
 }
 
+int64_t sluice_run_restored_id(sluice_run *run)
+{
+	int64_t id;
+
+	pthread_mutex_lock(&run->lock);
+	id = run->result.restored_id;
+	pthread_mutex_unlock(&run->lock);
+	return id;
+}
+
 /* ---- savepoints -------------------------------------------------------- */
 
 typedef struct sp_wait {

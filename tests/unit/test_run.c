@@ -225,14 +225,16 @@ static void test_run__restore_latest_after_crash(void **state)
 	f.ro.restore_latest = 1;
 	assert_int_equal(sluice_run_start(&run, pl.job, c, &f.ro), 0);
 	assert_int_equal(sluice_run_wait(run, 0, NULL), SLUICE_ETIMEOUT);
+	assert_int_equal(sluice_run_restored_id(run), -1);
 	run_to_gate(&pl, 200, 1);
 	sluice_run_free(run); /* the process goes away */
 	assert_int_equal(LOAD(&pl.src.restored), 0);
 	STORE(&pl.src.gate, pl.src.n);
 	assert_int_equal(sluice_run_start(&run, pl.job, c, &f.ro), 0);
+	assert_true(sluice_run_restored_id(run) >= 1); /* known at start */
 	assert_int_equal(sluice_run_wait(run, RT_WAIT_MS, &res), 0);
 	assert_int_equal(res.state, SLUICE_JOB_STATE_FINISHED);
-	assert_true(res.restored_id >= 1);
+	assert_int_equal(res.restored_id, sluice_run_restored_id(run));
 	assert_int_equal(LOAD(&pl.src.restored), 2);
 	rt_sink_expect_exact(&pl.sink, &pl.src, 2);
 	assert_int_equal(sluice_run_stats_json(run, -1, &json), 0);

@@ -363,13 +363,13 @@ static int run(int argc, char **argv)
 		goto done;
 	}
 	announce(r, jf);
-	supervise(r, &a, &res);
-	if (res.restored_id >= 0)
+	if (sluice_run_restored_id(r) >= 0)
 		fprintf(stderr, "sluice: restored checkpoint %lld\n",
-			(long long)res.restored_id);
+			(long long)sluice_run_restored_id(r));
 	else if (opts.restore_latest)
 		fprintf(stderr, "sluice: no completed checkpoint to restore: "
 				"started fresh\n");
+	supervise(r, &a, &res);
 	switch (res.state) {
 	case SLUICE_JOB_STATE_FINISHED:
 		fprintf(stderr, "sluice: job '%s' finished (%d restarts)\n",
