@@ -198,20 +198,41 @@ void sluice_shared_registry_checkpoint_completed(
 int sluice_shared_registry_unregister_unused(
 	sluice_shared_registry *r, int64_t lowest_retained)
 {
-	size_t i = 0;
+	const char **paths = NULL;
+	sluice_stream_handle **gone = NULL;
+	size_t i = 0, n = 0;
 
+	/* at most every entry goes: room for all, deleted in one batch */
+	if (r->n && (!(paths = sluice__calloc(r->n, sizeof(*paths))) ||
+		     !(gone = sluice__calloc(r->n, sizeof(*gone))))) {
+		sluice__free(paths);
+		return sluice__error_oom();
+	}
 	while (i < r->n) {
 		entry *e = &r->e[i];
 		if (e->last_used >= lowest_retained) {
 			i++;
 			continue;
 		}
-		if (e->created_by > r->highest_not_claimed)
-			delete_file(r, e->h);
+		if (e->created_by > r->highest_not_claimed &&
+		    e->h->kind == SLUICE_HANDLE_FILE) {
+			paths[n] = e->h->path;
+			gone[n++] = e->h; /* freed after the delete */
+		} else {
+			sluice_stream_handle_free(e->h);
+		}
 		sluice__free(e->key);
-		sluice_stream_handle_free(e->h);
 		r->e[i] = r->e[--r->n];
 	}
+	/* one request per 1000 files on object stores (DeleteObjects) */
+	if (n && sluice_storage_remove_many(r->st, paths, n) < 0)
+		sluice__warn(
+			"could not delete shared state: %s",
+			sluice_error_last()->message);
+	for (i = 0; i < n; i++)
+		sluice_stream_handle_free(gone[i]);
+	sluice__free(paths);
+	sluice__free(gone);
 	return 0;
 }
 

@@ -221,6 +221,52 @@ static void test_s3_storage__remove_tree_batches_deletes(void **st)
 	sluice_storage_free(s3);
 }
 
+/* Shared files no retained checkpoint uses any more leave the registry
+ * in one DeleteObjects request, not a HEAD and DELETE each. */
+static void
+test_s3_storage__registry_releases_shared_files_in_one_batch(void **st)
+{
+	sluice_storage *s3 = s3_with(NULL);
+	sluice_shared_registry *reg;
+	s3_client_counts before, after;
+	sluice_stream_handle *h;
+	char path[256], key[32];
+	int i;
+
+	(void)st;
+	assert_int_equal(sluice_shared_registry_new(&reg, s3), 0);
+	for (i = 0; i < 12; i++) {
+		snprintf(
+			path, sizeof(path), "s3://%s/reg/shared/sst-%02d",
+			bucket, i);
+		assert_int_equal(
+			sluice_storage_write_file(s3, path, "sst", 3), 0);
+		h = sluice_stream_handle_new(
+			SLUICE_HANDLE_FILE, path, 3, 0, NULL);
+		assert_non_null(h);
+		snprintf(key, sizeof(key), "sst-%02d", i);
+		/* checkpoints 1 and 2 each use six of them */
+		assert_int_equal(
+			sluice_shared_registry_register(
+				reg, key, h, 1 + i % 2, NULL),
+			0);
+		sluice_stream_handle_free(h);
+	}
+	assert_int_equal(list_keys(s3, "reg/", NULL).n, 12);
+	s3_client_counts_get(sluice__s3_storage_client(s3), &before);
+	/* only checkpoint 2 retained: checkpoint 1's six go */
+	assert_int_equal(sluice_shared_registry_unregister_unused(reg, 2), 0);
+	s3_client_counts_get(sluice__s3_storage_client(s3), &after);
+	assert_int_equal(after.delete_batches - before.delete_batches, 1);
+	assert_int_equal(after.keys_deleted - before.keys_deleted, 6);
+	assert_int_equal(after.deletes - before.deletes, 0);
+	assert_int_equal(list_keys(s3, "reg/", NULL).n, 6);
+	assert_int_equal(sluice_shared_registry_unregister_unused(reg, 3), 0);
+	assert_int_equal(list_keys(s3, "reg/", NULL).n, 0);
+	sluice_shared_registry_free(reg);
+	sluice_storage_free(s3);
+}
+
 #define JOB "00112233445566778899aabbccddeeff"
 
 static sluice_stream_handle *
@@ -519,6 +565,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(
 			test_s3_storage__missing_endpoint_is_a_config_error),
 		cmocka_unit_test(test_s3_storage__remove_tree_batches_deletes),
+		cmocka_unit_test(
+			test_s3_storage__registry_releases_shared_files_in_one_batch),
 		cmocka_unit_test(test_s3_storage__entropy_injection_on_swift),
 		cmocka_unit_test(
 			test_s3_storage__entropy_checkpoint_discovered_and_discarded),

@@ -267,7 +267,10 @@ SLUICE_EXTERN(void)
 sluice_shared_registry_checkpoint_completed(
 	sluice_shared_registry *r, int64_t id);
 /* Remove entries with last-used < `lowest_retained`; delete their files
- * unless created by a checkpoint ≤ the highest not-claimed id. */
+ * (in one batch: sluice_storage_remove_many) unless created by a
+ * checkpoint ≤ the highest not-claimed id.  A failed delete is logged,
+ * not returned (the checkpoint is gone either way; `sluice checkpoint gc`
+ * finds the file).  0 or SLUICE_ENOMEM. */
 SLUICE_EXTERN(int)
 sluice_shared_registry_unregister_unused(
 	sluice_shared_registry *r, int64_t lowest_retained);
