@@ -185,6 +185,20 @@ int sluice__ckstore_open_stream(
 	return rc;
 }
 
+void sluice__ckstore_discard_stream(
+	sluice__ckstore *s, const sluice_stream_handle *h)
+{
+	sluice_storage *st = sluice_checkpoint_storage_backend(s->cs);
+
+	if (h->kind != SLUICE_HANDLE_FILE)
+		return;
+	if (sluice_storage_remove(st, h->path) < 0 &&
+	    sluice_error_last()->code != SLUICE_ENOTFOUND)
+		sluice__warn(
+			"could not delete the upload of a failed snapshot: %s",
+			sluice_error_last()->message);
+}
+
 /*
  * Register the shared files of incremental handle `h` (a copy, owned by
  * the caller) for checkpoint `id`: each one's registry key is its handle's

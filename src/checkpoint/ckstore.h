@@ -63,6 +63,14 @@ int sluice__ckstore_open_stream(
 	sluice_scope scope);
 
 /*
+ * Delete the file of a stream handle an async phase uploaded and then
+ * gave up on (its checkpoint never names it): FILE handles only, best
+ * effort (a failure is logged; `sluice checkpoint gc` finds the file).
+ */
+void sluice__ckstore_discard_stream(
+	sluice__ckstore *s, const sluice_stream_handle *h);
+
+/*
  * Seed the completed store with a restored checkpoint (takes over `m`),
  * so retention counts it and its shared files are registered.
  */

@@ -36,8 +36,8 @@
  *    the shared scope and references the rest (sluice_incremental_handle);
  *    the coordinator registers them with the shared-state registry.
  *    notify complete / aborted move the backend's base.  A failed upload
- *    leaves its shared files to `sluice checkpoint gc` (a stream factory
- *    cannot delete).
+ *    deletes the files it uploaded through the stream factory's discard
+ *    (when the factory has one; sluice_run's does).
  *  - incremental restore: the fresh backend is replaced by one restored
  *    from the handles (parallel download or hard links, rescaling merge
  *    and clip to the key-group range), and the states of the handles'
@@ -405,6 +405,14 @@ up_open_output(void *ctx, int shared, const char *name, sluice_ostream **out)
 		shared ? SLUICE_SCOPE_SHARED : SLUICE_SCOPE_EXCLUSIVE, out);
 }
 
+static void up_discard(void *ctx, const sluice_stream_handle *h)
+{
+	upload_ctx *u = ctx;
+
+	if (u->streams->discard)
+		u->streams->discard(u->streams->ctx, h);
+}
+
 static int
 up_open_input(void *ctx, const sluice_stream_handle *h, sluice_istream **out)
 {
@@ -421,6 +429,7 @@ static int incremental_async(keyed_snap *s, sluice_incremental_handle **out)
 	t.ctx = &u;
 	t.open_output = up_open_output;
 	t.open_input = up_open_input;
+	t.discard = up_discard;
 	return sluice_rocksdb_snapshot_upload(
 		out, s->rdb, &t, SLUICE_SLICE(s->meta.ptr, s->meta.len));
 }

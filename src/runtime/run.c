@@ -121,6 +121,11 @@ open_stream(void *ctx, int64_t id, sluice_scope scope, sluice_ostream **out)
 	return sluice__ckstore_open_stream(out, ctx, id, scope);
 }
 
+static void discard_stream(void *ctx, const sluice_stream_handle *h)
+{
+	sluice__ckstore_discard_stream(ctx, h);
+}
+
 /* ---- construction ------------------------------------------------------ */
 
 static int
@@ -183,6 +188,7 @@ static int build_storage(sluice_run *r, const sluice_checkpoint_settings *s)
 	SLUICE_ERRCHECK(rc);
 	f.ctx = r->ks;
 	f.open = open_stream;
+	f.discard = discard_stream;
 	return sluice_job_set_stream_factory(r->job, &f);
 }
 

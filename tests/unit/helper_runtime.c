@@ -491,7 +491,7 @@ static int coord_open_stream(
 
 void rt_coord_use_storage(coord *c, sluice_checkpoint_storage *cs)
 {
-	sluice_stream_factory f = {c, coord_open_stream};
+	sluice_stream_factory f = {c, coord_open_stream, NULL};
 
 	c->cs = cs;
 	assert_int_equal(sluice_job_set_stream_factory(c->job, &f), 0);

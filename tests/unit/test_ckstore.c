@@ -311,6 +311,28 @@ static void ack_incremental(
 		}
 }
 
+/* A shared upload whose snapshot then failed is deleted through the
+ * stream factory's discard (sluice_run's calls this); a file already
+ * gone is no error. */
+static void test_ckstore__discarded_upload_is_deleted(void **st)
+{
+	sluice_stream_handle *h;
+	struct stat sb;
+	env e;
+
+	(void)st;
+	env_start(&e, 1);
+	trigger_ckpt(e.f);
+	h = stream_of(&e, 1, SLUICE_SCOPE_SHARED, "an sst nobody will name");
+	assert_int_equal(h->kind, SLUICE_HANDLE_FILE);
+	assert_int_equal(stat(h->path, &sb), 0);
+	sluice__ckstore_discard_stream(e.ks, h);
+	assert_int_not_equal(stat(h->path, &sb), 0);
+	sluice__ckstore_discard_stream(e.ks, h); /* already gone: quiet */
+	sluice_stream_handle_free(h);
+	env_free(&e);
+}
+
 static void test_ckstore__incremental_shared_files(void **st)
 {
 	sluice_stream_handle *a = NULL, *b = NULL, *c = NULL;
@@ -378,6 +400,7 @@ int main(void)
 		cmocka_unit_test(
 			test_ckstore__savepoint_is_kept_outside_the_store),
 		cmocka_unit_test(test_ckstore__incremental_shared_files),
+		cmocka_unit_test(test_ckstore__discarded_upload_is_deleted),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -136,7 +136,7 @@ static void env_start(env *e)
 	o.storage = &storage;
 	assert_int_equal(sluice__coord_new(&e->coord, &o), 0);
 	sluice__job_coord_attach(e->bridge, e->coord);
-	f = (sluice_stream_factory){e->ks, open_stream};
+	f = (sluice_stream_factory){e->ks, open_stream, NULL};
 	assert_int_equal(sluice_job_set_stream_factory(e->pl.job, &f), 0);
 	sluice__job_coord_responder(e->bridge, &r);
 	STORE(&e->pl.src.gate, 200);

@@ -99,6 +99,10 @@ typedef struct sluice_stream_factory {
 		int64_t id,
 		sluice_scope scope,
 		sluice_ostream **out);
+	/* Optional (NULL: keep): delete the file of a handle opened through
+	 * `open` whose snapshot then failed, so no checkpoint will name it
+	 * (an incremental upload's new shared files).  Best effort. */
+	void (*discard)(void *ctx, const sluice_stream_handle *h);
 } sluice_stream_factory;
 
 typedef struct sluice_checkpoint_options {
