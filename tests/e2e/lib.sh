@@ -3,8 +3,8 @@
 # SLUICE_SOURCE_DIR for every script test).  Defines: fail, scratch_dir,
 # check_output (the exactly-once / at-least-once checker over part-*
 # files), kill_after and wait_run (pieces of the SIGKILL / --restore
-# latest loops), rc_of (an exit status under set -e), s3_test_init
-# and s3_server_start (the S3 tests' Swift server), count_job (the job
+# latest loops), rc_of (an exit status under set -e), s3_test_init,
+# s3_server_start and s3_session (the S3 tests' Swift server), count_job (the job
 # file of the counting pipeline).  Only functions: sourcing it runs nothing.
 
 # fail MESSAGE...: print FAIL: MESSAGE (and the file $fail_log, when a
@@ -98,6 +98,30 @@ rc_of() {
 s3_server_start() {
 	sh "$SLUICE_SOURCE_DIR/scripts/s3-server.sh" start "$1"
 	eval "$(sh "$SLUICE_SOURCE_DIR/scripts/s3-server.sh" env "$1" | sed 's/^/export /')"
+}
+
+# s3_session PREFIX: a scratch directory $tmp (PREFIX.XXXXXX) with the
+# Swift S3 server started in $tmp/s3 (s3_server_start).  On exit the
+# command in $s3_on_exit runs first when a script set one (it sees the
+# exit status in $rc), then the server is stopped by PID, the proxy log's
+# last lines are printed when the script failed, and $tmp is removed.
+s3_session() {
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
+	trap s3_session_end EXIT
+	trap 'exit 130' INT TERM
+	s3_server_start "$tmp/s3"
+}
+
+s3_session_end() {
+	rc=$?
+	[ -z "${s3_on_exit:-}" ] || $s3_on_exit || true
+	sh "$SLUICE_SOURCE_DIR/scripts/s3-server.sh" stop "$tmp/s3" || true
+	if [ "$rc" -ne 0 ] && [ -f "$tmp/s3/log/proxy.log" ]; then
+		echo "--- proxy log (last lines) ---" >&2
+		tail -n 20 "$tmp/s3/log/proxy.log" >&2 || true
+	fi
+	rm -rf "$tmp"
+	exit "$rc"
 }
 
 # count_job NAME PARALLELISM COUNT KEYS RATE OUT [THROTTLE]: print the job

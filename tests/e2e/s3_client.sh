@@ -8,31 +8,12 @@
 # Exits 77 (skipped) when Swift is not installed.
 set -eu
 : "${SLUICE_SOURCE_DIR:?}" "${SLUICE_BUILD_DIR:?}"
-script=$SLUICE_SOURCE_DIR/scripts/s3-server.sh
+. "$SLUICE_SOURCE_DIR/tests/e2e/lib.sh"
+s3_test_init
 bin=$SLUICE_BUILD_DIR/tests/test_s3_client
+[ -x "$bin" ] || fail "$bin not built"
 
-if ! command -v swift-proxy-server >/dev/null 2>&1; then
-	echo "skipped: OpenStack Swift is not installed (S3_PKGS in scripts/deps.sh)"
-	exit 77
-fi
-[ -x "$bin" ] || { echo "FAIL: $bin not built" >&2; exit 1; }
-
-dir=$(mktemp -d "${TMPDIR:-/tmp}/sluice-s3.XXXXXX")
-cleanup() {
-	rc=$?
-	sh "$script" stop "$dir" || true
-	if [ "$rc" -ne 0 ] && [ -d "$dir/log" ]; then
-		echo "--- proxy log (last lines) ---" >&2
-		tail -n 20 "$dir/log/proxy.log" >&2 || true
-	fi
-	rm -rf "$dir"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-sh "$script" start "$dir"
-eval "$(sh "$script" env "$dir" | sed 's/^/export /')"
+s3_session sluice-s3
 "$bin"
-SLUICE_TEST_S3_STOP_CMD="sh '$script' stop '$dir'" "$bin" stop
+SLUICE_TEST_S3_STOP_CMD="sh '$SLUICE_SOURCE_DIR/scripts/s3-server.sh' stop '$tmp/s3'" "$bin" stop
 echo ok

@@ -16,21 +16,7 @@ set -eu
 . "$SLUICE_SOURCE_DIR/tests/e2e/lib.sh"
 s3_test_init
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/sluice-s3crash.XXXXXX")
-cleanup() {
-	rc=$?
-	sh "$script" stop "$tmp/s3" || true
-	if [ "$rc" -ne 0 ] && [ -d "$tmp/s3/log" ]; then
-		echo "--- proxy log (last lines) ---" >&2
-		tail -n 20 "$tmp/s3/log/proxy.log" >&2 || true
-	fi
-	rm -rf "$tmp"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-s3_server_start "$tmp/s3"
+s3_session sluice-s3crash
 export AWS_ACCESS_KEY_ID="$SLUICE_TEST_S3_ACCESS_KEY"
 export AWS_SECRET_ACCESS_KEY="$SLUICE_TEST_S3_SECRET_KEY"
 export SLUICE_TEST_ENTROPY_KEY=_entropy_

@@ -19,26 +19,21 @@ set -eu
 . "$SLUICE_SOURCE_DIR/tests/e2e/lib.sh"
 s3_test_init
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/sluice-s3fault.XXXXXX")
 job_pid=""
 tail_pid=""
-cleanup() {
-	rc=$?
-	[ -n "$job_pid" ] && kill -9 "$job_pid" 2>/dev/null
-	[ -n "$tail_pid" ] && kill "$tail_pid" 2>/dev/null
-	sh "$script" stop "$tmp/s3" || true
-	if [ "$rc" -ne 0 ]; then
-		for f in "$tmp"/*.log; do
-			[ -f "$f" ] && { echo "--- $f ---" >&2; tail -n 15 "$f" >&2; }
-		done
-	fi
-	rm -rf "$tmp"
-	exit "$rc"
+# before the server stops: the job and the log follower go, and a failed
+# run shows the job logs
+faults_exit() {
+	[ -z "$job_pid" ] || kill -9 "$job_pid" 2>/dev/null || true
+	[ -z "$tail_pid" ] || kill "$tail_pid" 2>/dev/null || true
+	[ "$rc" -eq 0 ] && return 0
+	for f in "$tmp"/*.log; do
+		[ -f "$f" ] && { echo "--- $f ---" >&2; tail -n 15 "$f" >&2; }
+	done
+	return 0
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-s3_server_start "$tmp/s3"
+s3_on_exit=faults_exit
+s3_session sluice-s3fault
 ep=$SLUICE_TEST_S3_ENDPOINT
 bucket=faults-$$
 $tool mkbucket "$bucket"
