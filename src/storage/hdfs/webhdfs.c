@@ -25,13 +25,15 @@
 
 #include "sluice/config.h"
 #include "sluice/sys/storage.h"
+#include "storage/ranged.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/error.h"
 
-#define FLUSH_AT   ((size_t)8 << 20) /* APPEND when this much is buffered */
-#define READ_CHUNK ((uint64_t)1 << 20)
-#define ATTEMPTS   4
+#define FLUSH_AT       ((size_t)8 << 20) /* APPEND when this much is buffered */
+#define READ_CHUNK     ((uint64_t)1 << 20)
+#define READ_CHUNK_MAX ((uint64_t)16 << 20)
+#define ATTEMPTS       4
 
 typedef struct hdfs_storage {
 	sluice_storage base;
@@ -430,79 +432,51 @@ typedef struct hdfs_in {
 	sluice_istream base;
 	hdfs_storage *h;
 	char *uri;
-	uint64_t size, pos, chunk_off;
-	sluice_buf chunk;
+	sluice__ranged r;
 } hdfs_in;
+
+/* OPEN with offset and length; the reply's body becomes `out`. */
+static int hi_fetch(void *ctx, uint64_t off, uint64_t len, sluice_buf *out)
+{
+	hdfs_in *in = ctx;
+	char extra[96];
+	reply r;
+	int rc;
+
+	snprintf(
+		extra, sizeof(extra), "offset=%llu&length=%llu",
+		(unsigned long long)off, (unsigned long long)len);
+	memset(&r, 0, sizeof(r));
+	rc = op_run(in->h, &r, "GET", in->uri, "OPEN", extra, NULL, 0, 0);
+	if (rc < 0) {
+		sluice_buf_release(&r.body);
+		return rc;
+	}
+	sluice_buf_release(out);
+	*out = r.body;
+	return 0;
+}
 
 static int hi_read(sluice_istream *is, void *buf, size_t len, size_t *got)
 {
-	hdfs_in *in = (hdfs_in *)is;
-	char extra[96];
-	reply r;
-	size_t n;
-	int rc;
-
-	*got = 0;
-	if (in->pos >= in->size || !len)
-		return 0;
-	if (in->pos < in->chunk_off ||
-	    in->pos >= in->chunk_off + in->chunk.len) {
-		uint64_t want = in->size - in->pos < READ_CHUNK
-					? in->size - in->pos
-					: READ_CHUNK;
-
-		snprintf(
-			extra, sizeof(extra), "offset=%llu&length=%llu",
-			(unsigned long long)in->pos, (unsigned long long)want);
-		memset(&r, 0, sizeof(r));
-		rc = op_run(
-			in->h, &r, "GET", in->uri, "OPEN", extra, NULL, 0, 0);
-		if (rc < 0) {
-			sluice_buf_release(&r.body);
-			return rc;
-		}
-		sluice_buf_release(&in->chunk);
-		in->chunk = r.body;
-		in->chunk_off = in->pos;
-		if (in->chunk.len == 0)
-			return sluice__error_set(
-				SLUICE_ECORRUPT, SLUICE_ERRCLS_STORAGE,
-				"%s: shorter than its %llu bytes", in->uri,
-				(unsigned long long)in->size);
-	}
-	n = (size_t)(in->chunk_off + in->chunk.len - in->pos);
-	if (n > len)
-		n = len;
-	memcpy(buf, in->chunk.ptr + (in->pos - in->chunk_off), n);
-	in->pos += n;
-	*got = n;
-	return 0;
+	return sluice__ranged_read(&((hdfs_in *)is)->r, buf, len, got);
 }
 
 static int hi_seek(sluice_istream *is, uint64_t off)
 {
-	hdfs_in *in = (hdfs_in *)is;
-
-	if (off > in->size)
-		return sluice__error_set(
-			SLUICE_ECORRUPT, SLUICE_ERRCLS_STORAGE,
-			"seek to %llu past the end of %s (%llu bytes)",
-			(unsigned long long)off, in->uri,
-			(unsigned long long)in->size);
-	in->pos = off;
-	return 0;
+	return sluice__ranged_seek(&((hdfs_in *)is)->r, off);
 }
 
 static uint64_t hi_size(sluice_istream *is)
 {
-	return ((hdfs_in *)is)->size;
+	return ((hdfs_in *)is)->r.size;
 }
 
 static void hi_close(sluice_istream *is)
 {
 	hdfs_in *in = (hdfs_in *)is;
 
-	sluice_buf_release(&in->chunk);
+	sluice__ranged_release(&in->r);
 	sluice__free(in->uri);
 	sluice__free(in);
 }
@@ -511,6 +485,7 @@ static int
 st_open_read(sluice_storage *st, const char *path, sluice_istream **out)
 {
 	hdfs_in *in = sluice__calloc(1, sizeof(*in));
+	uint64_t size = 0;
 	int dir = 0, rc;
 
 	*out = NULL;
@@ -519,7 +494,10 @@ st_open_read(sluice_storage *st, const char *path, sluice_istream **out)
 		return sluice__error_oom();
 	}
 	in->h = (hdfs_storage *)st;
-	rc = file_status(in->h, path, &in->size, &dir);
+	rc = file_status(in->h, path, &size, &dir);
+	sluice__ranged_init(
+		&in->r, size, READ_CHUNK, READ_CHUNK_MAX, hi_fetch, in,
+		in->uri);
 	if (rc == 0 && dir)
 		rc = sluice__error_set(
 			SLUICE_EINVALID, SLUICE_ERRCLS_STORAGE,

@@ -19,6 +19,7 @@
 #include "client.h"
 #include "sluice/config.h"
 #include "sluice/sys/storage.h"
+#include "storage/ranged.h"
 #include "uri.h"
 #include "util/alloc.h"
 #include "util/error.h"
@@ -138,75 +139,32 @@ typedef struct s3_in {
 	sluice_istream base;
 	s3_client *client;
 	loc l;
-	uint64_t size, pos;
-	sluice_buf chunk; /* bytes [chunk_off, chunk_off + chunk.len) */
-	uint64_t chunk_off;
-	uint64_t next; /* size of the next ranged GET */
+	char *name; /* the path, for messages */
+	sluice__ranged r;
 } s3_in;
+
+/* Ranged GETs of the object. */
+static int in_fetch(void *ctx, uint64_t off, uint64_t len, sluice_buf *out)
+{
+	s3_in *in = ctx;
+
+	return s3_client_get_object(
+		in->client, out, in->l.uri.bucket, key_of(&in->l), off, len);
+}
 
 static int in_read(sluice_istream *is, void *buf, size_t len, size_t *got)
 {
-	s3_in *in = (s3_in *)is;
-	uint64_t want;
-	size_t n;
-	int rc;
-
-	*got = 0;
-	if (in->pos >= in->size || len == 0)
-		return 0;
-	if (in->pos < in->chunk_off ||
-	    in->pos >= in->chunk_off + in->chunk.len) {
-		/* sequential: right after the chunk just read */
-		if (in->chunk.len && in->pos == in->chunk_off + in->chunk.len)
-			in->next = in->next * 2 > READ_CHUNK_MAX
-					   ? READ_CHUNK_MAX
-					   : in->next * 2;
-		else
-			in->next = READ_CHUNK;
-		want = in->size - in->pos < in->next ? in->size - in->pos
-						     : in->next;
-		sluice_buf_clear(&in->chunk);
-		in->chunk_off = in->pos;
-		if ((rc = sluice_buf_grow(&in->chunk, (size_t)want)) < 0 ||
-		    (rc = s3_client_get_object(
-			     in->client, &in->chunk, in->l.uri.bucket,
-			     key_of(&in->l), in->pos, want)) < 0)
-			return rc;
-		if (in->chunk.len == 0)
-			return sluice__error_set(
-				SLUICE_ECORRUPT, SLUICE_ERRCLS_STORAGE,
-				"%s://%s/%s: object shorter than its %llu "
-				"bytes",
-				in->l.uri.scheme, in->l.uri.bucket,
-				key_of(&in->l), (unsigned long long)in->size);
-	}
-	n = (size_t)(in->chunk_off + in->chunk.len - in->pos);
-	if (n > len)
-		n = len;
-	memcpy(buf, in->chunk.ptr + (in->pos - in->chunk_off), n);
-	in->pos += n;
-	*got = n;
-	return 0;
+	return sluice__ranged_read(&((s3_in *)is)->r, buf, len, got);
 }
 
 static int in_seek(sluice_istream *is, uint64_t off)
 {
-	s3_in *in = (s3_in *)is;
-
-	if (off > in->size)
-		return sluice__error_set(
-			SLUICE_ECORRUPT, SLUICE_ERRCLS_STORAGE,
-			"seek to %llu past the end of %s://%s/%s (%llu bytes)",
-			(unsigned long long)off, in->l.uri.scheme,
-			in->l.uri.bucket, key_of(&in->l),
-			(unsigned long long)in->size);
-	in->pos = off;
-	return 0;
+	return sluice__ranged_seek(&((s3_in *)is)->r, off);
 }
 
 static uint64_t in_size(sluice_istream *is)
 {
-	return ((s3_in *)is)->size;
+	return ((s3_in *)is)->r.size;
 }
 
 static void in_close(sluice_istream *is)
@@ -214,7 +172,8 @@ static void in_close(sluice_istream *is)
 	s3_in *in = (s3_in *)is;
 
 	loc_release(&in->l);
-	sluice_buf_release(&in->chunk);
+	sluice__ranged_release(&in->r);
+	sluice__free(in->name);
 	sluice__free(in);
 }
 
@@ -222,6 +181,7 @@ static int
 st_open_read(sluice_storage *st, const char *path, sluice_istream **out)
 {
 	s3_in *in = sluice__calloc(1, sizeof(*in));
+	uint64_t size = 0;
 	int rc;
 
 	*out = NULL;
@@ -232,9 +192,15 @@ st_open_read(sluice_storage *st, const char *path, sluice_istream **out)
 		sluice__free(in);
 		return rc;
 	}
-	if ((rc = s3_client_head_object(
-		     in->client, &in->size, in->l.uri.bucket, key_of(&in->l))) <
-	    0) {
+	if (!(in->name = sluice__strdup(path)))
+		rc = sluice__error_oom();
+	else
+		rc = s3_client_head_object(
+			in->client, &size, in->l.uri.bucket, key_of(&in->l));
+	sluice__ranged_init(
+		&in->r, size, READ_CHUNK, READ_CHUNK_MAX, in_fetch, in,
+		in->name);
+	if (rc < 0) {
 		in_close(&in->base);
 		return rc;
 	}
