@@ -3,7 +3,10 @@
  * only new SST files are uploaded once a checkpoint is confirmed, the rest
  * become placeholders; abort/complete bookkeeping; restore (also after the
  * live database compacted the checkpoint's files away), rescaling 2->3 and
- * 3->1 with clipping, corrupt and unresolved files reported precisely.
+ * 3->1 with clipping, corrupt and unresolved files reported precisely;
+ * a backend rescaled from several parts keeps them as shards, checkpoints
+ * them as the parts of one handle and restores from it at any range, and
+ * malformed parts are refused.
  *
  * The "storage" here is memory: every upload becomes an INLINE handle with
  * a unique name, and a tiny registry maps registry keys to real handles to
@@ -771,6 +774,289 @@ static void test_rdb_restore__keeps_the_written_key_group_width(void **state)
 	sluice_incremental_handle_free(h[1]);
 }
 
+/* ---- shards: a rescaled backend keeps its parts side by side --------- */
+
+#define SH_KEYS 2000
+
+/* Value of key i after `round` rounds of changes, NULL = deleted. */
+static const char *sh_expect(int i, int round, char *buf, size_t n)
+{
+	if (round >= 1 && i % 7 == 0)
+		return NULL;
+	snprintf(buf, n, "v%d-%d", i, round >= 1 && i % 3 == 0 ? 1 : 0);
+	return buf;
+}
+
+static sluice_state_key sh_key(int i, char *buf)
+{
+	sluice_state_key k = {(int32_t)(i % 128), 0, {buf, 0}, {NULL, 0}};
+
+	snprintf(buf, 32, "key-%08d", i);
+	k.key.len = strlen(buf);
+	return k;
+}
+
+static sluice_backend *sh_backend(
+	fixture *f,
+	int32_t s,
+	int32_t e,
+	sluice_incremental_handle **hs,
+	size_t n,
+	int32_t max_shards,
+	int expect)
+{
+	sluice_rocksdb_options o = f->o;
+	sluice_backend *b = NULL;
+
+	o.max_parallelism = 128;
+	o.label = "shards";
+	o.restore = hs;
+	o.num_restore = n;
+	o.restore_start = s;
+	o.restore_end = e;
+	o.transfer = &f->t;
+	o.max_shards = max_shards;
+	assert_int_equal(sluice_backend_rocksdb_new(&b, &o), expect);
+	return b;
+}
+
+/* Write round `round` of the keys of [s, e] (round 1 changes some). */
+static void sh_write(sluice_backend *b, int32_t s, int32_t e, int round)
+{
+	sluice_backend_state *st;
+	char kb[32], vb[32];
+	int i;
+
+	assert_int_equal(b->register_state(b, "v", SLUICE_SHAPE_FLAT, &st), 0);
+	for (i = 0; i < SH_KEYS; i++) {
+		sluice_state_key k = sh_key(i, kb);
+		const char *v = sh_expect(i, round, vb, sizeof(vb));
+
+		if (k.key_group < s || k.key_group > e)
+			continue;
+		if (round == 1 && i % 3 && i % 7)
+			continue; /* unchanged */
+		if (v)
+			assert_int_equal(b->put(b, st, &k, S(v)), 0);
+		else
+			assert_int_equal(b->remove(b, st, &k), 0);
+	}
+}
+
+static int sh_count(void *ctx, const sluice_backend_entry *e)
+{
+	(void)e;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+/* b holds exactly the keys of [s, e] as of `round`. */
+static void sh_check(sluice_backend *b, int32_t s, int32_t e, int round)
+{
+	sluice_backend_state *st;
+	char kb[32], vb[32];
+	int i, want = 0, seen = 0;
+
+	assert_int_equal(b->register_state(b, "v", SLUICE_SHAPE_FLAT, &st), 0);
+	for (i = 0; i < SH_KEYS; i++) {
+		sluice_state_key k = sh_key(i, kb);
+		const char *v = sh_expect(i, round, vb, sizeof(vb));
+		sluice_slice out;
+		int rc = b->get(b, st, &k, &out);
+
+		if (k.key_group < s || k.key_group > e || !v) {
+			assert_int_equal(rc, SLUICE_ENOTFOUND);
+			continue;
+		}
+		assert_int_equal(rc, 0);
+		assert_int_equal(out.len, strlen(v));
+		assert_memory_equal(out.data, v, out.len);
+		want++;
+	}
+	assert_int_equal(b->iterate(b, st, NULL, sh_count, &seen), 0);
+	assert_int_equal(seen, want);
+}
+
+static sluice_incremental_handle *
+sh_checkpoint(fixture *f, sluice_backend *b, int64_t id, int32_t s, int32_t e)
+{
+	sluice_rocksdb_snapshot *snap;
+	sluice_incremental_handle *h;
+
+	assert_int_equal(
+		sluice_rocksdb_snapshot_sync(
+			&snap, b, id, SLUICE_ROCKSDB_CHECKPOINT, s, e - s + 1),
+		0);
+	assert_int_equal(
+		sluice_rocksdb_snapshot_upload(&h, snap, &f->t, S("meta")), 0);
+	sluice_rocksdb_snapshot_free(snap);
+	sluice_rocksdb_notify_complete(b, id);
+	return h;
+}
+
+static unsigned sh_named(const sluice_incremental_handle *h, const char *pre)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < h->num_shared; i++)
+		n += !strncmp(h->shared_files[i].name, pre, strlen(pre));
+	for (i = 0; i < h->num_private; i++)
+		n += !strncmp(h->private_files[i].name, pre, strlen(pre));
+	return n;
+}
+
+static void test_rdb_shards__scale_in_keeps_the_parts_side_by_side(void **state)
+{
+	fixture *f = *state;
+	sluice_incremental_handle *h[2], *h2, *h3;
+	sluice_backend *b, *half;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		int32_t s = i ? 64 : 0, e = i ? 127 : 63;
+
+		b = sh_backend(f, s, e, NULL, 0, 0, 0);
+		sh_write(b, s, e, 0);
+		h[i] = sh_checkpoint(f, b, 1, s, e);
+		b->free(b);
+	}
+	/* 2 -> 1: both parts kept as they are, no copy */
+	b = sh_backend(f, 0, 127, h, 2, 0, 0);
+	assert_int_equal(sluice__rdb_backend_shards(b), 2);
+	sh_check(b, 0, 127, 0);
+	sh_write(b, 0, 127, 1);
+	sh_check(b, 0, 127, 1);
+
+	/* its checkpoint is one handle of two parts, and the restored
+	 * (unclipped) parts' files are referenced, not uploaded again */
+	h2 = sh_checkpoint(f, b, 2, 0, 127);
+	assert_int_equal(h2->start_key_group, 0);
+	assert_int_equal(h2->num_key_groups, 128);
+	assert_true(sh_named(h2, "kg-0-63/") > 0);
+	assert_true(sh_named(h2, "kg-64-127/") > 0);
+	assert_int_equal(
+		sh_named(h2, "kg-0-63/") + sh_named(h2, "kg-64-127/"),
+		h2->num_shared + h2->num_private);
+	assert_true(placeholders(h2) >= h[0]->num_shared + h[1]->num_shared);
+	assert_non_null(h2->metadata);
+	assert_int_equal(h2->metadata->size, 4);
+	resolve(f, h2);
+
+	/* canonical snapshot reads each key group from its shard */
+	{
+		sluice_backend_snapshot *cs;
+		int n0 = 0, n1 = 0;
+
+		assert_int_equal(b->snapshot_sync(b, &cs), 0);
+		assert_int_equal(
+			b->snapshot_iterate(cs, 0, 5, sh_count, &n0), 0);
+		assert_int_equal(
+			b->snapshot_iterate(cs, 0, 100, sh_count, &n1), 0);
+		b->snapshot_release(cs);
+		assert_true(n0 > 0 && n1 > 0);
+	}
+	b->free(b);
+
+	/* 1 -> 1 from the two-part handle, 1 -> 2, and a range across */
+	b = sh_backend(f, 0, 127, &h2, 1, 0, 0);
+	assert_int_equal(sluice__rdb_backend_shards(b), 2);
+	sh_check(b, 0, 127, 1);
+	b->free(b);
+	half = sh_backend(f, 64, 127, &h2, 1, 0, 0);
+	assert_int_equal(sluice__rdb_backend_shards(half), 1);
+	sh_check(half, 64, 127, 1);
+	half->free(half);
+	half = sh_backend(f, 40, 90, &h2, 1, 0, 0);
+	assert_int_equal(sluice__rdb_backend_shards(half), 2);
+	sh_check(half, 40, 90, 1);
+	sh_write(half, 40, 90, 1);
+	h3 = sh_checkpoint(f, half, 3, 40, 90);
+	assert_true(sh_named(h3, "kg-40-63/") > 0);
+	assert_true(sh_named(h3, "kg-64-90/") > 0);
+	half->free(half);
+	resolve(f, h3);
+	half = sh_backend(f, 0, 127, &h3, 1, 0, 0);
+	sh_check(half, 40, 90, 1);
+	half->free(half);
+
+	/* with at most one instance the parts are copied into one */
+	b = sh_backend(f, 0, 127, h, 2, 1, 0);
+	assert_int_equal(sluice__rdb_backend_shards(b), 1);
+	sh_check(b, 0, 127, 0);
+	b->free(b);
+	for (i = 0; i < 2; i++)
+		sluice_incremental_handle_free(h[i]);
+	sluice_incremental_handle_free(h2);
+	sluice_incremental_handle_free(h3);
+}
+
+/* Rename every file of `h` starting with `from` to start with `to`. */
+static void
+sh_rename(sluice_incremental_handle *h, const char *from, const char *to)
+{
+	unsigned i;
+
+	for (i = 0; i < h->num_shared + h->num_private; i++) {
+		sluice_incremental_file *fl =
+			i < h->num_shared
+				? &h->shared_files[i]
+				: &h->private_files[i - h->num_shared];
+		char name[512];
+
+		if (strncmp(fl->name, from, strlen(from)))
+			continue;
+		snprintf(
+			name, sizeof(name), "%s%s", to,
+			fl->name + strlen(from));
+		sluice__free(fl->name);
+		fl->name = sluice__strdup(name);
+	}
+}
+
+static void test_rdb_shards__malformed_parts_are_corrupt(void **state)
+{
+	static const char *const bad[][2] = {
+		{"kg-64-127/", "kg-64-127x/"}, /* not a prefix */
+		{"kg-64-127/", "kg-60-127/"},  /* overlaps kg-0-63 */
+		{"kg-64-127/", "kg-64-200/"},  /* outside the handle */
+		{"kg-64-127/", "kg-127-64/"},  /* lo > hi */
+		{"kg-64-127/", ""},            /* plain names mixed in */
+	};
+	fixture *f = *state;
+	sluice_incremental_handle *h[2], *h2;
+	sluice_backend *b;
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		int32_t s = i ? 64 : 0, e = i ? 127 : 63;
+
+		b = sh_backend(f, s, e, NULL, 0, 0, 0);
+		sh_write(b, s, e, 0);
+		h[i] = sh_checkpoint(f, b, 1, s, e);
+		b->free(b);
+	}
+	b = sh_backend(f, 0, 127, h, 2, 0, 0);
+	h2 = sh_checkpoint(f, b, 2, 0, 127);
+	b->free(b);
+	resolve(f, h2);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		sluice_incremental_handle *d =
+			sluice_incremental_handle_dup(h2);
+
+		sh_rename(d, bad[i][0], bad[i][1]);
+		b = sh_backend(f, 0, 127, &d, 1, 0, SLUICE_ECORRUPT);
+		assert_null(b);
+		assert_non_null(
+			strstr(sluice_error_last()->message, "checkpoint 2"));
+		assert_non_null(strstr(
+			sluice_error_last()->message, "key groups 0..127"));
+		sluice_incremental_handle_free(d);
+	}
+	for (i = 0; i < 2; i++)
+		sluice_incremental_handle_free(h[i]);
+	sluice_incremental_handle_free(h2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -798,6 +1084,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_rdb_restore__corrupt_and_unresolved_files_are_reported,
 			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_rdb_shards__scale_in_keeps_the_parts_side_by_side,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_rdb_shards__malformed_parts_are_corrupt, setup,
+			teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

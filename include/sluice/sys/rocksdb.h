@@ -104,6 +104,10 @@ typedef struct sluice_rocksdb_options {
 	size_t num_restore;
 	int32_t restore_start, restore_end; /* key groups kept, inclusive */
 	const sluice_rocksdb_transfer *transfer; /* for restore, borrowed */
+	/* Rescaling restore: at most this many intersecting parts are kept
+	 * as separate instances (shards) instead of being copied into one;
+	 * 0 = 8, 1 = always copy into one instance. */
+	int32_t max_shards;
 } sluice_rocksdb_options;
 
 #define SLUICE_ROCKSDB_OPTIONS_VERSION 1

@@ -9,7 +9,15 @@
  * key group are sorted into the interface's (key, namespace) byte order
  * before they are handed out.  Incremental checkpoints and restore from
  * them are in sluice/sys/rocksdb.h.
+ *
+ * A backend restored from several parts by rescaling keeps them as shards
+ * (rdb.h): every state has a column family in each, point operations and
+ * per-key-group reads go to the shard of the key group, whole-state
+ * iteration walks the shards in key-group order, and an incremental
+ * snapshot is one native checkpoint per shard, uploaded as the parts of
+ * one handle.  A backend of one shard behaves and writes as before.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,14 +26,16 @@
 #include "util/error.h"
 
 typedef struct rstate {
-	sluice_rdb_cf *cf;
+	sluice_rdb_cf **cf; /* one per shard */
 	sluice_backend_shape shape;
 	char *name;
 } rstate;
 
 typedef struct rbackend {
 	sluice_backend base;
-	sluice_rdb *db;
+	sluice_rdb_shard *shards; /* sorted, tiling the key-group range */
+	size_t nshards;
+	int kg_bytes;
 	rstate **states;
 	size_t n;
 	sluice_buf key;                  /* key encoding scratch */
@@ -35,23 +45,41 @@ typedef struct rbackend {
 
 struct sluice_backend_snapshot {
 	rbackend *b;
-	const rocksdb_snapshot_t *snap;
+	const rocksdb_snapshot_t **snaps; /* one per shard */
 	size_t n;
-	sluice_rdb_cf **cfs; /* states at sync time */
-	sluice_backend_shape *shapes;
+	rstate **states; /* states at sync time */
 };
 
 #define RB(b)  ((rbackend *)(b))
 #define RST(s) ((rstate *)(s))
 
+/* Index of the shard serving key group kg. */
+static inline size_t shard_of(const rbackend *b, int32_t kg)
+{
+	size_t i = b->nshards - 1;
+
+	while (i > 0 && kg < b->shards[i].lo)
+		i--;
+	return i;
+}
+
 static int
 encode(rbackend *b, const sluice_state_key *k, const sluice_slice *ukey)
 {
 	SLUICE_ERRCHECK(sluice__rdb_key_encode(
-		&b->key, b->db->kg_bytes, k->key_group, k->key, k->ns));
+		&b->key, b->kg_bytes, k->key_group, k->key, k->ns));
 	if (ukey)
 		return sluice_buf_put(&b->key, ukey->data, ukey->len);
 	return 0;
+}
+
+static void rstate_free(rstate *st)
+{
+	if (!st)
+		return;
+	sluice__free(st->name);
+	sluice__free(st->cf);
+	sluice__free(st);
 }
 
 static int b_register(
@@ -80,26 +108,28 @@ static int b_register(
 		return sluice__error_oom();
 	b->states = n;
 	if (!(st = sluice__calloc(1, sizeof(*st))) ||
-	    !(st->name = sluice__strdup(name))) {
-		sluice__free(st);
+	    !(st->name = sluice__strdup(name)) ||
+	    !(st->cf = sluice__calloc(b->nshards, sizeof(*st->cf)))) {
+		rstate_free(st);
 		return sluice__error_oom();
 	}
 	st->shape = shape;
-	if ((error = sluice__rdb_cf(
-		     &st->cf, b->db, name,
-		     shape == SLUICE_SHAPE_MAP ? SLUICE_RDB_MAP
-					       : SLUICE_RDB_VALUE,
-		     0)) < 0) {
-		sluice__free(st->name);
-		sluice__free(st);
-		return error;
-	}
+	for (i = 0; i < b->nshards; i++)
+		if ((error = sluice__rdb_cf(
+			     &st->cf[i], b->shards[i].db, name,
+			     shape == SLUICE_SHAPE_MAP ? SLUICE_RDB_MAP
+						       : SLUICE_RDB_VALUE,
+			     0)) < 0) {
+			rstate_free(st);
+			return error;
+		}
 	b->states[b->n++] = st;
 	*out = (sluice_backend_state *)st;
 	return 0;
 }
 
-static int pinned_get(rbackend *b, sluice_rdb_cf *cf, sluice_slice *out)
+static int
+pinned_get(rbackend *b, sluice_rdb *db, sluice_rdb_cf *cf, sluice_slice *out)
 {
 	char *err = NULL;
 	size_t n;
@@ -110,8 +140,8 @@ static int pinned_get(rbackend *b, sluice_rdb_cf *cf, sluice_slice *out)
 		b->pinned = NULL;
 	}
 	b->pinned = rocksdb_get_pinned_cf(
-		b->db->db, b->db->ro, cf->h, (const char *)b->key.ptr,
-		b->key.len, &err);
+		db->db, db->ro, cf->h, (const char *)b->key.ptr, b->key.len,
+		&err);
 	if (err)
 		return sluice__rdb_err(err, "rocksdb: get from '%s'", cf->name);
 	if (!b->pinned)
@@ -127,8 +157,11 @@ b_get(sluice_backend *be,
       const sluice_state_key *k,
       sluice_slice *out)
 {
-	SLUICE_ERRCHECK(encode(RB(be), k, NULL));
-	return pinned_get(RB(be), RST(st)->cf, out);
+	rbackend *b = RB(be);
+	size_t i = shard_of(b, k->key_group);
+
+	SLUICE_ERRCHECK(encode(b, k, NULL));
+	return pinned_get(b, b->shards[i].db, RST(st)->cf[i], out);
 }
 
 static sluice_slice key_slice(rbackend *b)
@@ -142,9 +175,12 @@ b_put(sluice_backend *be,
       const sluice_state_key *k,
       sluice_slice value)
 {
-	SLUICE_ERRCHECK(encode(RB(be), k, NULL));
+	rbackend *b = RB(be);
+	size_t i = shard_of(b, k->key_group);
+
+	SLUICE_ERRCHECK(encode(b, k, NULL));
 	return sluice__rdb_put(
-		RB(be)->db, RST(st)->cf, key_slice(RB(be)), value);
+		b->shards[i].db, RST(st)->cf[i], key_slice(b), value);
 }
 
 static int
@@ -153,31 +189,36 @@ b_merge(sluice_backend *be,
 	const sluice_state_key *k,
 	sluice_slice bytes)
 {
-	SLUICE_ERRCHECK(encode(RB(be), k, NULL));
+	rbackend *b = RB(be);
+	size_t i = shard_of(b, k->key_group);
+
+	SLUICE_ERRCHECK(encode(b, k, NULL));
 	return sluice__rdb_merge(
-		RB(be)->db, RST(st)->cf, key_slice(RB(be)), bytes);
+		b->shards[i].db, RST(st)->cf[i], key_slice(b), bytes);
 }
 
 /* Delete every user entry of a map: point deletes in one batch (range
  * tombstones would pile up and slow reads of a busy state). */
-static int remove_map(rbackend *b, rstate *st)
+static int remove_map(rbackend *b, rstate *st, size_t sh)
 {
+	sluice_rdb *db = b->shards[sh].db;
 	sluice_rdb_iter *it;
 	char *err = NULL;
 	int error;
 
-	SLUICE_ERRCHECK(sluice__rdb_iter_new(&it, b->db, st->cf, key_slice(b)));
+	SLUICE_ERRCHECK(
+		sluice__rdb_iter_new(&it, db, st->cf[sh], key_slice(b)));
 	rocksdb_writebatch_clear(b->batch);
 	for (; sluice__rdb_iter_valid(it); sluice__rdb_iter_next(it)) {
 		sluice_slice k = sluice__rdb_iter_key(it);
 
 		rocksdb_writebatch_delete_cf(
-			b->batch, st->cf->h, k.data, k.len);
+			b->batch, st->cf[sh]->h, k.data, k.len);
 	}
 	error = sluice__rdb_iter_status(it);
 	sluice__rdb_iter_free(it);
 	if (error == 0 && rocksdb_writebatch_count(b->batch) > 0) {
-		rocksdb_write(b->db->db, b->db->wo, b->batch, &err);
+		rocksdb_write(db->db, db->wo, b->batch, &err);
 		if (err)
 			error = sluice__rdb_err(
 				err, "rocksdb: clear map in '%s'", st->name);
@@ -189,10 +230,14 @@ static int remove_map(rbackend *b, rstate *st)
 static int b_remove(
 	sluice_backend *be, sluice_backend_state *st, const sluice_state_key *k)
 {
-	SLUICE_ERRCHECK(encode(RB(be), k, NULL));
+	rbackend *b = RB(be);
+	size_t i = shard_of(b, k->key_group);
+
+	SLUICE_ERRCHECK(encode(b, k, NULL));
 	if (RST(st)->shape == SLUICE_SHAPE_MAP)
-		return remove_map(RB(be), RST(st));
-	return sluice__rdb_delete(RB(be)->db, RST(st)->cf, key_slice(RB(be)));
+		return remove_map(b, RST(st), i);
+	return sluice__rdb_delete(
+		b->shards[i].db, RST(st)->cf[i], key_slice(b));
 }
 
 static int b_map_get(
@@ -202,8 +247,11 @@ static int b_map_get(
 	sluice_slice ukey,
 	sluice_slice *out)
 {
-	SLUICE_ERRCHECK(encode(RB(be), k, &ukey));
-	return pinned_get(RB(be), RST(st)->cf, out);
+	rbackend *b = RB(be);
+	size_t i = shard_of(b, k->key_group);
+
+	SLUICE_ERRCHECK(encode(b, k, &ukey));
+	return pinned_get(b, b->shards[i].db, RST(st)->cf[i], out);
 }
 
 static int b_map_put(
@@ -213,9 +261,12 @@ static int b_map_put(
 	sluice_slice ukey,
 	sluice_slice value)
 {
-	SLUICE_ERRCHECK(encode(RB(be), k, &ukey));
+	rbackend *b = RB(be);
+	size_t i = shard_of(b, k->key_group);
+
+	SLUICE_ERRCHECK(encode(b, k, &ukey));
 	return sluice__rdb_put(
-		RB(be)->db, RST(st)->cf, key_slice(RB(be)), value);
+		b->shards[i].db, RST(st)->cf[i], key_slice(b), value);
 }
 
 static int b_map_remove(
@@ -224,11 +275,16 @@ static int b_map_remove(
 	const sluice_state_key *k,
 	sluice_slice ukey)
 {
-	SLUICE_ERRCHECK(encode(RB(be), k, &ukey));
-	return sluice__rdb_delete(RB(be)->db, RST(st)->cf, key_slice(RB(be)));
+	rbackend *b = RB(be);
+	size_t i = shard_of(b, k->key_group);
+
+	SLUICE_ERRCHECK(encode(b, k, &ukey));
+	return sluice__rdb_delete(
+		b->shards[i].db, RST(st)->cf[i], key_slice(b));
 }
 
-/* Call fn for every entry of `it`, decoded; ns filter optional. */
+/* Call fn for every entry of `it`, decoded; ns filter optional.  Returns
+ * fn's positive stop code as it is. */
 static int
 walk(rbackend *b,
      sluice_rdb_iter *it,
@@ -244,8 +300,8 @@ walk(rbackend *b,
 		sluice_slice k = sluice__rdb_iter_key(it);
 
 		if (sluice__rdb_key_decode(
-			    k.data, k.len, b->db->kg_bytes, &e.key_group,
-			    &e.key, &e.ns, &e.ukey) < 0)
+			    k.data, k.len, b->kg_bytes, &e.key_group, &e.key,
+			    &e.ns, &e.ukey) < 0)
 			return sluice__error_wrap("state '%s'", name);
 		if (ns && (ns->len != e.ns.len ||
 			   (ns->len && memcmp(ns->data, e.ns.data, ns->len))))
@@ -256,7 +312,7 @@ walk(rbackend *b,
 	}
 	if (rc == 0)
 		rc = sluice__rdb_iter_status(it);
-	return rc > 0 ? 0 : rc;
+	return rc;
 }
 
 static int b_map_iterate(
@@ -267,15 +323,16 @@ static int b_map_iterate(
 	void *ctx)
 {
 	rbackend *b = RB(be);
+	size_t i = shard_of(b, k->key_group);
 	sluice_rdb_iter *it;
 	int rc;
 
 	SLUICE_ERRCHECK(encode(b, k, NULL));
-	SLUICE_ERRCHECK(
-		sluice__rdb_iter_new(&it, b->db, RST(st)->cf, key_slice(b)));
+	SLUICE_ERRCHECK(sluice__rdb_iter_new(
+		&it, b->shards[i].db, RST(st)->cf[i], key_slice(b)));
 	rc = walk(b, it, RST(st)->name, NULL, fn, ctx);
 	sluice__rdb_iter_free(it);
-	return rc;
+	return rc > 0 ? 0 : rc;
 }
 
 static int b_iterate(
@@ -287,13 +344,17 @@ static int b_iterate(
 {
 	rbackend *b = RB(be);
 	sluice_rdb_iter *it;
-	int rc;
+	size_t i;
+	int rc = 0;
 
-	SLUICE_ERRCHECK(sluice__rdb_iter_new(
-		&it, b->db, RST(st)->cf, SLUICE_SLICE(NULL, 0)));
-	rc = walk(b, it, RST(st)->name, ns, fn, ctx);
-	sluice__rdb_iter_free(it);
-	return rc;
+	for (i = 0; i < b->nshards && rc == 0; i++) {
+		SLUICE_ERRCHECK(sluice__rdb_iter_new(
+			&it, b->shards[i].db, RST(st)->cf[i],
+			SLUICE_SLICE(NULL, 0)));
+		rc = walk(b, it, RST(st)->name, ns, fn, ctx);
+		sluice__rdb_iter_free(it);
+	}
+	return rc > 0 ? 0 : rc;
 }
 
 typedef struct count_ctx {
@@ -339,13 +400,19 @@ static size_t b_memory(sluice_backend *be)
 {
 	rbackend *b = RB(be);
 	uint64_t mem = 0;
-	char *v = rocksdb_property_value(
-		b->db->db, "rocksdb.cur-size-all-mem-tables");
+	size_t i;
 
-	if (v)
-		mem = strtoull(v, NULL, 10);
-	rocksdb_free(v);
-	return (size_t)(mem + rocksdb_cache_get_usage(b->db->cache));
+	for (i = 0; i < b->nshards; i++) {
+		sluice_rdb *db = b->shards[i].db;
+		char *v = rocksdb_property_value(
+			db->db, "rocksdb.cur-size-all-mem-tables");
+
+		if (v)
+			mem += strtoull(v, NULL, 10);
+		rocksdb_free(v);
+		mem += rocksdb_cache_get_usage(db->cache);
+	}
+	return (size_t)mem;
 }
 
 /* ---- full snapshots ------------------------------------------------- */
@@ -357,20 +424,19 @@ static int b_snapshot_sync(sluice_backend *be, sluice_backend_snapshot **out)
 	size_t i;
 
 	*out = NULL;
-	if (!s || !(s->cfs = sluice__calloc(b->n + 1, sizeof(*s->cfs))) ||
-	    !(s->shapes = sluice__calloc(b->n + 1, sizeof(*s->shapes)))) {
+	if (!s || !(s->states = sluice__calloc(b->n + 1, sizeof(*s->states))) ||
+	    !(s->snaps = sluice__calloc(b->nshards, sizeof(*s->snaps)))) {
 		if (s)
-			sluice__free(s->cfs);
+			sluice__free(s->states);
 		sluice__free(s);
 		return sluice__error_oom();
 	}
-	for (i = 0; i < b->n; i++) {
-		s->cfs[i] = b->states[i]->cf;
-		s->shapes[i] = b->states[i]->shape;
-	}
+	for (i = 0; i < b->n; i++)
+		s->states[i] = b->states[i];
 	s->n = b->n;
 	s->b = b;
-	s->snap = rocksdb_create_snapshot(b->db->db);
+	for (i = 0; i < b->nshards; i++)
+		s->snaps[i] = rocksdb_create_snapshot(b->shards[i].db->db);
 	*out = s;
 	return 0;
 }
@@ -467,6 +533,9 @@ static int
 collect_group(sluice_backend_snapshot *s, size_t idx, int32_t kg, collected *c)
 {
 	rbackend *b = s->b;
+	size_t sh = shard_of(b, kg);
+	sluice_rdb *db = b->shards[sh].db;
+	sluice_rdb_cf *cf = s->states[idx]->cf[sh];
 	sluice_buf lo = SLUICE_BUF_INIT, hi = SLUICE_BUF_INIT;
 	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
 	rocksdb_iterator_t *it = NULL;
@@ -475,14 +544,14 @@ collect_group(sluice_backend_snapshot *s, size_t idx, int32_t kg, collected *c)
 
 	if (!ro)
 		return sluice__error_oom();
-	if ((error = sluice__rdb_put_kg(&lo, b->db->kg_bytes, kg)) < 0 ||
-	    (error = sluice__rdb_put_kg(&hi, b->db->kg_bytes, kg + 1)) < 0)
+	if ((error = sluice__rdb_put_kg(&lo, b->kg_bytes, kg)) < 0 ||
+	    (error = sluice__rdb_put_kg(&hi, b->kg_bytes, kg + 1)) < 0)
 		goto done;
-	rocksdb_readoptions_set_snapshot(ro, s->snap);
+	rocksdb_readoptions_set_snapshot(ro, s->snaps[sh]);
 	rocksdb_readoptions_set_iterate_upper_bound(
 		ro, (const char *)hi.ptr, hi.len);
 	rocksdb_readoptions_set_fill_cache(ro, 0);
-	it = rocksdb_create_iterator_cf(b->db->db, ro, s->cfs[idx]->h);
+	it = rocksdb_create_iterator_cf(db->db, ro, cf->h);
 	for (rocksdb_iter_seek(it, (const char *)lo.ptr, lo.len);
 	     error == 0 && rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
 		size_t kn, vn;
@@ -491,17 +560,17 @@ collect_group(sluice_backend_snapshot *s, size_t idx, int32_t kg, collected *c)
 
 		error = collect_one(
 			c, SLUICE_SLICE(k, kn), SLUICE_SLICE(v, vn),
-			b->db->kg_bytes);
+			b->kg_bytes);
 		if (error == SLUICE_ECORRUPT)
 			error = sluice__error_wrap(
 				"rocksdb snapshot: state '%s' key group %d",
-				s->cfs[idx]->name, (int)kg);
+				cf->name, (int)kg);
 	}
 	rocksdb_iter_get_error(it, &err);
 	if (err && error == 0)
 		error = sluice__rdb_err(
 			err, "rocksdb snapshot: state '%s' key group %d",
-			s->cfs[idx]->name, (int)kg);
+			cf->name, (int)kg);
 	else
 		rocksdb_free(err);
 done:
@@ -521,7 +590,7 @@ static int b_snapshot_iterate(
 	void *ctx)
 {
 	collected c = {SLUICE_BUF_INIT, NULL, 0, 0, 1};
-	int kgb = s->b->db->kg_bytes;
+	int kgb = s->b->kg_bytes;
 	size_t i;
 	int rc;
 
@@ -557,11 +626,14 @@ done:
 
 static void b_snapshot_release(sluice_backend_snapshot *s)
 {
+	size_t i;
+
 	if (!s)
 		return;
-	rocksdb_release_snapshot(s->b->db->db, s->snap);
-	sluice__free(s->cfs);
-	sluice__free(s->shapes);
+	for (i = 0; i < s->b->nshards; i++)
+		rocksdb_release_snapshot(s->b->shards[i].db->db, s->snaps[i]);
+	sluice__free(s->snaps);
+	sluice__free(s->states);
 	sluice__free(s);
 }
 
@@ -576,13 +648,11 @@ static void b_free(sluice_backend *be)
 		rocksdb_pinnableslice_destroy(b->pinned);
 	if (b->batch)
 		rocksdb_writebatch_destroy(b->batch);
-	for (i = 0; i < b->n; i++) {
-		sluice__free(b->states[i]->name);
-		sluice__free(b->states[i]);
-	}
+	for (i = 0; i < b->n; i++)
+		rstate_free(b->states[i]);
 	sluice__free(b->states);
 	sluice_buf_release(&b->key);
-	sluice__rdb_free(b->db);
+	sluice__rdb_shards_free(b->shards, b->nshards);
 	sluice__free(b);
 }
 
@@ -593,14 +663,19 @@ static int b_configure_ttl(
 	int list,
 	sluice_clock *clock)
 {
-	rstate *s = RST(st);
+	sluice_rdb_kind kind = list ? SLUICE_RDB_LIST
+			       : RST(st)->shape == SLUICE_SHAPE_MAP
+				       ? SLUICE_RDB_MAP
+				       : SLUICE_RDB_VALUE;
+	size_t i;
 
-	(void)be;
-	s->cf->kind = list                           ? SLUICE_RDB_LIST
-		      : s->shape == SLUICE_SHAPE_MAP ? SLUICE_RDB_MAP
-						     : SLUICE_RDB_VALUE;
-	sluice__rdb_filter_set_clock(s->cf->filter, clock);
-	sluice__rdb_filter_configure(s->cf->filter, s->cf->kind, ttl_ms);
+	for (i = 0; i < RB(be)->nshards; i++) {
+		sluice_rdb_cf *cf = RST(st)->cf[i];
+
+		cf->kind = kind;
+		sluice__rdb_filter_set_clock(cf->filter, clock);
+		sluice__rdb_filter_configure(cf->filter, kind, ttl_ms);
+	}
 	return 0;
 }
 
@@ -655,63 +730,207 @@ int sluice_backend_rocksdb_new(sluice_backend **out, void *ctx)
 		return sluice__error_oom();
 	}
 	b->base = rocksdb_backend;
-	error = sluice__rdb_restore(
-		&b->db, o, o->label ? o->label : "backend", o->max_parallelism,
-		o->restore_start, o->restore_end, o->restore, o->num_restore,
-		o->transfer);
+	error = sluice__rdb_restore_shards(
+		&b->shards, &b->nshards, o, o->label ? o->label : "backend",
+		o->max_parallelism, o->restore_start, o->restore_end,
+		o->restore, o->num_restore, o->transfer);
 	if (error < 0) {
 		b_free(&b->base);
 		return error;
 	}
+	b->kg_bytes = b->shards[0].db->kg_bytes;
 	*out = &b->base;
 	return 0;
 }
 
-int sluice__rdb_backend_compact(sluice_backend *b)
+int sluice__rdb_backend_compact(sluice_backend *be)
 {
-	return sluice__rdb_compact(RB(b)->db);
+	rbackend *b = RB(be);
+	size_t i;
+
+	for (i = 0; i < b->nshards; i++)
+		SLUICE_ERRCHECK(sluice__rdb_compact(b->shards[i].db));
+	return 0;
+}
+
+size_t sluice__rdb_backend_shards(sluice_backend *be)
+{
+	return RB(be)->nshards;
 }
 
 /* ---- incremental checkpoints ----------------------------------------- */
 
+/* One native snapshot per shard; kg_start/kg_num: the handle's range. */
 struct sluice_rocksdb_snapshot {
-	sluice_rdb_snapshot *s;
+	sluice_rdb_snapshot **s;
+	size_t n;
+	int32_t *lo, *hi; /* the shards' ranges (several shards only) */
+	int32_t kg_start, kg_num;
 };
 
-static int rocksdb_of(sluice_rdb **out, sluice_backend *b)
+static int rocksdb_of(rbackend **out, sluice_backend *b)
 {
 	if (!b || b->free != b_free)
 		return sluice__error_set(
 			SLUICE_EINVALID, SLUICE_ERRCLS_ROCKSDB,
 			"backend '%s' is not a rocksdb backend",
 			b && b->name ? b->name : "(null)");
-	*out = RB(b)->db;
+	*out = RB(b);
 	return 0;
+}
+
+void sluice_rocksdb_snapshot_free(sluice_rocksdb_snapshot *s)
+{
+	size_t i;
+
+	if (!s)
+		return;
+	for (i = 0; s->s && i < s->n; i++)
+		sluice__rdb_snapshot_free(s->s[i]);
+	sluice__free(s->s);
+	sluice__free(s->lo);
+	sluice__free(s->hi);
+	sluice__free(s);
 }
 
 int sluice_rocksdb_snapshot_sync(
 	sluice_rocksdb_snapshot **out,
-	sluice_backend *b,
+	sluice_backend *be,
 	int64_t checkpoint_id,
 	sluice_rocksdb_sharing sharing,
 	int32_t kg_start,
 	int32_t kg_num)
 {
 	sluice_rocksdb_snapshot *s;
-	sluice_rdb *db = NULL;
-	int error;
+	rbackend *b = NULL;
+	size_t i;
+	int error = 0;
 
 	*out = NULL;
-	SLUICE_ERRCHECK(rocksdb_of(&db, b));
-	if (!(s = sluice__calloc(1, sizeof(*s))))
+	SLUICE_ERRCHECK(rocksdb_of(&b, be));
+	if (!(s = sluice__calloc(1, sizeof(*s))) ||
+	    !(s->s = sluice__calloc(b->nshards, sizeof(*s->s))) ||
+	    !(s->lo = sluice__calloc(b->nshards, sizeof(*s->lo))) ||
+	    !(s->hi = sluice__calloc(b->nshards, sizeof(*s->hi)))) {
+		sluice_rocksdb_snapshot_free(s);
 		return sluice__error_oom();
-	if ((error = sluice__rdb_snapshot_sync(
-		     &s->s, db, checkpoint_id, (sluice_rdb_sharing)sharing,
-		     kg_start, kg_num)) < 0) {
-		sluice__free(s);
+	}
+	s->n = b->nshards;
+	s->kg_start = kg_start;
+	s->kg_num = kg_num;
+	for (i = 0; i < b->nshards && error == 0; i++) {
+		/* one shard: the handle's range; several: each its own */
+		int32_t lo = b->nshards == 1 ? kg_start : b->shards[i].lo;
+		int32_t num = b->nshards == 1
+				      ? kg_num
+				      : b->shards[i].hi - b->shards[i].lo + 1;
+
+		s->lo[i] = lo;
+		s->hi[i] = lo + num - 1;
+		error = sluice__rdb_snapshot_sync(
+			&s->s[i], b->shards[i].db, checkpoint_id,
+			(sluice_rdb_sharing)sharing, lo, num);
+	}
+	if (error < 0) {
+		sluice_rocksdb_snapshot_free(s);
 		return error;
 	}
 	*out = s;
+	return 0;
+}
+
+static void
+discard_one(const sluice_rocksdb_transfer *t, sluice_stream_handle *fh)
+{
+	if (fh && t->discard && fh->kind != SLUICE_HANDLE_PLACEHOLDER)
+		t->discard(t->ctx, fh);
+}
+
+/* Ask the transfer to delete the files `h` uploaded (not the reused). */
+static void discard_uploads(
+	const sluice_rocksdb_transfer *t, const sluice_incremental_handle *h)
+{
+	uint32_t i;
+
+	for (i = 0; i < h->num_shared; i++)
+		discard_one(t, h->shared_files[i].handle);
+	for (i = 0; i < h->num_private; i++)
+		discard_one(t, h->private_files[i].handle);
+	discard_one(t, h->metadata);
+}
+
+/* Move the files of `part` into `h` as "<prefix><name>". */
+static int take_files(
+	sluice_incremental_handle *h,
+	sluice_incremental_handle *part,
+	int32_t lo,
+	int32_t hi)
+{
+	char prefix[SLUICE_RDB_PREFIX_MAX], name[512];
+	uint32_t i;
+
+	sluice__rdb_part_prefix(prefix, lo, hi);
+	for (i = 0; i < part->num_shared + part->num_private; i++) {
+		int shared = i < part->num_shared;
+		sluice_incremental_file *f =
+			shared ? &part->shared_files[i]
+			       : &part->private_files[i - part->num_shared];
+		sluice_stream_handle *fh = f->handle;
+
+		snprintf(name, sizeof(name), "%s%s", prefix, f->name);
+		f->handle = NULL;
+		SLUICE_ERRCHECK(
+			sluice_incremental_handle_add(h, shared, name, fh));
+	}
+	return 0;
+}
+
+/* Several shards: upload each, then make their handles the parts of one. */
+static int upload_parts(
+	sluice_incremental_handle **out,
+	sluice_rocksdb_snapshot *s,
+	const sluice_rocksdb_transfer *t,
+	sluice_slice meta)
+{
+	sluice_incremental_handle *h = NULL, *part = NULL;
+	size_t i;
+	int error = 0;
+
+	for (i = 0; i < s->n && error == 0; i++) {
+		/* the meta data once, with the first part */
+		error = sluice__rdb_snapshot_async(
+			&part, s->s[i], t, i == 0 ? meta : SLUICE_SLICE("", 0));
+		if (error < 0)
+			break;
+		if (i == 0 && !(h = sluice_incremental_handle_new(
+					part->backend_id, part->checkpoint_id,
+					s->kg_start, s->kg_num))) {
+			error = sluice__error_oom();
+		} else if (i == 0) {
+			h->metadata = part->metadata;
+			part->metadata = NULL;
+		} else {
+			part->checkpointed_size -= part->metadata->size;
+		}
+		if (error == 0) {
+			h->checkpointed_size += part->checkpointed_size;
+			error = take_files(h, part, s->lo[i], s->hi[i]);
+		}
+		/* a failed part's own uploads, a later part's meta data */
+		if (error < 0)
+			discard_uploads(t, part);
+		else
+			discard_one(t, part->metadata);
+		sluice_incremental_handle_free(part);
+		part = NULL;
+	}
+	if (error < 0) {
+		if (h)
+			discard_uploads(t, h);
+		sluice_incremental_handle_free(h);
+		return error;
+	}
+	*out = h;
 	return 0;
 }
 
@@ -721,29 +940,30 @@ int sluice_rocksdb_snapshot_upload(
 	const sluice_rocksdb_transfer *t,
 	sluice_slice meta)
 {
-	return sluice__rdb_snapshot_async(out, s->s, t, meta);
+	*out = NULL;
+	if (s->n == 1)
+		return sluice__rdb_snapshot_async(out, s->s[0], t, meta);
+	return upload_parts(out, s, t, meta);
 }
 
-void sluice_rocksdb_snapshot_free(sluice_rocksdb_snapshot *s)
+void sluice_rocksdb_notify_complete(sluice_backend *be, int64_t checkpoint_id)
 {
-	if (!s)
-		return;
-	sluice__rdb_snapshot_free(s->s);
-	sluice__free(s);
+	rbackend *b = NULL;
+	size_t i;
+
+	if (rocksdb_of(&b, be) == 0)
+		for (i = 0; i < b->nshards; i++)
+			sluice__rdb_notify_complete(
+				b->shards[i].db, checkpoint_id);
 }
 
-void sluice_rocksdb_notify_complete(sluice_backend *b, int64_t checkpoint_id)
+void sluice_rocksdb_notify_aborted(sluice_backend *be, int64_t checkpoint_id)
 {
-	sluice_rdb *db = NULL;
+	rbackend *b = NULL;
+	size_t i;
 
-	if (rocksdb_of(&db, b) == 0)
-		sluice__rdb_notify_complete(db, checkpoint_id);
-}
-
-void sluice_rocksdb_notify_aborted(sluice_backend *b, int64_t checkpoint_id)
-{
-	sluice_rdb *db = NULL;
-
-	if (rocksdb_of(&db, b) == 0)
-		sluice__rdb_notify_aborted(db, checkpoint_id);
+	if (rocksdb_of(&b, be) == 0)
+		for (i = 0; i < b->nshards; i++)
+			sluice__rdb_notify_aborted(
+				b->shards[i].db, checkpoint_id);
 }

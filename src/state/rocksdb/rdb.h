@@ -54,14 +54,29 @@
  * forgets older entries; notify_aborted(n) forgets n.  The registry key of
  * a shared file is the path of its handle as the transfer returned it.
  *
- * Restore (§7.2).  Downloads every file of a handle (checksums verified)
- * into a directory, opens it with all its column families; with several
- * handles, the one overlapping the target key-group range most becomes the
- * base, the others are opened read-only and their entries inside the range
- * are copied over; finally everything outside the range is deleted with
- * range deletes (whole files first with delete-files-in-range).  Restoring
- * one handle of the same range also seeds the uploaded-files tracker so the
- * next incremental checkpoint references instead of re-uploading.
+ * Parts.  A handle holds one or more parts, each the files of one
+ * database.  A backend of one instance writes plain file names ("000012.sst",
+ * "MANIFEST-000005") and its handle is one part covering the handle's key
+ * groups.  A backend of several instances (shards, below) writes every
+ * file of the shard serving key groups [lo, hi] as "kg-<lo>-<hi>/<name>";
+ * the parts of a handle are disjoint and lie inside its range.  A handle
+ * mixing both forms, or with a malformed or overlapping prefix, is corrupt.
+ *
+ * Restore (§7.2).  Downloads every file of a part (checksums verified)
+ * into a directory and opens it with all its column families.  Rescaling
+ * gives a subtask the parts of several old subtasks: when 2 to
+ * SLUICE_RDB_MAX_SHARDS parts intersect its key-group range, each becomes
+ * a shard of the backend as it is (no copy; RocksDB 7.8 can neither ingest
+ * database-written SSTs nor import column families), the shards' ranges
+ * tile the subtask's range, and each shard deletes what lies outside its
+ * tile with range deletes (whole files first with delete-files-in-range).
+ * Operations go to the shard of their key group; iteration visits the
+ * shards in key-group order.  Beyond that many parts, the one overlapping
+ * the range most becomes the only instance and the entries of the others
+ * inside the range are copied into it (parallel SST writers, one ingest).
+ * A part restored with its whole range (no clipping) seeds its instance's
+ * uploaded-files tracker, so the next incremental checkpoint references
+ * its files instead of re-uploading them.
  *
  * Threading: a sluice_rdb is used by its task thread; snapshot_async and
  * the notify_* calls may run on other threads (the file tracker is guarded
@@ -257,6 +272,8 @@ int sluice__rdb_clip(sluice_rdb *db, int32_t kg_start, int32_t kg_end);
 
 /* Flush and fully compact the database of a rocksdb backend (tests). */
 int sluice__rdb_backend_compact(sluice_backend *b);
+/* Number of instances (shards) of a rocksdb backend (tests). */
+size_t sluice__rdb_backend_shards(sluice_backend *b);
 
 /* Native checkpoint into `dir`, which must not exist (flushes first). */
 int sluice__rdb_native_checkpoint(sluice_rdb *db, const char *dir);
@@ -324,6 +341,47 @@ int sluice__rdb_restore(
 	sluice_incremental_handle *const *handles,
 	size_t n,
 	const sluice_rdb_transfer *t);
+
+/*
+ * One instance of a backend and the key groups [lo, hi] it serves.  A
+ * backend's shards are sorted by key group and tile its range.
+ */
+typedef struct sluice_rdb_shard {
+	sluice_rdb *db;
+	int32_t lo, hi;
+} sluice_rdb_shard;
+
+/* Shards a restored backend keeps side by side at most (default). */
+#define SLUICE_RDB_MAX_SHARDS 8
+
+/*
+ * The instances of a backend restored with key groups [kg_start, kg_end]
+ * of `handles`: one shard per part (see "Parts" above) intersecting the
+ * range when there are 2..max_shards of them, else one instance as
+ * sluice__rdb_restore makes.  Memory options are split evenly over the
+ * shards.  `*out` (allocated, `*n` entries) is freed with
+ * sluice__rdb_shards_free.
+ */
+int sluice__rdb_restore_shards(
+	sluice_rdb_shard **out,
+	size_t *n,
+	const sluice_rdb_options *o,
+	const char *label,
+	int32_t max_parallelism,
+	int32_t kg_start,
+	int32_t kg_end,
+	sluice_incremental_handle *const *handles,
+	size_t nhandles,
+	const sluice_rdb_transfer *t);
+void sluice__rdb_shards_free(sluice_rdb_shard *shards, size_t n);
+
+/*
+ * The name prefix of the files of a shard serving [lo, hi] in a handle of
+ * several parts: "kg-<lo>-<hi>/" into buf (at least
+ * SLUICE_RDB_PREFIX_MAX bytes).
+ */
+#define SLUICE_RDB_PREFIX_MAX 32
+void sluice__rdb_part_prefix(char *buf, int32_t lo, int32_t hi);
 
 /* ---- transfers (rdb_transfer.c) -------------------------------------- */
 

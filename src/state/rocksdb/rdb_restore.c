@@ -1,26 +1,36 @@
 /*
- * Restoring a rocksdb instance from incremental handles (spec §7.2):
- * parallel download with checksum verification, opening the downloaded
- * database with all its column families, merging in the key groups of
- * further handles when rescaling (read-only open, parallel SST writers
- * per key-group part, one ingest), clipping to the subtask's key-group
- * range, and seeding the uploaded-files tracker so the first checkpoint
- * after a plain restore references the restored SST files.
+ * Restoring rocksdb instances from incremental handles (spec §7.2):
+ * splitting handles into parts (one database each, see rdb.h), parallel
+ * download with checksum verification, opening a downloaded database
+ * with all its column families, keeping several parts side by side as the
+ * shards of one backend when rescaling, or merging the key groups of
+ * further parts into one instance (read-only open, parallel SST writers
+ * per key-group part, one ingest), clipping to the key-group range, and
+ * seeding the uploaded-files tracker so the first checkpoint after a
+ * restore references the restored SST files.
  */
 #include <inttypes.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "sluice/state.h"
 #include "state/rocksdb/rdb_impl.h"
 #include "util/alloc.h"
 #include "util/error.h"
 
-typedef struct dl_ctx {
-	const sluice_rdb_transfer *t;
+/* One database inside a handle: its files are those named `prefix`... */
+typedef struct rdb_part {
 	const sluice_incremental_handle *h;
-	const char *dir;
-} dl_ctx;
+	int32_t lo, hi;
+	char prefix[SLUICE_RDB_PREFIX_MAX]; /* "" = every file of h */
+} rdb_part;
+
+void sluice__rdb_part_prefix(char *buf, int32_t lo, int32_t hi)
+{
+	snprintf(buf, SLUICE_RDB_PREFIX_MAX, "kg-%d-%d/", (int)lo, (int)hi);
+}
 
 static const sluice_incremental_file *
 handle_file(const sluice_incremental_handle *h, size_t i)
@@ -30,24 +40,162 @@ handle_file(const sluice_incremental_handle *h, size_t i)
 	return &h->private_files[i - h->num_shared];
 }
 
+static size_t handle_files(const sluice_incremental_handle *h)
+{
+	return (size_t)h->num_shared + h->num_private;
+}
+
+/* Digits of a key group at *p, advancing it; -1 when there are none. */
+static int64_t parse_kg(const char **p)
+{
+	int64_t v = 0;
+	int n = 0;
+
+	for (; **p >= '0' && **p <= '9' && n < 6; (*p)++, n++)
+		v = v * 10 + (**p - '0');
+	return n ? v : -1;
+}
+
+/*
+ * The part prefix of `name`: 0 = no '/' in it, 1 = "kg-<lo>-<hi>/" with
+ * lo <= hi (and *plen its length), SLUICE_ECORRUPT otherwise.
+ */
+static int
+parse_prefix(const char *name, int32_t *lo, int32_t *hi, size_t *plen)
+{
+	const char *p = name;
+	int64_t a, b;
+
+	if (!strchr(name, '/'))
+		return 0;
+	if (strncmp(p, "kg-", 3))
+		return SLUICE_ECORRUPT;
+	p += 3;
+	if ((a = parse_kg(&p)) < 0 || *p++ != '-' || (b = parse_kg(&p)) < 0 ||
+	    *p++ != '/' || a > b || b > SLUICE_KEYGROUP_UPPER_BOUND)
+		return SLUICE_ECORRUPT;
+	*lo = (int32_t)a;
+	*hi = (int32_t)b;
+	*plen = (size_t)(p - name);
+	return 1;
+}
+
+static int bad_part(const sluice_incremental_handle *h, const char *name)
+{
+	return sluice__error_set(
+		SLUICE_ECORRUPT, SLUICE_ERRCLS_ROCKSDB,
+		"rocksdb restore: file '%s' of checkpoint %" PRId64
+		": not a valid part of key groups %d..%d",
+		name, h->checkpoint_id, (int)h->start_key_group,
+		(int)(h->start_key_group + h->num_key_groups - 1));
+}
+
+static int cmp_part(const void *a, const void *b)
+{
+	const rdb_part *x = a, *y = b;
+
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* Append the parts of `h` to (*parts, *n), validated (see rdb.h). */
+static int
+add_parts(rdb_part **parts, size_t *n, const sluice_incremental_handle *h)
+{
+	int32_t hs = h->start_key_group, he = hs + h->num_key_groups - 1;
+	size_t i, k, first = *n;
+	int plain = 0, framed = 0;
+
+	for (i = 0; i < handle_files(h); i++) {
+		const char *name = handle_file(h, i)->name;
+		int32_t lo, hi;
+		size_t plen;
+		rdb_part *np;
+		int rc = parse_prefix(name ? name : "", &lo, &hi, &plen);
+
+		if (rc < 0 || (rc == 1 && (lo < hs || hi > he)))
+			return bad_part(h, name ? name : "");
+		if (rc == 0) {
+			plain = 1;
+			continue;
+		}
+		framed = 1;
+		for (k = first; k < *n; k++)
+			if (!strncmp((*parts)[k].prefix, name, plen) &&
+			    (*parts)[k].prefix[plen] == '\0')
+				break;
+		if (k < *n)
+			continue;
+		if (!(np = sluice__reallocarray(*parts, *n + 1, sizeof(*np))))
+			return sluice__error_oom();
+		*parts = np;
+		np[*n].h = h;
+		np[*n].lo = lo;
+		np[*n].hi = hi;
+		memcpy(np[*n].prefix, name, plen);
+		np[*n].prefix[plen] = '\0';
+		(*n)++;
+	}
+	if (plain && framed)
+		return bad_part(h, "(plain and per-part file names mixed)");
+	if (!framed) {
+		rdb_part *np =
+			sluice__reallocarray(*parts, *n + 1, sizeof(*np));
+
+		if (!np)
+			return sluice__error_oom();
+		*parts = np;
+		np[*n].h = h;
+		np[*n].lo = hs;
+		np[*n].hi = he;
+		np[*n].prefix[0] = '\0';
+		(*n)++;
+		return 0;
+	}
+	qsort(*parts + first, *n - first, sizeof(**parts), cmp_part);
+	for (k = first + 1; k < *n; k++)
+		if ((*parts)[k].lo <= (*parts)[k - 1].hi)
+			return bad_part(h, (*parts)[k].prefix);
+	return 0;
+}
+
+/* Local name of file i of the part's handle, NULL when not the part's. */
+static const char *part_name(const rdb_part *p, size_t i)
+{
+	const char *name = handle_file(p->h, i)->name;
+	size_t plen = strlen(p->prefix);
+
+	if (!name || strncmp(name, p->prefix, plen))
+		return NULL;
+	return name + plen;
+}
+
+typedef struct dl_ctx {
+	const sluice_rdb_transfer *t;
+	const rdb_part *p;
+	const char *dir;
+} dl_ctx;
+
 static int dl_run(void *arg, size_t i)
 {
 	dl_ctx *c = arg;
-	const sluice_incremental_file *f = handle_file(c->h, i);
+	const sluice_incremental_file *f = handle_file(c->p->h, i);
+	const char *name = part_name(c->p, i);
 	char what[512];
 	char *path;
 	int error;
 
+	if (!name)
+		return 0;
 	snprintf(
 		what, sizeof(what),
 		"rocksdb restore: file '%s' of checkpoint %" PRId64, f->name,
-		c->h->checkpoint_id);
-	if (!f->handle || !f->name[0] || strchr(f->name, '/') ||
-	    !strcmp(f->name, ".") || !strcmp(f->name, ".."))
+		c->p->h->checkpoint_id);
+	if (!f->handle || !name[0] || strchr(name, '/') || !strcmp(name, ".") ||
+	    !strcmp(name, ".."))
 		return sluice__error_set(
 			SLUICE_ECORRUPT, SLUICE_ERRCLS_ROCKSDB,
 			"%s: not a valid local file entry", what);
-	if (!(path = sluice__rdb_join(c->dir, f->name)))
+	if (!(path = sluice__rdb_join(c->dir, name)))
 		return sluice__error_oom();
 	error = sluice__rdb_download(c->t, f->handle, path, what);
 	sluice__free(path);
@@ -56,22 +204,20 @@ static int dl_run(void *arg, size_t i)
 
 static int download(
 	sluice_rdb *db,
-	const sluice_incremental_handle *h,
+	const rdb_part *p,
 	const char *dir,
 	const sluice_rdb_transfer *t)
 {
-	dl_ctx c = {t, h, dir};
+	dl_ctx c = {t, p, dir};
 
 	SLUICE_ERRCHECK(sluice__rdb_mkdirs(dir));
 	return sluice__rdb_parallel(
-		(size_t)h->num_shared + h->num_private,
-		db->o.transfer_threads - 1, dl_run, &c);
+		handle_files(p->h), db->o.transfer_threads - 1, dl_run, &c);
 }
 
-static int64_t overlap(const sluice_incremental_handle *h, int32_t s, int32_t e)
+static int64_t overlap(const rdb_part *p, int32_t s, int32_t e)
 {
-	int64_t hs = h->start_key_group, he = hs + h->num_key_groups - 1;
-	int64_t lo = hs > s ? hs : s, hi = he < e ? he : e;
+	int64_t lo = p->lo > s ? p->lo : s, hi = p->hi < e ? p->hi : e;
 
 	return hi >= lo ? hi - lo + 1 : 0;
 }
@@ -384,9 +530,10 @@ done:
 	return error;
 }
 
-/* After a plain restore the restored SSTs are the base (spec §6.2). */
-static int seed_tracker(sluice_rdb *db, const sluice_incremental_handle *h)
+/* After restoring a whole part its SSTs are the base (spec §6.2). */
+static int seed_tracker(sluice_rdb *db, const rdb_part *p)
 {
+	const sluice_incremental_handle *h = p->h;
 	sluice_rdb_upload_set *set;
 	uint32_t i;
 
@@ -401,13 +548,14 @@ static int seed_tracker(sluice_rdb *db, const sluice_incremental_handle *h)
 		return sluice__error_oom();
 	for (i = 0; i < h->num_shared; i++) {
 		const sluice_stream_handle *fh = h->shared_files[i].handle;
-		sluice_rdb_sst *f = &set->files[set->count++];
+		const char *name = part_name(p, i);
+		sluice_rdb_sst *f;
 
-		f->name = sluice__strdup(h->shared_files[i].name);
-		f->key = sluice__strdup(
-			fh->path  ? fh->path
-			: f->name ? f->name
-				  : "");
+		if (!name)
+			continue;
+		f = &set->files[set->count++];
+		f->name = sluice__strdup(name);
+		f->key = sluice__strdup(fh->path ? fh->path : name);
 		f->size = fh->size;
 		f->checksum = fh->checksum;
 		if (!f->name || !f->key)
@@ -417,58 +565,136 @@ static int seed_tracker(sluice_rdb *db, const sluice_incremental_handle *h)
 	return 0;
 }
 
-static size_t pick_base(
-	sluice_incremental_handle *const *handles,
-	size_t n,
+/* Download and open part `p` as db, clipped to [s, e]. */
+static int restore_part(
+	sluice_rdb *db,
+	const rdb_part *p,
 	int32_t s,
-	int32_t e)
+	int32_t e,
+	const sluice_rdb_transfer *t)
+{
+	SLUICE_ERRCHECK(download(db, p, db->db_path, t));
+	SLUICE_ERRCHECK(sluice__rdb_open_db(db));
+	if (p->lo < s || p->hi > e)
+		return sluice__rdb_clip(db, s, e);
+	return seed_tracker(db, p);
+}
+
+static size_t pick_base(const rdb_part *parts, size_t n, int32_t s, int32_t e)
 {
 	size_t i, best = 0;
 
 	for (i = 1; i < n; i++)
-		if (overlap(handles[i], s, e) > overlap(handles[best], s, e))
+		if (overlap(&parts[i], s, e) > overlap(&parts[best], s, e))
 			best = i;
 	return best;
 }
 
+/* One instance: the base part, the others' key groups copied in. */
 static int restore_into(
 	sluice_rdb *db,
 	int32_t s,
 	int32_t e,
-	sluice_incremental_handle *const *handles,
+	const rdb_part *parts,
 	size_t n,
 	const sluice_rdb_transfer *t)
 {
-	size_t base = pick_base(handles, n, s, e), i;
-	const sluice_incremental_handle *b = handles[base];
-	int32_t bs = b->start_key_group, be = bs + b->num_key_groups - 1;
+	size_t base = pick_base(parts, n, s, e), i;
+	const rdb_part *b = &parts[base];
 
 	SLUICE_ERRCHECK(download(db, b, db->db_path, t));
 	SLUICE_ERRCHECK(sluice__rdb_open_db(db));
 	for (i = 0; i < n; i++) {
-		int32_t hs = handles[i]->start_key_group,
-			he = hs + handles[i]->num_key_groups - 1;
+		const rdb_part *p = &parts[i];
 		char name[64];
 		char *dir;
 		int error;
 
-		if (i == base || overlap(handles[i], s, e) == 0)
+		if (i == base || overlap(p, s, e) == 0)
 			continue;
 		snprintf(name, sizeof(name), "restore-%zu", i);
 		if (!(dir = sluice__rdb_join(db->path, name)))
 			return sluice__error_oom();
-		/* only the groups both this handle and the target hold */
-		if ((error = download(db, handles[i], dir, t)) == 0)
+		/* only the groups both this part and the target hold */
+		if ((error = download(db, p, dir, t)) == 0)
 			error = merge_from(
-				db, dir, hs > s ? hs : s, he < e ? he : e);
+				db, dir, p->lo > s ? p->lo : s,
+				p->hi < e ? p->hi : e);
 		sluice__rdb_rmtree(dir);
 		sluice__free(dir);
 		SLUICE_ERRCHECK(error);
 	}
-	if (bs < s || be > e)
+	if (b->lo < s || b->hi > e)
 		SLUICE_ERRCHECK(sluice__rdb_clip(db, s, e));
-	if (n == 1 && bs == s && be == e)
+	if (n == 1 && b->lo == s && b->hi == e)
 		SLUICE_ERRCHECK(seed_tracker(db, b));
+	return 0;
+}
+
+/* The parts of `handles` intersecting [s, e], sorted by key group. */
+static int collect_parts(
+	rdb_part **out,
+	size_t *n,
+	sluice_incremental_handle *const *handles,
+	size_t nhandles,
+	int32_t s,
+	int32_t e)
+{
+	rdb_part *parts = NULL;
+	size_t i, k = 0, all = 0;
+	int error = 0;
+
+	*out = NULL;
+	*n = 0;
+	for (i = 0; i < nhandles && error == 0; i++)
+		error = add_parts(&parts, &all, handles[i]);
+	if (error < 0) {
+		sluice__free(parts);
+		return error;
+	}
+	for (i = 0; i < all; i++)
+		if (overlap(&parts[i], s, e))
+			parts[k++] = parts[i];
+	qsort(parts, k, sizeof(*parts), cmp_part);
+	for (i = 1; i < k; i++)
+		if (parts[i].lo <= parts[i - 1].hi) {
+			error = sluice__error_set(
+				SLUICE_EINVALID, SLUICE_ERRCLS_ROCKSDB,
+				"rocksdb restore: checkpoints %" PRId64
+				" and %" PRId64 " both hold key group %d",
+				parts[i - 1].h->checkpoint_id,
+				parts[i].h->checkpoint_id, (int)parts[i].lo);
+			sluice__free(parts);
+			return error;
+		}
+	*out = parts;
+	*n = k;
+	return 0;
+}
+
+static int restore_one(
+	sluice_rdb **out,
+	const sluice_rdb_options *o,
+	const char *label,
+	int32_t max_parallelism,
+	int32_t s,
+	int32_t e,
+	const rdb_part *parts,
+	size_t n,
+	const sluice_rdb_transfer *t)
+{
+	sluice_rdb *db;
+	int error;
+
+	*out = NULL;
+	if (n == 0)
+		return sluice__rdb_open(out, o, label, max_parallelism);
+	SLUICE_ERRCHECK(sluice__rdb_alloc(&db, o, label, max_parallelism));
+	if ((error = restore_into(db, s, e, parts, n, t)) < 0) {
+		sluice__rdb_free(db);
+		return error;
+	}
+	*out = db;
 	return 0;
 }
 
@@ -483,17 +709,115 @@ int sluice__rdb_restore(
 	size_t n,
 	const sluice_rdb_transfer *t)
 {
-	sluice_rdb *db;
+	rdb_part *parts = NULL;
+	size_t np = 0;
 	int error;
 
 	*out = NULL;
-	if (n == 0)
-		return sluice__rdb_open(out, o, label, max_parallelism);
-	SLUICE_ERRCHECK(sluice__rdb_alloc(&db, o, label, max_parallelism));
-	if ((error = restore_into(db, kg_start, kg_end, handles, n, t)) < 0) {
-		sluice__rdb_free(db);
+	SLUICE_ERRCHECK(
+		collect_parts(&parts, &np, handles, n, kg_start, kg_end));
+	error = restore_one(
+		out, o, label, max_parallelism, kg_start, kg_end, parts, np, t);
+	sluice__free(parts);
+	return error;
+}
+
+void sluice__rdb_shards_free(sluice_rdb_shard *shards, size_t n)
+{
+	size_t i;
+
+	for (i = 0; shards && i < n; i++)
+		sluice__rdb_free(shards[i].db);
+	sluice__free(shards);
+}
+
+/*
+ * Shard k of n: part k as its own instance, serving the tile between its
+ * neighbours (the tiles cover [s, e]: a key group no part holds goes to
+ * a neighbour's shard), with its share of the memory budget.
+ */
+static int restore_shard(
+	sluice_rdb_shard *sh,
+	const sluice_rdb_options *o,
+	const char *label,
+	int32_t max_parallelism,
+	const rdb_part *parts,
+	size_t k,
+	size_t n,
+	int32_t s,
+	int32_t e,
+	const sluice_rdb_transfer *t)
+{
+	sluice_rdb_options so = *o;
+	char name[256];
+
+	sh->lo = k == 0 ? s : parts[k].lo;
+	sh->hi = k + 1 == n ? e : parts[k + 1].lo - 1;
+	so.block_cache_size = o->block_cache_size / n;
+	so.write_buffer_size = o->write_buffer_size / n;
+	if (so.write_buffer_size < (1u << 20))
+		so.write_buffer_size = 1u << 20;
+	snprintf(name, sizeof(name), "%s-kg%d", label, (int)sh->lo);
+	SLUICE_ERRCHECK(sluice__rdb_alloc(&sh->db, &so, name, max_parallelism));
+	return restore_part(sh->db, &parts[k], sh->lo, sh->hi, t);
+}
+
+int sluice__rdb_restore_shards(
+	sluice_rdb_shard **out,
+	size_t *n,
+	const sluice_rdb_options *o,
+	const char *label,
+	int32_t max_parallelism,
+	int32_t kg_start,
+	int32_t kg_end,
+	sluice_incremental_handle *const *handles,
+	size_t nhandles,
+	const sluice_rdb_transfer *t)
+{
+	size_t np = 0, i, max = SLUICE_RDB_MAX_SHARDS;
+	sluice_rdb_shard *shards;
+	rdb_part *parts = NULL;
+	int error = 0;
+
+	*out = NULL;
+	*n = 0;
+	SLUICE_ERRCHECK(collect_parts(
+		&parts, &np, handles, nhandles, kg_start, kg_end));
+	if (o->max_shards > 0)
+		max = (size_t)o->max_shards;
+	if (!(shards = sluice__calloc(np > 1 ? np : 1, sizeof(*shards)))) {
+		sluice__free(parts);
+		return sluice__error_oom();
+	}
+	if (np <= 1 || np > max) {
+		shards[0].lo = kg_start;
+		shards[0].hi = kg_end;
+		error = restore_one(
+			&shards[0].db, o, label, max_parallelism, kg_start,
+			kg_end, parts, np, t);
+		np = 1;
+	} else {
+		for (i = 0; i < np && error == 0; i++)
+			error = restore_shard(
+				&shards[i], o, label, max_parallelism, parts, i,
+				np, kg_start, kg_end, t);
+	}
+	for (i = 1; error == 0 && i < np; i++)
+		if (shards[i].db->kg_bytes != shards[0].db->kg_bytes)
+			error = sluice__error_set(
+				SLUICE_EINVALID, SLUICE_ERRCLS_ROCKSDB,
+				"rocksdb restore: key groups %d..%d were "
+				"written with %d-byte key groups, %d..%d with "
+				"%d-byte ones (different max parallelism)",
+				(int)shards[0].lo, (int)shards[0].hi,
+				shards[0].db->kg_bytes, (int)shards[i].lo,
+				(int)shards[i].hi, shards[i].db->kg_bytes);
+	sluice__free(parts);
+	if (error < 0) {
+		sluice__rdb_shards_free(shards, np);
 		return error;
 	}
-	*out = db;
+	*out = shards;
+	*n = np;
 	return 0;
 }
