@@ -459,6 +459,80 @@ static void rescale(int from_p, int to_p)
 	rf_fx_release(&f);
 }
 
+/* A subtask restored from three keeps them as shards; its checkpoints
+ * carry one handle of three parts, which restores at parallelism 2. */
+static void test_rocksdb_jobs__rescale_3_to_1_then_1_to_2(void **s)
+{
+	rf_fx f;
+	pipeline a, b, c2;
+	sluice_config *c;
+	sluice_run *run;
+	sluice_run_result res;
+	sluice_checkpoint_meta *m;
+	const sluice_subtask_state *st;
+	char *dir = NULL;
+	uint32_t i, framed = 0;
+
+	(void)s;
+	rf_fx_init(&f, "rdbjob");
+	rt_pipeline_build(&a, 2, 2, 3, 900, SLUICE_JOB_EXACTLY_ONCE);
+	a.src.gate = 0;
+	c = conf_of(&f, "chk", RETAIN, NULL);
+	assert_int_equal(sluice_run_start(&run, a.job, c, &f.ro), 0);
+	advance(&a, 100, 2);
+	sluice_run_free(run);
+	sluice_config_free(c);
+	m = latest(&f, "chk", &dir);
+
+	rt_pipeline_build(&b, 2, 2, 1, 900, SLUICE_JOB_EXACTLY_ONCE);
+	rf_sink_copy(&b.sink, &a.sink);
+	STORE(&b.src.gate, 100);
+	c = conf_of(
+		&f, "chk2", RETAIN, "execution.state-recovery.path", dir, NULL);
+	sluice_free_bytes(dir);
+	sluice_checkpoint_meta_free(m);
+	assert_int_equal(sluice_run_start(&run, b.job, c, &f.ro), 0);
+	{
+		/* this run emits at least 200 per source, then two more
+		 * checkpoints complete */
+		rf_sink_wait w = {&b.sink, 400};
+		rf_notes_wait nw = {&b.notes, 0};
+
+		STORE(&b.src.gate, 300);
+		sluice_job_wakeup(b.job);
+		assert_true(rt_wait_for(rf_sink_reached, &w));
+		nw.calls = LOAD(&b.notes.complete_calls) + 4;
+		assert_true(rt_wait_for(rf_notified_after, &nw));
+	}
+	sluice_run_free(run);
+	sluice_config_free(c);
+	m = latest(&f, "chk2", &dir);
+	st = subtask_of(m, "count", 0);
+	assert_int_equal(st->num_incremental, 1);
+	for (i = 0; i < st->incremental[0]->num_shared; i++)
+		framed += !strncmp(
+			st->incremental[0]->shared_files[i].name, "kg-", 3);
+	assert_true(framed > 0);
+	assert_int_equal(framed, st->incremental[0]->num_shared);
+
+	rt_pipeline_build(&c2, 2, 2, 2, 900, SLUICE_JOB_EXACTLY_ONCE);
+	rf_sink_copy(&c2.sink, &b.sink);
+	c = conf_of(&f, "chk3", "execution.state-recovery.path", dir, NULL);
+	assert_int_equal(sluice_run_start(&run, c2.job, c, &f.ro), 0);
+	assert_int_equal(sluice_run_wait(run, RT_WAIT_MS, &res), 0);
+	assert_int_equal(res.state, SLUICE_JOB_STATE_FINISHED);
+	assert_int_equal(res.restored_id, m->checkpoint_id);
+	rt_sink_expect_exact(&c2.sink, &c2.src, 2);
+	sluice_run_free(run);
+	sluice_checkpoint_meta_free(m);
+	sluice_free_bytes(dir);
+	sluice_config_free(c);
+	rt_pipeline_free(&a);
+	rt_pipeline_free(&b);
+	rt_pipeline_free(&c2);
+	rf_fx_release(&f);
+}
+
 static void test_rocksdb_jobs__rescale_2_to_3(void **s)
 {
 	(void)s;
@@ -627,6 +701,7 @@ int main(void)
 			test_rocksdb_jobs__restore_after_live_db_compacted),
 		cmocka_unit_test(test_rocksdb_jobs__rescale_2_to_3),
 		cmocka_unit_test(test_rocksdb_jobs__rescale_3_to_1),
+		cmocka_unit_test(test_rocksdb_jobs__rescale_3_to_1_then_1_to_2),
 		cmocka_unit_test(
 			test_rocksdb_jobs__savepoint_moves_between_backends),
 		cmocka_unit_test(
