@@ -762,6 +762,26 @@ static int restore_shard(
 	return restore_part(sh->db, &parts[k], sh->lo, sh->hi, t);
 }
 
+typedef struct shard_job {
+	sluice_rdb_shard *shards;
+	const sluice_rdb_options *o;
+	const char *label;
+	int32_t max_parallelism;
+	const rdb_part *parts;
+	size_t n;
+	int32_t s, e;
+	const sluice_rdb_transfer *t;
+} shard_job;
+
+static int shard_run(void *arg, size_t k)
+{
+	shard_job *j = arg;
+
+	return restore_shard(
+		&j->shards[k], j->o, j->label, j->max_parallelism, j->parts, k,
+		j->n, j->s, j->e, j->t);
+}
+
 int sluice__rdb_restore_shards(
 	sluice_rdb_shard **out,
 	size_t *n,
@@ -797,10 +817,12 @@ int sluice__rdb_restore_shards(
 			kg_end, parts, np, t);
 		np = 1;
 	} else {
-		for (i = 0; i < np && error == 0; i++)
-			error = restore_shard(
-				&shards[i], o, label, max_parallelism, parts, i,
-				np, kg_start, kg_end, t);
+		shard_job j = {shards,          o,      label,
+			       max_parallelism, parts,  np,
+			       kg_start,        kg_end, t};
+
+		/* each open has a fixed cost (MANIFEST, syncs): overlap them */
+		error = sluice__rdb_parallel(np, (int)np - 1, shard_run, &j);
 	}
 	for (i = 1; error == 0 && i < np; i++)
 		if (shards[i].db->kg_bytes != shards[0].db->kg_bytes)
