@@ -34,22 +34,25 @@
  * array (order[i % n]), the same big-endian conversion of the key and of
  * the new value, the same 1024-operation batches between clock reads, the
  * same preloaded data, and a baseline timed with bw_time on the same map in
- * every round.  The ideal tables have as many slots as the baseline map
- * (sized for 2n keys, as bw_setup sizes it), so only slot size and hash
- * differ.  Each ideal run is checked afterwards (the sum of the values its
- * gets returned against the baseline's values; every key's value after its
- * updates against the operation that wrote it last), the library's state is
- * checked before its get runs and after its update runs, and the ideal key
- * hash and key group are checked against sluice__hash32 and
+ * every round.  By default the ideal tables have as many slots as the
+ * baseline map (sized for 2n keys, as bw_setup sizes it), so only slot
+ * size and hash differ.  Each ideal run is checked afterwards (the sum of the
+ * values its gets returned against the baseline's values; every key's value
+ * after its updates against the operation that wrote it last), the library's
+ * state is checked before its get runs and after its update runs, and the ideal
+ * key hash and key group are checked against sluice__hash32 and
  * sluice_keygroup_of for every key, so no variant can time a broken loop.
  *
  * If ideal-two-call stays below 0.5x, the goal is above what the two-call
  * API with the documented hash can reach on the machine, whatever the
  * backend does.
  *
- * Usage: bench_state_bound [keys] [seconds-per-round] [rounds]
- * (default 500000 0.5 5).  One JSON line per (variant, op) on stdout, a
- * table on stderr; medians over the measured rounds after one warm-up.
+ * Usage: bench_state_bound [keys] [seconds-per-round] [rounds] [sizing]
+ * (default 500000 0.5 5 2).  sizing: the ideal tables get the slots of a
+ * bw_map for sizing * keys keys (2: the baseline's own slot count, load
+ * about 1/4 at 500k keys; 1: half of them, load about 1/2).  One JSON line per
+ * (variant, op) on stdout, a table on stderr; medians over the measured rounds
+ * after one warm-up.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -220,15 +223,20 @@ static IB_CALL int two_value_update(const ib_state *st, sluice_slice v)
 	return val_update(st, v);
 }
 
-/* Slots as bw_map_init(2n) makes them for the baseline; keys 0..n-1 with
- * the values bw_setup stores (be64 of the key).  The documented hash and
- * key group of every key are checked against the library's. */
+/* Slot count of the ideal tables, in keys as bw_map_init takes them. */
+static int64_t ib_sizing = 2;
+
+/* Slots as bw_map_init(ib_sizing * n) makes them (by default as many as
+ * the baseline's); keys 0..n-1 with the values bw_setup stores (be64 of
+ * the key).  The documented hash and key group of every key are checked
+ * against the library's. */
+
 static int table_build(ib_table *t, ib_ctx *c, int64_t n, int cheap)
 {
 	uint64_t cap = 16;
 	int64_t k;
 
-	while (cap * 3 < (uint64_t)(2 * n) * 4 + 4)
+	while (cap * 3 < (uint64_t)(ib_sizing * n) * 4 + 4)
 		cap <<= 1;
 	t->slots = aligned_alloc(64, cap * sizeof(ib_slot));
 	if (!t->slots) {
@@ -581,9 +589,11 @@ int main(int argc, char **argv)
 		p.seconds = atof(argv[2]);
 	if (argc > 3)
 		p.rounds = atoi(argv[3]);
-	if (p.keys < 1 || p.seconds <= 0 || p.rounds < 1) {
-		fprintf(stderr,
-			"usage: bench_state_bound [keys] [seconds] [rounds]\n");
+	if (argc > 4)
+		ib_sizing = atoll(argv[4]);
+	if (p.keys < 1 || p.seconds <= 0 || p.rounds < 1 || ib_sizing < 1) {
+		fprintf(stderr, "usage: bench_state_bound [keys] [seconds] "
+				"[rounds] [sizing]\n");
 		return 2;
 	}
 	fprintf(stderr, "%-17s %-7s %14s %14s %7s %7s\n", "variant", "op",
