@@ -417,6 +417,23 @@ static void test_rocksdb_jobs__restore_after_live_db_compacted(void **s)
 	rf_fx_release(&f);
 }
 
+/* Run a fresh `pl` into <f>/chk (retained) until `gate` records per
+ * source went through and two more checkpoints completed, then let the
+ * process go away; the newest checkpoint, its directory in *dir. */
+static sluice_checkpoint_meta *
+run_then_crash(rf_fx *f, pipeline *pl, int64_t gate, char **dir)
+{
+	sluice_config *c = conf_of(f, "chk", RETAIN, NULL);
+	sluice_run *run;
+
+	pl->src.gate = 0;
+	assert_int_equal(sluice_run_start(&run, pl->job, c, &f->ro), 0);
+	advance(pl, gate, 2);
+	sluice_run_free(run);
+	sluice_config_free(c);
+	return latest(f, "chk", dir);
+}
+
 /* Run `from_p` counters to a checkpoint at 200 records per source, crash,
  * and restore the newest checkpoint with `to_p` counters. */
 static void rescale(int from_p, int to_p)
@@ -431,14 +448,7 @@ static void rescale(int from_p, int to_p)
 
 	rf_fx_init(&f, "rdbjob");
 	rt_pipeline_build(&a, 2, 2, from_p, 600, SLUICE_JOB_EXACTLY_ONCE);
-	a.src.gate = 0;
-	c = conf_of(&f, "chk", RETAIN, NULL);
-	assert_int_equal(sluice_run_start(&run, a.job, c, &f.ro), 0);
-	advance(&a, 100, 2);
-	advance(&a, 200, 2);
-	sluice_run_free(run); /* the process goes away */
-	sluice_config_free(c);
-	m = latest(&f, "chk", &dir);
+	m = run_then_crash(&f, &a, 200, &dir);
 	assert_int_equal(subtask_of(m, "count", 0)->num_incremental, 1);
 
 	rt_pipeline_build(&b, 2, 2, to_p, 600, SLUICE_JOB_EXACTLY_ONCE);
@@ -476,13 +486,7 @@ static void test_rocksdb_jobs__rescale_3_to_1_then_1_to_2(void **s)
 	(void)s;
 	rf_fx_init(&f, "rdbjob");
 	rt_pipeline_build(&a, 2, 2, 3, 900, SLUICE_JOB_EXACTLY_ONCE);
-	a.src.gate = 0;
-	c = conf_of(&f, "chk", RETAIN, NULL);
-	assert_int_equal(sluice_run_start(&run, a.job, c, &f.ro), 0);
-	advance(&a, 100, 2);
-	sluice_run_free(run);
-	sluice_config_free(c);
-	m = latest(&f, "chk", &dir);
+	m = run_then_crash(&f, &a, 100, &dir);
 
 	rt_pipeline_build(&b, 2, 2, 1, 900, SLUICE_JOB_EXACTLY_ONCE);
 	rf_sink_copy(&b.sink, &a.sink);
@@ -657,13 +661,7 @@ static void test_rocksdb_jobs__hashmap_refuses_incremental_state(void **s)
 	(void)s;
 	rf_fx_init(&f, "rdbjob");
 	rt_pipeline_build(&pl, 2, 2, 2, 600, SLUICE_JOB_EXACTLY_ONCE);
-	pl.src.gate = 0;
-	c = conf_of(&f, "chk", RETAIN, NULL);
-	assert_int_equal(sluice_run_start(&run, pl.job, c, &f.ro), 0);
-	advance(&pl, 100, 2);
-	sluice_run_free(run);
-	sluice_config_free(c);
-	m = latest(&f, "chk", &dir);
+	m = run_then_crash(&f, &pl, 100, &dir);
 	c =
 		conf_of(&f, "chk2", "state.backend.type", "hashmap",
 			"execution.state-recovery.path", dir, NULL);

@@ -905,6 +905,21 @@ static unsigned sh_named(const sluice_incremental_handle *h, const char *pre)
 	return n;
 }
 
+/* Checkpoint 1 of two subtasks holding key groups 0..63 and 64..127. */
+static void sh_two_halves(fixture *f, sluice_incremental_handle *h[2])
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		int32_t s = i ? 64 : 0, e = i ? 127 : 63;
+		sluice_backend *b = sh_backend(f, s, e, NULL, 0, 0, 0);
+
+		sh_write(b, s, e, 0);
+		h[i] = sh_checkpoint(f, b, 1, s, e);
+		b->free(b);
+	}
+}
+
 static void test_rdb_shards__scale_in_keeps_the_parts_side_by_side(void **state)
 {
 	fixture *f = *state;
@@ -912,14 +927,7 @@ static void test_rdb_shards__scale_in_keeps_the_parts_side_by_side(void **state)
 	sluice_backend *b, *half;
 	int i;
 
-	for (i = 0; i < 2; i++) {
-		int32_t s = i ? 64 : 0, e = i ? 127 : 63;
-
-		b = sh_backend(f, s, e, NULL, 0, 0, 0);
-		sh_write(b, s, e, 0);
-		h[i] = sh_checkpoint(f, b, 1, s, e);
-		b->free(b);
-	}
+	sh_two_halves(f, h);
 	/* 2 -> 1: both parts kept as they are, no copy */
 	b = sh_backend(f, 0, 127, h, 2, 0, 0);
 	assert_int_equal(sluice__rdb_backend_shards(b), 2);
@@ -1027,14 +1035,7 @@ static void test_rdb_shards__malformed_parts_are_corrupt(void **state)
 	sluice_backend *b;
 	size_t i;
 
-	for (i = 0; i < 2; i++) {
-		int32_t s = i ? 64 : 0, e = i ? 127 : 63;
-
-		b = sh_backend(f, s, e, NULL, 0, 0, 0);
-		sh_write(b, s, e, 0);
-		h[i] = sh_checkpoint(f, b, 1, s, e);
-		b->free(b);
-	}
+	sh_two_halves(f, h);
 	b = sh_backend(f, 0, 127, h, 2, 0, 0);
 	h2 = sh_checkpoint(f, b, 2, 0, 127);
 	b->free(b);
