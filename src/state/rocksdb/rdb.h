@@ -63,7 +63,10 @@
  * mixing both forms, or with a malformed or overlapping prefix, is corrupt.
  *
  * Restore (§7.2).  Downloads every file of a part (checksums verified)
- * into a directory and opens it with all its column families.  Rescaling
+ * into a directory and opens it with all its column families; SSTs
+ * hard-linked from local checkpoint storage are verified on other threads
+ * while the database opens, and no instance is returned before every one
+ * of them matched its handle.  Rescaling
  * gives a subtask the parts of several old subtasks: when 2 to
  * SLUICE_RDB_MAX_SHARDS parts intersect its key-group range, each becomes
  * a shard of the backend as it is (no copy; RocksDB 7.8 can neither ingest
@@ -398,11 +401,28 @@ int sluice__rdb_upload(
 	int shared,
 	const char *name,
 	const char *path);
-/* Download `h` into new file `path`, verifying size and checksum. */
+/*
+ * Put the file of `h` at new path `path`; `what` starts error messages.
+ * A file that is copied through `t` is verified (size and checksum) while
+ * it is copied, and *linked_fd is -1.  An SST in local checkpoint storage
+ * is hard-linked instead, and its verification is left to the caller:
+ * *linked_fd is an open descriptor of it, which keeps the bytes readable
+ * even after RocksDB unlinks the path, and which the caller must hand to
+ * sluice__rdb_verify_linked (or close) before anything read from the file
+ * leaves the restore.  On failure *linked_fd is -1.
+ */
 int sluice__rdb_download(
 	const sluice_rdb_transfer *t,
 	const sluice_stream_handle *h,
 	const char *path,
-	const char *what);
+	const char *what,
+	int *linked_fd);
+/*
+ * Read the linked file behind `fd` (from sluice__rdb_download) and check
+ * its size and checksum against `h`; closes `fd`.  SLUICE_ECORRUPT
+ * ("<what>: got ... the handle says ...") on a mismatch.  Any thread.
+ */
+int sluice__rdb_verify_linked(
+	int fd, const sluice_stream_handle *h, const char *what);
 
 #endif

@@ -143,7 +143,7 @@ done:
 }
 
 /* Digest by read(): the fallback where a file cannot be mapped. */
-static int digest_read(int fd, const char *path, uint64_t *size, uint64_t *sum)
+static int digest_read(int fd, const char *what, uint64_t *size, uint64_t *sum)
 {
 	sluice_xxh3_state *h = sluice__xxh3_new();
 	char buf[65536];
@@ -158,7 +158,7 @@ static int digest_read(int fd, const char *path, uint64_t *size, uint64_t *sum)
 			if (errno == EINTR)
 				continue;
 			error = sluice__error_os(
-				SLUICE_ERRCLS_ROCKSDB, "read '%s'", path);
+				SLUICE_ERRCLS_ROCKSDB, "%s: read", what);
 			break;
 		}
 		sluice__xxh3_update(h, buf, (size_t)got);
@@ -171,34 +171,26 @@ static int digest_read(int fd, const char *path, uint64_t *size, uint64_t *sum)
 }
 
 /*
- * Size and xxh3-64 of a file.  The file is mapped (pages populated up
- * front, hashed in place: no copy through a buffer, about twice the speed
- * of read() on page-cached files, which is what a restore verifies); a
- * file that cannot be mapped is read.
+ * Size and xxh3-64 of the open file `fd`, read from its start.  The file
+ * is mapped (pages populated up front, hashed in place: no copy through a
+ * buffer, about twice the speed of read() on page-cached files, which is
+ * what a restore verifies); a file that cannot be mapped is read.
  */
-int sluice__rdb_file_digest(
-	const char *path, uint64_t *size, uint64_t *checksum)
+int sluice__rdb_fd_digest(
+	int fd, const char *what, uint64_t *size, uint64_t *checksum)
 {
 	struct stat sb;
 	void *p;
-	int fd, error;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return sluice__error_os(
-			SLUICE_ERRCLS_ROCKSDB, "open '%s'", path);
 	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size <= 0 ||
 	    (p =
 		     mmap(NULL, (size_t)sb.st_size, PROT_READ,
-			  MAP_PRIVATE | MAP_POPULATE, fd, 0)) == MAP_FAILED) {
-		error = digest_read(fd, path, size, checksum);
-		close(fd);
-		return error;
-	}
+			  MAP_PRIVATE | MAP_POPULATE, fd, 0)) == MAP_FAILED)
+		return digest_read(fd, what, size, checksum);
 	(void)madvise(p, (size_t)sb.st_size, MADV_SEQUENTIAL);
 	*size = (uint64_t)sb.st_size;
 	*checksum = sluice__xxh3(p, (size_t)sb.st_size);
 	munmap(p, (size_t)sb.st_size);
-	close(fd);
 	return 0;
 }
 

@@ -108,9 +108,9 @@ int sluice__rdb_rmtree(const char *path);
 /* Sorted regular-file names of `dir`; free with sluice__rdb_names_free. */
 int sluice__rdb_list_files(char ***out, size_t *count, const char *dir);
 void sluice__rdb_names_free(char **names, size_t count);
-/* Size and xxh3-64 of a file. */
-int sluice__rdb_file_digest(
-	const char *path, uint64_t *size, uint64_t *checksum);
+/* Size and xxh3-64 of an open file; errors read "<what>: read: ...". */
+int sluice__rdb_fd_digest(
+	int fd, const char *what, uint64_t *size, uint64_t *checksum);
 /* An INLINE handle of zero bytes named `name` (empty files, metadata). */
 int sluice__rdb_empty_handle(sluice_stream_handle **out, const char *name);
 /* Fill `hex` (33 bytes) with a random 128-bit id. */

@@ -1,7 +1,8 @@
 /*
  * Restoring rocksdb instances from incremental handles (spec §7.2):
  * splitting handles into parts (one database each, see rdb.h), parallel
- * download with checksum verification, opening a downloaded database
+ * download with checksum verification (of hard-linked files overlapped
+ * with the open, see `verify` below), opening a downloaded database
  * with all its column families, keeping several parts side by side as the
  * shards of one backend when rescaling, or merging the key groups of
  * further parts into one instance (read-only open, parallel SST writers
@@ -10,6 +11,7 @@
  * restore references the restored SST files.
  */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -169,10 +171,119 @@ static const char *part_name(const rdb_part *p, size_t i)
 	return name + plen;
 }
 
+/*
+ * Verification of the SSTs of one part that were hard-linked from local
+ * checkpoint storage, overlapped with opening the database.
+ *
+ * download() links or copies every file of the part; a copy is verified
+ * while it is copied, a link only gets its descriptor kept in fds[i].
+ * verify_start() hashes those files on a thread of its own (with
+ * transfer_threads - 1 helpers) and returns at once; the caller opens,
+ * merges into, clips and seeds the database meanwhile; verify_join()
+ * waits for the hashing and closes every descriptor.
+ *
+ * What is guaranteed: every download() that succeeded is followed by
+ * verify_start() and verify_join() on every path; a mismatch found by
+ * the verification is the error of the restore whatever the caller's own
+ * steps returned (RocksDB reading a corrupt block may fail first), so the
+ * caller frees the instance and no backend is ever handed out before
+ * every byte of every linked file matched its handle.  Until then RocksDB
+ * may read unverified blocks (each guarded by RocksDB's own block
+ * checksum) but nothing read leaves the restore.  The descriptors keep a
+ * file's bytes readable after RocksDB unlinks it (delete-files-in-range
+ * of the clip, a compaction), so each file is hashed exactly as linked.
+ */
+typedef struct verify {
+	const rdb_part *p;
+	int *fds; /* per file of p->h: a linked file to hash, or -1 */
+	size_t n;
+	int threads;
+	pthread_t tid;
+	int running; /* tid is to be joined */
+	/* the outcome, written by the verifying thread before it ends */
+	int code;
+	sluice_error_class klass;
+	char message[1024];
+} verify;
+
+/* "rocksdb restore: file '<name>' of checkpoint <id>" for file i of p. */
+static void file_what(char *buf, size_t cap, const rdb_part *p, size_t i)
+{
+	snprintf(
+		buf, cap, "rocksdb restore: file '%s' of checkpoint %" PRId64,
+		handle_file(p->h, i)->name, p->h->checkpoint_id);
+}
+
+static int verify_run(void *arg, size_t i)
+{
+	verify *v = arg;
+	int fd = v->fds[i];
+	char what[512];
+
+	if (fd < 0)
+		return 0;
+	v->fds[i] = -1;
+	file_what(what, sizeof(what), v->p, i);
+	return sluice__rdb_verify_linked(
+		fd, handle_file(v->p->h, i)->handle, what);
+}
+
+static void *verify_main(void *arg)
+{
+	verify *v = arg;
+	const sluice_error *e;
+
+	v->code = sluice__rdb_parallel(v->n, v->threads, verify_run, v);
+	if (v->code < 0) {
+		e = sluice_error_last();
+		v->klass = e->klass;
+		snprintf(v->message, sizeof(v->message), "%s", e->message);
+	}
+	return NULL;
+}
+
+/* Start hashing the linked files (inline when no thread can start). */
+static void verify_start(verify *v)
+{
+	size_t i;
+
+	for (i = 0; i < v->n && v->fds[i] < 0; i++)
+		;
+	if (i == v->n)
+		return; /* nothing was linked */
+	if (pthread_create(&v->tid, NULL, verify_main, v) == 0)
+		v->running = 1;
+	else
+		verify_main(v);
+}
+
+/*
+ * Wait for the hashing and release `v`.  Returns the verification's
+ * failure (its message set on this thread) when there was one, else
+ * `error`, the outcome of what the caller did meanwhile.
+ */
+static int verify_join(verify *v, int error)
+{
+	size_t i;
+
+	if (v->running)
+		pthread_join(v->tid, NULL);
+	v->running = 0;
+	for (i = 0; i < v->n; i++)
+		if (v->fds[i] >= 0)
+			close(v->fds[i]);
+	sluice__free(v->fds);
+	v->fds = NULL;
+	if (v->code < 0)
+		return sluice__error_set(v->code, v->klass, "%s", v->message);
+	return error;
+}
+
 typedef struct dl_ctx {
 	const sluice_rdb_transfer *t;
 	const rdb_part *p;
 	const char *dir;
+	int *fds;
 } dl_ctx;
 
 static int dl_run(void *arg, size_t i)
@@ -186,10 +297,7 @@ static int dl_run(void *arg, size_t i)
 
 	if (!name)
 		return 0;
-	snprintf(
-		what, sizeof(what),
-		"rocksdb restore: file '%s' of checkpoint %" PRId64, f->name,
-		c->p->h->checkpoint_id);
+	file_what(what, sizeof(what), c->p, i);
 	if (!f->handle || !name[0] || strchr(name, '/') || !strcmp(name, ".") ||
 	    !strcmp(name, ".."))
 		return sluice__error_set(
@@ -197,22 +305,41 @@ static int dl_run(void *arg, size_t i)
 			"%s: not a valid local file entry", what);
 	if (!(path = sluice__rdb_join(c->dir, name)))
 		return sluice__error_oom();
-	error = sluice__rdb_download(c->t, f->handle, path, what);
+	error = sluice__rdb_download(c->t, f->handle, path, what, &c->fds[i]);
 	sluice__free(path);
 	return error;
 }
 
+/*
+ * Link or copy the files of part `p` into `dir`.  On success `v` holds
+ * the linked files still to verify: the caller must verify_start() and
+ * verify_join() it (see above); on failure nothing is left open.
+ */
 static int download(
 	sluice_rdb *db,
 	const rdb_part *p,
 	const char *dir,
-	const sluice_rdb_transfer *t)
+	const sluice_rdb_transfer *t,
+	verify *v)
 {
-	dl_ctx c = {t, p, dir};
+	dl_ctx c = {t, p, dir, NULL};
+	size_t i, n = handle_files(p->h);
+	int error;
 
-	SLUICE_ERRCHECK(sluice__rdb_mkdirs(dir));
-	return sluice__rdb_parallel(
-		handle_files(p->h), db->o.transfer_threads - 1, dl_run, &c);
+	memset(v, 0, sizeof(*v));
+	v->p = p;
+	v->n = n;
+	v->threads = db->o.transfer_threads - 1;
+	if (!(v->fds = sluice__calloc(n ? n : 1, sizeof(*v->fds))))
+		return sluice__error_oom();
+	for (i = 0; i < n; i++)
+		v->fds[i] = -1;
+	c.fds = v->fds;
+	if ((error = sluice__rdb_mkdirs(dir)) == 0)
+		error = sluice__rdb_parallel(n, v->threads, dl_run, &c);
+	if (error < 0)
+		(void)verify_join(v, 0); /* only closes: nothing was started */
+	return error;
 }
 
 static int64_t overlap(const rdb_part *p, int32_t s, int32_t e)
@@ -573,11 +700,15 @@ static int restore_part(
 	int32_t e,
 	const sluice_rdb_transfer *t)
 {
-	SLUICE_ERRCHECK(download(db, p, db->db_path, t));
-	SLUICE_ERRCHECK(sluice__rdb_open_db(db));
-	if (p->lo < s || p->hi > e)
-		return sluice__rdb_clip(db, s, e);
-	return seed_tracker(db, p);
+	verify v;
+	int error;
+
+	SLUICE_ERRCHECK(download(db, p, db->db_path, t, &v));
+	verify_start(&v);
+	if ((error = sluice__rdb_open_db(db)) == 0)
+		error = p->lo < s || p->hi > e ? sluice__rdb_clip(db, s, e)
+					       : seed_tracker(db, p);
+	return verify_join(&v, error);
 }
 
 static size_t pick_base(const rdb_part *parts, size_t n, int32_t s, int32_t e)
@@ -588,6 +719,37 @@ static size_t pick_base(const rdb_part *parts, size_t n, int32_t s, int32_t e)
 		if (overlap(&parts[i], s, e) > overlap(&parts[best], s, e))
 			best = i;
 	return best;
+}
+
+/*
+ * Copy the key groups part `p` (number i) shares with [s, e] into db: its
+ * files go to a scratch directory, opened read-only by merge_from.
+ */
+static int merge_part(
+	sluice_rdb *db,
+	const rdb_part *p,
+	size_t i,
+	int32_t s,
+	int32_t e,
+	const sluice_rdb_transfer *t)
+{
+	verify v;
+	char name[64];
+	char *dir;
+	int error;
+
+	snprintf(name, sizeof(name), "restore-%zu", i);
+	if (!(dir = sluice__rdb_join(db->path, name)))
+		return sluice__error_oom();
+	if ((error = download(db, p, dir, t, &v)) == 0) {
+		verify_start(&v);
+		error = merge_from(
+			db, dir, p->lo > s ? p->lo : s, p->hi < e ? p->hi : e);
+		error = verify_join(&v, error);
+	}
+	sluice__rdb_rmtree(dir);
+	sluice__free(dir);
+	return error;
 }
 
 /* One instance: the base part, the others' key groups copied in. */
@@ -601,34 +763,20 @@ static int restore_into(
 {
 	size_t base = pick_base(parts, n, s, e), i;
 	const rdb_part *b = &parts[base];
+	verify v;
+	int error;
 
-	SLUICE_ERRCHECK(download(db, b, db->db_path, t));
-	SLUICE_ERRCHECK(sluice__rdb_open_db(db));
-	for (i = 0; i < n; i++) {
-		const rdb_part *p = &parts[i];
-		char name[64];
-		char *dir;
-		int error;
-
-		if (i == base || overlap(p, s, e) == 0)
-			continue;
-		snprintf(name, sizeof(name), "restore-%zu", i);
-		if (!(dir = sluice__rdb_join(db->path, name)))
-			return sluice__error_oom();
-		/* only the groups both this part and the target hold */
-		if ((error = download(db, p, dir, t)) == 0)
-			error = merge_from(
-				db, dir, p->lo > s ? p->lo : s,
-				p->hi < e ? p->hi : e);
-		sluice__rdb_rmtree(dir);
-		sluice__free(dir);
-		SLUICE_ERRCHECK(error);
-	}
-	if (b->lo < s || b->hi > e)
-		SLUICE_ERRCHECK(sluice__rdb_clip(db, s, e));
-	if (n == 1 && b->lo == s && b->hi == e)
-		SLUICE_ERRCHECK(seed_tracker(db, b));
-	return 0;
+	SLUICE_ERRCHECK(download(db, b, db->db_path, t, &v));
+	verify_start(&v);
+	error = sluice__rdb_open_db(db);
+	for (i = 0; i < n && error == 0; i++)
+		if (i != base && overlap(&parts[i], s, e) > 0)
+			error = merge_part(db, &parts[i], i, s, e, t);
+	if (error == 0 && (b->lo < s || b->hi > e))
+		error = sluice__rdb_clip(db, s, e);
+	if (error == 0 && n == 1 && b->lo == s && b->hi == e)
+		error = seed_tracker(db, b);
+	return verify_join(&v, error);
 }
 
 /* The parts of `handles` intersecting [s, e], sorted by key group. */

@@ -2,8 +2,9 @@
  * Moving RocksDB files between the local instance directory and checkpoint
  * storage: a small thread pool (state.backend.rocksdb.checkpoint.transfer.
  * thread.num) and the upload/download of one file.  Downloads verify size
- * and xxh3-64 checksum against the handle before RocksDB ever opens the
- * file, so a corrupt checkpoint is reported by file name, not by crash.
+ * and xxh3-64 checksum against the handle (a copied file while it is
+ * copied, a hard-linked one when the restore asks for it), so a corrupt
+ * checkpoint is reported by file name, not by crash.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -215,47 +216,61 @@ static int mismatch(
 
 /*
  * An SST file in local checkpoint storage is hard-linked (SST files are
- * immutable; RocksDB only ever unlinks them) and verified by reading it.
- * 1 linked, 0 not possible (copy instead), < 0 failure.
+ * immutable; RocksDB only ever unlinks them) and opened for the caller's
+ * verification (sluice__rdb_verify_linked).  1 linked (*fd open), 0 not
+ * possible (copy instead), < 0 failure.
  */
 static int try_link(
 	const sluice_rdb_transfer *t,
 	const sluice_stream_handle *h,
 	const char *path,
-	const char *what)
+	const char *what,
+	int *fd)
 {
 	char src[4096];
-	uint64_t total = 0, sum = 0;
 	size_t n = strlen(path);
-	int error;
 
 	if (!t->local_path || n < 4 || strcmp(path + n - 4, ".sst") ||
 	    t->local_path(t->ctx, h, src, sizeof(src)) != 1 ||
 	    link(src, path) < 0)
 		return 0;
-	if ((error = sluice__rdb_file_digest(path, &total, &sum)) == 0 &&
-	    (total != h->size || sum != h->checksum))
+	if ((*fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return sluice__error_os(
+			SLUICE_ERRCLS_ROCKSDB, "%s: open '%s'", what, path);
+	return 1;
+}
+
+int sluice__rdb_verify_linked(
+	int fd, const sluice_stream_handle *h, const char *what)
+{
+	uint64_t total = 0, sum = 0;
+	int error = sluice__rdb_fd_digest(fd, what, &total, &sum);
+
+	close(fd);
+	if (error == 0 && (total != h->size || sum != h->checksum))
 		error = mismatch(what, h, total, sum);
-	return error < 0 ? error : 1;
+	return error;
 }
 
 int sluice__rdb_download(
 	const sluice_rdb_transfer *t,
 	const sluice_stream_handle *h,
 	const char *path,
-	const char *what)
+	const char *what,
+	int *linked_fd)
 {
 	sluice_istream *in = NULL;
 	uint64_t total = 0, sum = 0;
 	int fd, error;
 
+	*linked_fd = -1;
 	if (h->kind == SLUICE_HANDLE_PLACEHOLDER)
 		return sluice__error_set(
 			SLUICE_EINVALID, SLUICE_ERRCLS_ROCKSDB,
 			"%s: placeholder for shared file '%s' was not resolved "
 			"to a real handle",
 			what, h->path ? h->path : "");
-	if ((error = try_link(t, h, path, what)) != 0)
+	if ((error = try_link(t, h, path, what, linked_fd)) != 0)
 		return error < 0 ? error : 0;
 	SLUICE_ERRCHECK(t->open_input(t->ctx, h, &in));
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
