@@ -24,7 +24,12 @@
  * `seconds`; the number of records it did becomes the fixed size N of
  * every round, so that both sides apply exactly the same records: then
  * `rounds` rounds, each running N records on both sides (the order of the
- * sides alternating), from its own part of the sequence.
+ * sides alternating), from its own part of the sequence.  Every timed run
+ * starts with both databases idle (no flush or compaction running or
+ * pending; the wait is not timed): they share the process and its two
+ * cores, and one side's background work must not land in the other
+ * side's round.  A side's own flushes and compactions during its run
+ * count.
  *
  * Afterwards 1000 random keys are read on both sides and compared with
  * each other and with the counter the applied records imply.  The
@@ -35,7 +40,6 @@
  * Usage: bench_rocksdb_w4 [keys] [seconds-per-round] [rounds] [dist...]
  *        dist: uniform | zipf (default both); defaults 10000000 10 3
  */
-#define _XOPEN_SOURCE 700
 #include <ftw.h>
 #include <math.h>
 #include <signal.h>
@@ -43,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "bench_util.h"
 #include "sluice/state.h"
@@ -316,6 +321,26 @@ static double load(w4 *w, int raw)
 	return bench_now() - t0;
 }
 
+static double idle_wait; /* seconds spent in wait_idle, not timed */
+
+/*
+ * Wait (at most two minutes) until neither database flushes or compacts:
+ * both live in this process, so one side's background work would
+ * otherwise run during the other side's round.
+ */
+static void wait_idle(w4 *w)
+{
+	double t0 = bench_now();
+
+	while ((sluice__rdb_backend_busy(w->be) || sluice__rdb_busy(w->db)) &&
+	       bench_now() - t0 < 120 && !stop) {
+		struct timespec ts = {0, 20 * 1000 * 1000};
+
+		nanosleep(&ts, NULL);
+	}
+	idle_wait += bench_now() - t0;
+}
+
 /*
  * Records seq[start..] (wrapping) on one side until `limit` records or
  * `seconds` (when > 0) have passed; records done in *done.  Seconds taken,
@@ -330,9 +355,12 @@ run(w4 *w,
     double seconds,
     int64_t *done)
 {
-	double t0 = bench_now(), end = t0 + seconds;
+	double t0, end;
 	int64_t i = 0;
 
+	wait_idle(w);
+	t0 = bench_now();
+	end = t0 + seconds;
 	while (i < limit && !stop) {
 		int64_t b = i + 256 < limit ? i + 256 : limit;
 
@@ -571,7 +599,10 @@ int main(int argc, char **argv)
 	if (check(&w, ds, nd) < 0)
 		goto fail;
 	loadavg(la, sizeof(la));
-	fprintf(stderr, "load average at the end %s", la);
+	fprintf(stderr,
+		"waited %.1f s in total (untimed) for flushes and compactions "
+		"before timed runs; load average at the end %s",
+		idle_wait, la);
 	rc = 0;
 	goto done;
 fail:
