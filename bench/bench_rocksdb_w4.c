@@ -24,17 +24,19 @@
  * `seconds`; the number of records it did becomes the fixed size N of
  * every round, so that both sides apply exactly the same records: then
  * `rounds` rounds, each running N records on both sides (the order of the
- * sides alternating), from its own part of the sequence.  Every timed run
- * starts with both databases idle (no flush or compaction running or
- * pending; the wait is not timed): they share the process and its two
- * cores, and one side's background work must not land in the other
- * side's round.  A side's own flushes and compactions during its run
- * count.
+ * sides alternating), from its own part of the sequence (8M accesses are
+ * generated per distribution; when (rounds + 1) * N exceeds that, they
+ * repeat).  Every timed run starts with both databases idle (no flush or
+ * compaction running or pending; the wait is not timed): they share the
+ * process and its two cores, and one side's background work must not land
+ * in the other side's round.  A side's own flushes and compactions during
+ * its run count.
  *
- * Afterwards 1000 random keys are read on both sides and compared with
- * each other and with the counter the applied records imply.  The
- * databases live in a fresh directory under $TMPDIR (else /tmp), removed
- * at the end, also on failure and on SIGINT/SIGTERM.
+ * Afterwards 1000 keys (half drawn uniformly, half from the access
+ * sequences) are read on both sides and compared with each other and with
+ * the counter the applied records imply.  The databases live in a fresh
+ * directory under $TMPDIR (else /tmp), removed at the end, also on failure
+ * and on SIGINT/SIGTERM.
  *
  * JSON line per distribution on stdout, progress and a table on stderr.
  * Usage: bench_rocksdb_w4 [keys] [seconds-per-round] [rounds] [dist...]
