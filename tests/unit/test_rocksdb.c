@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <dirent.h>
 
 #include <cmocka.h>
@@ -617,6 +618,52 @@ static void test_rdb__predefined_profiles_open(void **st)
 	}
 }
 
+/* Poll sluice__rdb_busy for up to 30 s; its last answer. */
+static int busy_after_wait(sluice_rdb *db)
+{
+	int polls;
+
+	for (polls = 0; sluice__rdb_busy(db) && polls < 3000; polls++) {
+		struct timespec ts = {0, 10 * 1000 * 1000};
+
+		nanosleep(&ts, NULL);
+	}
+	return sluice__rdb_busy(db);
+}
+
+/* Writes of several memtables start flushes and compactions in the
+ * background; busy turns 0 once they are done, also after a full
+ * compaction (whose job may still be finishing when the call returns). */
+static void test_rdb__busy_turns_idle_after_background_work(void **st)
+{
+	fixture *f = *st;
+	sluice_rdb_cf *cf;
+	char k[32], v[512];
+	int i;
+
+	assert_int_equal(
+		sluice__rdb_cf(&cf, f->db, "b", SLUICE_RDB_VALUE, 0), 0);
+	memset(v, 'v', sizeof(v));
+	for (i = 0; i < 12000; i++) { /* ~6 MB: several 1 MB memtables */
+		snprintf(k, sizeof(k), "%d", i);
+		key(f, i % 128, k, "");
+		assert_int_equal(
+			sluice__rdb_put(
+				f->db, cf, SLUICE_SLICE(f->k.ptr, f->k.len),
+				SLUICE_SLICE(v, sizeof(v))),
+			0);
+	}
+	assert_int_equal(busy_after_wait(f->db), 0);
+	assert_int_equal(sluice__rdb_compact(f->db), 0);
+	assert_int_equal(busy_after_wait(f->db), 0);
+	key(f, 7, "7", "");
+	assert_int_equal(
+		sluice__rdb_get(
+			f->db, cf, SLUICE_SLICE(f->k.ptr, f->k.len), &f->v),
+		0);
+	assert_int_equal(f->v.len, sizeof(v));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -653,6 +700,9 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_rdb__native_checkpoint_hard_links_sst_files, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_rdb__busy_turns_idle_after_background_work, setup,
 			teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

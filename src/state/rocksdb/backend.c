@@ -753,6 +753,17 @@ int sluice__rdb_backend_compact(sluice_backend *be)
 	return 0;
 }
 
+int sluice__rdb_backend_busy(sluice_backend *be)
+{
+	rbackend *b = RB(be);
+	size_t i;
+
+	for (i = 0; i < b->nshards; i++)
+		if (sluice__rdb_busy(b->shards[i].db))
+			return 1;
+	return 0;
+}
+
 size_t sluice__rdb_backend_shards(sluice_backend *be)
 {
 	return RB(be)->nshards;

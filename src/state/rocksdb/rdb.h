@@ -266,6 +266,11 @@ void sluice__rdb_iter_free(sluice_rdb_iter *it);
 
 /* Flush memtables and compact every column family fully (tests, tools). */
 int sluice__rdb_compact(sluice_rdb *db);
+/*
+ * 1 while a flush or compaction of `db` runs or is pending, else 0: lets
+ * benchmarks start a timed phase with the background work done.
+ */
+int sluice__rdb_busy(sluice_rdb *db);
 
 /*
  * Delete everything outside key groups [kg_start, kg_end] in every column
@@ -275,6 +280,8 @@ int sluice__rdb_clip(sluice_rdb *db, int32_t kg_start, int32_t kg_end);
 
 /* Flush and fully compact the database of a rocksdb backend (tests). */
 int sluice__rdb_backend_compact(sluice_backend *b);
+/* sluice__rdb_busy of any instance (shard) of a rocksdb backend. */
+int sluice__rdb_backend_busy(sluice_backend *b);
 /* Number of instances (shards) of a rocksdb backend (tests). */
 size_t sluice__rdb_backend_shards(sluice_backend *b);
 

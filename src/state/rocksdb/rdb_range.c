@@ -233,6 +233,33 @@ int sluice__rdb_compact(sluice_rdb *db)
 	return error;
 }
 
+/* A property that is a count, 0 when RocksDB does not know it. */
+static uint64_t count_of(sluice_rdb *db, sluice_rdb_cf *cf, const char *name)
+{
+	uint64_t v = 0;
+
+	if ((cf ? rocksdb_property_int_cf(db->db, cf->h, name, &v)
+		: rocksdb_property_int(db->db, name, &v)) != 0)
+		return 0;
+	return v;
+}
+
+int sluice__rdb_busy(sluice_rdb *db)
+{
+	size_t i;
+
+	if (count_of(db, NULL, "rocksdb.num-running-flushes") ||
+	    count_of(db, NULL, "rocksdb.num-running-compactions"))
+		return 1;
+	for (i = 0; i < db->ncf; i++)
+		if (count_of(
+			    db, db->cfs[i],
+			    "rocksdb.mem-table-flush-pending") ||
+		    count_of(db, db->cfs[i], "rocksdb.compaction-pending"))
+			return 1;
+	return 0;
+}
+
 int sluice__rdb_native_checkpoint(sluice_rdb *db, const char *dir)
 {
 	char *err = NULL;

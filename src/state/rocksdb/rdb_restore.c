@@ -803,7 +803,7 @@ static int collect_parts(
 	for (i = 0; i < all; i++)
 		if (overlap(&parts[i], s, e))
 			parts[k++] = parts[i];
-	if (k > 1)
+	if (k > 1) /* parts is NULL without handles: qsort wants a pointer */
 		qsort(parts, k, sizeof(*parts), cmp_part);
 	for (i = 1; i < k; i++)
 		if (parts[i].lo <= parts[i - 1].hi) {
