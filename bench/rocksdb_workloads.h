@@ -115,15 +115,15 @@ static inline int raw_iterate(raw *r)
 	return 0;
 }
 
-static inline int
-raw_map_op(raw *r, int64_t key, int64_t i, uint8_t *u, uint8_t *v)
+BW_ALWAYS int
+raw_map_op(raw *r, int64_t key, int64_t i, uint8_t *u, uint8_t *v, int op)
 {
 	int j, rc;
 
-	switch (r->op) {
+	switch (op) {
 	case BW_MAP_GET:
 	case BW_MAP_CONTAINS:
-		if (r->op == BW_MAP_CONTAINS)
+		if (op == BW_MAP_CONTAINS)
 			bw_be64(u, (uint64_t)BW_MAP_ENTRIES + 1);
 		if (raw_key(r, key, u) < 0)
 			return -1;
@@ -155,7 +155,9 @@ raw_map_op(raw *r, int64_t key, int64_t i, uint8_t *u, uint8_t *v)
 	}
 }
 
-static inline int raw_op(raw *r, int64_t i)
+/* Operation `op` on the raw side (a constant in raw_time's loops, as
+ * bw_state_op_as is in bw_time's). */
+BW_ALWAYS int raw_op_as(raw *r, int64_t i, int op)
 {
 	int64_t n = r->p->keys, key = r->order[i % n];
 	uint8_t v[8], u[8];
@@ -163,13 +165,13 @@ static inline int raw_op(raw *r, int64_t i)
 
 	bw_be64(v, (uint64_t)i);
 	bw_be64(u, (uint64_t)(i % BW_MAP_ENTRIES));
-	if (r->op == BW_VALUE_ADD || r->op == BW_LIST_ADD)
+	if (op == BW_VALUE_ADD || op == BW_LIST_ADD)
 		key = r->fresh[i % n];
-	if (r->op >= BW_MAP_GET)
-		return raw_map_op(r, key, i, u, v);
+	if (op >= BW_MAP_GET)
+		return raw_map_op(r, key, i, u, v, op);
 	if (raw_key(r, key, NULL) < 0)
 		return -1;
-	switch (r->op) {
+	switch (op) {
 	case BW_VALUE_GET:
 		rc = sluice__rdb_get(r->db, r->cf, KEY(r), &r->v);
 		r->sink += r->v.len;
@@ -182,38 +184,63 @@ static inline int raw_op(raw *r, int64_t i)
 		return raw_list_get(r);
 	default: /* list add, append, update, add-all: framed elements */
 		sluice_buf_clear(&r->elems);
-		for (j = 0; j < (r->op == BW_LIST_ADD_ALL ? BW_ADD_ALL : 1);
-		     j++)
+		for (j = 0; j < (op == BW_LIST_ADD_ALL ? BW_ADD_ALL : 1); j++)
 			if (sluice__rdb_list_put(
 				    &r->elems, SLUICE_SLICE(v, 8)) < 0)
 				return -1;
-		return (r->op == BW_LIST_UPDATE ? sluice__rdb_put
-						: sluice__rdb_merge)(
+		return (op == BW_LIST_UPDATE ? sluice__rdb_put
+					     : sluice__rdb_merge)(
 			r->db, r->cf, KEY(r),
 			SLUICE_SLICE(r->elems.ptr, r->elems.len));
 	}
 }
 
-/* Like bw_time: ops per second of the raw side over p->seconds. */
-static inline double raw_time(raw *r)
+/* Like bw_time_as: ops per second of the raw side over p->seconds. */
+BW_ALWAYS double raw_time_as(raw *r, int op)
 {
 	int64_t i = 0, t0 = bw_now_ns();
 	int64_t end = t0 + (int64_t)(r->p->seconds * 1e9);
-	int64_t limit = (r->op == BW_VALUE_ADD || r->op == BW_LIST_ADD)
-				? r->p->keys
-				: INT64_MAX;
+	int64_t limit = (op == BW_VALUE_ADD || op == BW_LIST_ADD) ? r->p->keys
+								  : INT64_MAX;
 
 	for (;;) {
 		int64_t k;
 
 		for (k = 0; k < 1024 && i < limit; k++, i++)
-			if (raw_op(r, i) < 0)
+			if (raw_op_as(r, i, op) < 0)
 				return -1;
 		if (i >= limit || bw_now_ns() >= end)
 			break;
 	}
-	return (double)i * (r->op == BW_MAP_ITERATE ? BW_MAP_ENTRIES : 1) /
+	return (double)i * (op == BW_MAP_ITERATE ? BW_MAP_ENTRIES : 1) /
 	       ((double)(bw_now_ns() - t0) / 1e9);
+}
+
+/* r->op, in a loop specialised for it (as bw_time). */
+static inline double raw_time(raw *r)
+{
+	switch (r->op) {
+#define RAW_TIME(op) \
+	case op:     \
+		return raw_time_as(r, op)
+		RAW_TIME(BW_VALUE_GET);
+		RAW_TIME(BW_VALUE_UPDATE);
+		RAW_TIME(BW_VALUE_ADD);
+		RAW_TIME(BW_LIST_ADD);
+		RAW_TIME(BW_LIST_APPEND);
+		RAW_TIME(BW_LIST_GET);
+		RAW_TIME(BW_LIST_UPDATE);
+		RAW_TIME(BW_LIST_ADD_ALL);
+		RAW_TIME(BW_MAP_GET);
+		RAW_TIME(BW_MAP_PUT);
+		RAW_TIME(BW_MAP_CONTAINS);
+		RAW_TIME(BW_MAP_REMOVE);
+		RAW_TIME(BW_MAP_PUT_ALL);
+		RAW_TIME(BW_MAP_ITERATE);
+#undef RAW_TIME
+	default:
+		return -1;
+	}
 }
 
 /* Rounds of: front end (fresh backend), then raw (fresh DB), same data. */

@@ -297,8 +297,15 @@ static inline int bw_iter_sum(void *ctx, sluice_slice k, sluice_slice v)
 	return 0;
 }
 
-/* One operation on the state, for access number i. */
-static inline int bw_state_op(bw_ctx *c, int64_t i)
+#define BW_ALWAYS static inline __attribute__((always_inline))
+
+/*
+ * One operation `op` on the state, for access number i.  Timing loops
+ * call it with a constant op, so each loop holds only that operation's
+ * code (bw_time): one function serving every operation would cost the
+ * state side alone an out-of-line call with a frame for all of them.
+ */
+BW_ALWAYS int bw_state_op_as(bw_ctx *c, int64_t i, int op)
 {
 	int64_t n = c->p->keys, key = c->order[i % n];
 	uint8_t v[8], u[8];
@@ -306,11 +313,11 @@ static inline int bw_state_op(bw_ctx *c, int64_t i)
 
 	bw_be64(v, (uint64_t)i);
 	bw_be64(u, (uint64_t)(i % BW_MAP_ENTRIES));
-	if (c->op == BW_VALUE_ADD || c->op == BW_LIST_ADD)
+	if (op == BW_VALUE_ADD || op == BW_LIST_ADD)
 		key = c->fresh[i % n];
 	if (bw_set_key(c, key) < 0)
 		return -1;
-	switch (c->op) {
+	switch (op) {
 	case BW_VALUE_GET:
 		if (sluice_value_get(c->st, &s) < 0)
 			return -1;
@@ -374,8 +381,14 @@ static inline int bw_state_op(bw_ctx *c, int64_t i)
 	}
 }
 
+/* The operation the context is set up for (any op; not for timing). */
+static inline int bw_state_op(bw_ctx *c, int64_t i)
+{
+	return bw_state_op_as(c, i, c->op);
+}
+
 /* The same operation on the baseline map. */
-static inline void bw_base_op(bw_ctx *c, int64_t i)
+BW_ALWAYS void bw_base_op_as(bw_ctx *c, int64_t i, int op)
 {
 	int64_t n = c->p->keys;
 	uint64_t key = (uint64_t)c->order[i % n], j;
@@ -383,9 +396,9 @@ static inline void bw_base_op(bw_ctx *c, int64_t i)
 	bw_slot *s;
 	bw_vec *v;
 
-	if (c->op == BW_VALUE_ADD || c->op == BW_LIST_ADD)
+	if (op == BW_VALUE_ADD || op == BW_LIST_ADD)
 		key = (uint64_t)c->fresh[i % n];
-	switch (c->op) {
+	switch (op) {
 	case BW_VALUE_GET:
 		c->sink += bw_find(&c->base, key)->val;
 		return;
@@ -401,15 +414,15 @@ static inline void bw_base_op(bw_ctx *c, int64_t i)
 		s = bw_find(&c->base, key);
 		v = s->key ? (bw_vec *)(uintptr_t)s->val : NULL;
 		s->key = key + 1;
-		if (c->op == BW_LIST_GET) {
+		if (op == BW_LIST_GET) {
 			for (j = 0; v && j < v->n; j++)
 				c->sink += v->v[j];
 			s->val = (uintptr_t)v;
 			return;
 		}
-		if (c->op == BW_LIST_UPDATE && v)
+		if (op == BW_LIST_UPDATE && v)
 			v->n = 0;
-		if (c->op == BW_LIST_ADD_ALL)
+		if (op == BW_LIST_ADD_ALL)
 			for (j = 0; j < BW_ADD_ALL; j++)
 				v = bw_vec_push(v, c->values[j]);
 		else
@@ -444,13 +457,13 @@ static inline double bw_weight(const bw_ctx *c)
 	return c->op == BW_MAP_ITERATE ? BW_MAP_ENTRIES : 1;
 }
 
-/* Run `fn` for p->seconds (at most n ops for inserts); ops per second. */
-static inline double bw_time(bw_ctx *c, int state_side)
+/* Operation `op` on one side for p->seconds (at most n ops for inserts);
+ * ops per second.  Both sides get the same loop around their operation. */
+BW_ALWAYS double bw_time_as(bw_ctx *c, int state_side, int op)
 {
 	int64_t end, i = 0, t0 = bw_now_ns(), t1;
-	int64_t limit = (c->op == BW_VALUE_ADD || c->op == BW_LIST_ADD)
-				? c->p->keys
-				: INT64_MAX;
+	int64_t limit = (op == BW_VALUE_ADD || op == BW_LIST_ADD) ? c->p->keys
+								  : INT64_MAX;
 
 	end = t0 + (int64_t)(c->p->seconds * 1e9);
 	for (;;) {
@@ -458,10 +471,10 @@ static inline double bw_time(bw_ctx *c, int state_side)
 
 		for (k = 0; k < 1024 && i < limit; k++, i++) {
 			if (state_side) {
-				if (bw_state_op(c, i) < 0)
+				if (bw_state_op_as(c, i, op) < 0)
 					return -1;
 			} else {
-				bw_base_op(c, i);
+				bw_base_op_as(c, i, op);
 			}
 		}
 		if (i >= limit || bw_now_ns() >= end)
@@ -469,6 +482,33 @@ static inline double bw_time(bw_ctx *c, int state_side)
 	}
 	t1 = bw_now_ns();
 	return (double)i * bw_weight(c) / ((double)(t1 - t0) / 1e9);
+}
+
+/* c->op on one side: a loop specialised for that operation. */
+static inline double bw_time(bw_ctx *c, int state_side)
+{
+	switch (c->op) {
+#define BW_TIME(op) \
+	case op:    \
+		return state_side ? bw_time_as(c, 1, op) : bw_time_as(c, 0, op)
+		BW_TIME(BW_VALUE_GET);
+		BW_TIME(BW_VALUE_UPDATE);
+		BW_TIME(BW_VALUE_ADD);
+		BW_TIME(BW_LIST_ADD);
+		BW_TIME(BW_LIST_APPEND);
+		BW_TIME(BW_LIST_GET);
+		BW_TIME(BW_LIST_UPDATE);
+		BW_TIME(BW_LIST_ADD_ALL);
+		BW_TIME(BW_MAP_GET);
+		BW_TIME(BW_MAP_PUT);
+		BW_TIME(BW_MAP_CONTAINS);
+		BW_TIME(BW_MAP_REMOVE);
+		BW_TIME(BW_MAP_PUT_ALL);
+		BW_TIME(BW_MAP_ITERATE);
+#undef BW_TIME
+	default:
+		return -1;
+	}
 }
 
 static inline int bw_cmp_double(const void *a, const void *b)
