@@ -2,8 +2,8 @@
  * RocksDB primitives of the rocksdb backend: key/list/TTL layouts, the
  * instance with one column family per state, exact prefix iteration, the
  * list merge operator, the TTL compaction filter (including Flink's
- * query-time-after-num-entries caching), key-group clipping and native
- * checkpoints.
+ * query-time-after-num-entries caching), key-group clipping, native
+ * checkpoints, and the sweep of instance directories dead processes left.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +15,9 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -664,10 +667,82 @@ static void test_rdb__busy_turns_idle_after_background_work(void **st)
 	assert_int_equal(f->v.len, sizeof(v));
 }
 
+/* mkdir base/name, with an OWNER file when owner != 0; returns the OWNER
+ * fd (open) or -1. */
+static int fake_instance(const char *base, const char *name, int owner)
+{
+	char p[512];
+	int fd = -1;
+
+	snprintf(p, sizeof(p), "%s/%s", base, name);
+	assert_int_equal(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/%s/000007.sst", base, name);
+	fd = open(p, O_WRONLY | O_CREAT, 0644);
+	assert_true(fd >= 0);
+	close(fd);
+	fd = -1;
+	if (owner) {
+		snprintf(p, sizeof(p), "%s/%s/OWNER", base, name);
+		fd = open(p, O_RDWR | O_CREAT, 0644);
+		assert_true(fd >= 0);
+	}
+	return fd;
+}
+
+static int exists(const char *base, const char *name)
+{
+	char p[512];
+	struct stat sb;
+
+	snprintf(p, sizeof(p), "%s/%s", base, name);
+	return stat(p, &sb) == 0;
+}
+
+/* A process killed with SIGKILL never removes its instance directories:
+ * the first instance of the next process under the same local dir does,
+ * and only those no live instance holds (nor directories it did not make). */
+static void test_rdb__dead_instances_are_swept(void **st)
+{
+	char base[] = "/tmp/sluice-sweep-XXXXXX";
+	sluice_rdb_options o;
+	sluice_rdb *a, *b;
+	int dead, live;
+	char path[600];
+
+	(void)st;
+	assert_non_null(mkdtemp(base));
+	dead = fake_instance(base, "sluice-rdb-op-1-dead", 1);
+	close(dead); /* its process is gone: nobody holds the lock */
+	live = fake_instance(base, "sluice-rdb-op-1-live", 1);
+	assert_int_equal(flock(live, LOCK_EX | LOCK_NB), 0);
+	assert_int_equal(fake_instance(base, "sluice-rdb-legacy", 0), -1);
+	assert_int_equal(fake_instance(base, "other-program", 0), -1);
+
+	sluice__rdb_options_init(&o);
+	o.local_dir = base;
+	o.write_buffer_size = 1 << 20;
+	assert_int_equal(sluice__rdb_open(&a, &o, "t", 128), 0);
+	assert_false(exists(base, "sluice-rdb-op-1-dead"));
+	assert_true(exists(base, "sluice-rdb-op-1-live"));
+	assert_true(exists(base, "sluice-rdb-legacy"));
+	assert_true(exists(base, "other-program"));
+	/* a second instance of this process: the first one is alive */
+	assert_int_equal(sluice__rdb_open(&b, &o, "t", 128), 0);
+	assert_true(exists(base, strrchr(sluice__rdb_path(a), '/') + 1));
+	snprintf(path, sizeof(path), "%s/OWNER", sluice__rdb_path(a));
+	assert_true(access(path, F_OK) == 0);
+	sluice__rdb_free(b);
+	sluice__rdb_free(a);
+	close(live);
+	snprintf(path, sizeof(path), "rm -rf '%s'", base);
+	assert_int_equal(system(path), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rdb_options__flink_keys_and_defaults),
+		cmocka_unit_test(test_rdb__dead_instances_are_swept),
 		cmocka_unit_test_setup_teardown(
 			test_rdb__predefined_profiles_open, setup, teardown),
 		cmocka_unit_test(test_rdb_key__layout_has_kg_and_lengths),

@@ -11,7 +11,9 @@
  * Options come from Flink's keys (block cache, write buffer size and count,
  * predefined options, background threads).  The WAL is off: checkpoints
  * give durability, a crashed instance is restored, never reopened.  Closing
- * deletes the instance directory.
+ * deletes the instance directory; a live instance holds a lock on its
+ * OWNER file, and the first instance a process creates under a local dir
+ * deletes the directories of dead processes (sluice__rdb_claim_dir).
  *
  * States.  One column family per state, named after the state.  Every
  * column family has the list merge operator (harmless for value and map

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "state/rocksdb/rdb_impl.h"
 #include "util/alloc.h"
@@ -186,6 +187,7 @@ int sluice__rdb_alloc(
 	if (!db->o.clock)
 		db->o.clock = sluice_clock_system();
 	db->kg_bytes = sluice__rdb_kg_bytes(max_parallelism);
+	db->owner_fd = -1;
 	db->last_completed = -1;
 	pthread_mutex_init(&db->mu, NULL);
 	sluice__rdb_random_id(db->id);
@@ -195,7 +197,7 @@ int sluice__rdb_alloc(
 		error = sluice__error_oom();
 		goto fail;
 	}
-	if ((error = sluice__rdb_mkdirs(db->path)) < 0 ||
+	if ((error = sluice__rdb_claim_dir(base, name, &db->owner_fd)) < 0 ||
 	    (error = make_options(db)) < 0)
 		goto fail;
 	*out = db;
@@ -401,8 +403,10 @@ void sluice__rdb_free(sluice_rdb *db)
 		sluice__free(db->uploaded[i].files);
 	}
 	sluice__free(db->uploaded);
-	if (db->path)
+	if (db->path && db->owner_fd >= 0)
 		sluice__rdb_rmtree(db->path);
+	if (db->owner_fd >= 0)
+		close(db->owner_fd); /* after the removal: never swept alive */
 	sluice__free(db->path);
 	sluice__free(db->db_path);
 	pthread_mutex_destroy(&db->mu);

@@ -7,11 +7,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -217,4 +219,101 @@ void sluice__rdb_random_id(char hex[33])
 		hex[2 * i + 1] = digits[raw[i] & 15];
 	}
 	hex[32] = '\0';
+}
+
+/* ---- instance directories: claimed while alive, swept once dead ------- */
+
+#define OWNER_FILE "OWNER"
+#define DIR_PREFIX "sluice-rdb-"
+
+/*
+ * Remove every instance directory under `base` whose OWNER file nobody
+ * holds a lock on: what a process killed with SIGKILL (or a power cut)
+ * left behind.  flock() locks belong to an open file, so an instance of
+ * this very process still conflicts with the probe.  Directories without
+ * an OWNER file (older versions, other programs) are left alone.
+ */
+static void sweep(const char *base)
+{
+	DIR *d = opendir(base);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		char *dir, *owner;
+		int fd;
+
+		if (strncmp(e->d_name, DIR_PREFIX, strlen(DIR_PREFIX)))
+			continue;
+		if (!(dir = sluice__rdb_join(base, e->d_name)))
+			break;
+		if ((owner = sluice__rdb_join(dir, OWNER_FILE)) != NULL &&
+		    (fd = open(owner, O_RDWR | O_CLOEXEC)) >= 0) {
+			if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+				(void)sluice__rdb_rmtree(dir);
+			close(fd);
+		}
+		sluice__free(owner);
+		sluice__free(dir);
+	}
+	closedir(d);
+}
+
+/* Sweep each base directory once per process. */
+static void sweep_once(const char *base)
+{
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	static char *done[16];
+	static size_t ndone;
+	size_t i;
+
+	pthread_mutex_lock(&mu);
+	for (i = 0; i < ndone; i++)
+		if (!strcmp(done[i], base))
+			break;
+	if (i == ndone) {
+		sweep(base);
+		if (ndone < sizeof(done) / sizeof(done[0]))
+			done[ndone++] = strdup(base); /* kept for the process */
+	}
+	pthread_mutex_unlock(&mu);
+}
+
+int sluice__rdb_claim_dir(const char *base, const char *name, int *owner_fd)
+{
+	char hidden[300], *tmp = NULL, *dir = NULL, *owner = NULL;
+	int fd = -1, error = 0;
+
+	*owner_fd = -1;
+	SLUICE_ERRCHECK(sluice__rdb_mkdirs(base));
+	sweep_once(base);
+	/* built under a hidden name, published with its lock held: a sweep
+	 * never sees it unlocked */
+	snprintf(hidden, sizeof(hidden), ".%s", name);
+	if (!(tmp = sluice__rdb_join(base, hidden)) ||
+	    !(dir = sluice__rdb_join(base, name)) ||
+	    !(owner = sluice__rdb_join(tmp, OWNER_FILE))) {
+		error = sluice__error_oom();
+		goto done;
+	}
+	if ((error = sluice__rdb_mkdirs(tmp)) < 0)
+		goto done;
+	if ((fd = open(owner, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0 ||
+	    flock(fd, LOCK_EX | LOCK_NB) < 0 || rename(tmp, dir) < 0) {
+		error = sluice__error_os(
+			SLUICE_ERRCLS_ROCKSDB,
+			"rocksdb: claim instance dir '%s'", dir);
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+		(void)sluice__rdb_rmtree(tmp);
+		goto done;
+	}
+	*owner_fd = fd;
+done:
+	sluice__free(tmp);
+	sluice__free(dir);
+	sluice__free(owner);
+	return error;
 }

@@ -42,6 +42,7 @@ struct sluice_rdb {
 	char *path;           /* instance dir */
 	char *db_path;        /* <path>/db */
 	char id[33];
+	int owner_fd; /* lock on <path>/OWNER while alive, -1 = none */
 	int kg_bytes;
 	rocksdb_t *db;
 	rocksdb_options_t *opts;
@@ -99,6 +100,15 @@ void sluice__rdb_filter_set_clock(sluice_rdb_filter *f, sluice_clock *clock);
 rocksdb_compactionfilter_t *sluice__rdb_filter_handle(sluice_rdb_filter *f);
 /* Only after the DB that uses it is closed. */
 void sluice__rdb_filter_free(sluice_rdb_filter *f);
+
+/*
+ * Create the instance directory <base>/<name> and hold a lock on its OWNER
+ * file (*owner_fd, to close after the directory is removed) for as long as
+ * the instance lives.  The first call of a process for a base directory
+ * first removes the instance directories of dead processes (OWNER not
+ * locked).
+ */
+int sluice__rdb_claim_dir(const char *base, const char *name, int *owner_fd);
 
 /* Filesystem helpers.  Paths are returned allocated (sluice__free). */
 char *sluice__rdb_join(const char *dir, const char *name);
