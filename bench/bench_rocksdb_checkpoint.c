@@ -3,10 +3,10 @@
  * value state of N keys with V-byte values, loaded and fully compacted
  * (the settled shape of a long-running job's database), a first
  * incremental checkpoint (uploads everything), then rounds of "change 1 %
- * of the keys, checkpoint, confirm".  Reports the bytes each incremental checkpoint
- * uploads relative to the full size (goal <= 5 %) and the synchronous
- * phase (native checkpoint: flush + hard links; goal <= 50 ms).  Uploads
- * go to memory streams, so only byte counts and the sync pause are
+ * of the keys, checkpoint, confirm".  Reports the bytes each incremental
+ * checkpoint uploads relative to the full size (goal <= 5 %) and the
+ * synchronous phase (native checkpoint: flush + hard links; goal <= 50 ms).
+ * Uploads go to memory streams, so only byte counts and the sync pause are
  * meaningful here, not upload bandwidth.
  * Values are pseudo-random (incompressible).
  * Usage: bench_rocksdb_checkpoint [keys] [value-bytes] [rounds]
