@@ -2,7 +2,8 @@
  * Job files: a YAML description of a job (docs/jobs.md) built into a
  * sluice_job from the built-in sources, operators and sinks.
  *
- *   job:      name, parallelism (default 1), max-parallelism (optional)
+ *   job:      name, parallelism (default: parallelism.default, 1),
+ *             max-parallelism (default: pipeline.max-parallelism, derived)
  *   pipeline: a linear chain of stages (source, key-by, operator, sink);
  *             a two-input operator (join) names its second input chain
  *             under `inputs:`
@@ -54,7 +55,8 @@ sluice_jobfile_load_string(
 	sluice_config *conf);
 
 /* job: name (borrowed from the job file), parallelism, max parallelism
- * (0 when not given). */
+ * (0 when not given: the job then runs at `parallelism.default` and with
+ * `pipeline.max-parallelism` when set, else the derived default). */
 SLUICE_EXTERN(const char *) sluice_jobfile_name(const sluice_jobfile *jf);
 SLUICE_EXTERN(int32_t) sluice_jobfile_parallelism(const sluice_jobfile *jf);
 SLUICE_EXTERN(int32_t)

@@ -73,6 +73,37 @@ typedef struct builder {
 	int vertices;
 } builder;
 
+/*
+ * The job file's value, else the configuration's `key` when positive,
+ * else `fallback`: parallelism from `parallelism.default` (as in Flink,
+ * where an operator without a parallelism of its own runs at the
+ * default), max parallelism from `pipeline.max-parallelism` (-1: unset,
+ * derived from the parallelism).  A value that does not parse is the
+ * getter's error, never a silent default.
+ */
+static int setting_of(
+	const builder *bd,
+	int32_t given,
+	const char *key,
+	int32_t fallback,
+	int32_t *out)
+{
+	int32_t v = 0;
+	int rc;
+
+	*out = given;
+	if (given)
+		return 0;
+	*out = fallback;
+	if (!bd->conf)
+		return 0;
+	if ((rc = sluice_config_get_int(bd->conf, key, &v)) < 0)
+		return rc == SLUICE_ENOTFOUND ? 0 : rc;
+	if (v > 0)
+		*out = v;
+	return 0;
+}
+
 static int keep_arg(sluice_jobfile *jf, const sluice__builtin *b, void *arg)
 {
 	if (jf->num_args == jf->cap_args) {
@@ -173,8 +204,13 @@ add_vertex(builder *bd, sluice__stage *st, const sluice__builtin *b, int *id)
 	spec.kind = b->vertex;
 	spec.uid = uid ? uid : auto_uid;
 	spec.name = name;
-	spec.parallelism = js->parallelism;
-	spec.max_parallelism = js->max_parallelism;
+	if ((rc = setting_of(
+		     bd, js->parallelism, "parallelism.default", 1,
+		     &spec.parallelism)) < 0 ||
+	    (rc = setting_of(
+		     bd, js->max_parallelism, "pipeline.max-parallelism", 0,
+		     &spec.max_parallelism)) < 0)
+		return rc;
 	spec.op = b->op;
 	spec.arg = arg;
 	if ((rc = sluice_job_add(bd->job, id, &spec)) < 0)

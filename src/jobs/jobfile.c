@@ -118,7 +118,7 @@ static int parse_job(parse *p, const yaml_node_t *map)
 	if (!p->js->name)
 		return sluice__jobspec_error(
 			p->js, LINE(map), COL(map), "job: missing key 'name'");
-	if (p->js->max_parallelism &&
+	if (p->js->max_parallelism && p->js->parallelism &&
 	    p->js->max_parallelism < p->js->parallelism)
 		return sluice__jobspec_error(
 			p->js, LINE(map), COL(map),
@@ -403,7 +403,6 @@ int sluice__jobspec_parse(
 	memset(js, 0, sizeof(*js));
 	memset(&p, 0, sizeof(p));
 	p.js = js;
-	js->parallelism = 1;
 	if (!(js->file = sluice__strdup(name)))
 		return sluice__error_oom();
 	if (!yaml_parser_initialize(&parser))

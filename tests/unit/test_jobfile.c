@@ -378,9 +378,69 @@ static void test_jobfile__seed_corpus_files_are_valid(void **state)
 	}
 }
 
+/* Tasks of the job built from `yaml` with `conf`: all at parallelism p and
+ * max parallelism mp. */
+static void
+built_at(const char *yaml, sluice_config *conf, int32_t p, int32_t mp)
+{
+	sluice_jobfile *jf;
+	sluice_job *job;
+	sluice_task_info info;
+	int i, n;
+
+	assert_int_equal(
+		sluice_jobfile_load_string(
+			&jf, yaml, strlen(yaml), "j.yaml", conf),
+		0);
+	assert_int_equal(sluice_jobfile_build(jf, conf, NULL, &job), 0);
+	n = sluice_job_task_count(job);
+	assert_true(n > 0);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(sluice_job_task_info(job, i, &info), 0);
+		assert_int_equal(info.parallelism, p);
+		assert_int_equal(info.max_parallelism, mp);
+	}
+	sluice_jobfile_free(jf); /* frees the job it built */
+}
+
+/* Without `parallelism` in the file the job runs at parallelism.default
+ * (also from -D, i.e. set after loading), and without `max-parallelism`
+ * with pipeline.max-parallelism when set; the file's own values win. */
+static void test_jobfile__parallelism_falls_back_to_the_config(void **state)
+{
+	static const char bare[] = "job:\n  name: bare\n"
+				   "pipeline:\n  - source: sequence\n"
+				   "    count: 10\n  - sink: null\n";
+	static const char set[] = "job:\n  name: set\n  parallelism: 2\n"
+				  "  max-parallelism: 256\n"
+				  "pipeline:\n  - source: sequence\n"
+				  "    count: 10\n  - sink: null\n";
+	sluice_config *conf;
+
+	(void)state;
+	assert_int_equal(sluice_config_new(&conf), 0);
+	built_at(bare, conf, 1, 128);
+	assert_int_equal(
+		sluice_config_set(
+			conf, "parallelism.default", "3",
+			SLUICE_CONFIG_DYNAMIC),
+		0);
+	built_at(bare, conf, 3, 128);
+	assert_int_equal(
+		sluice_config_set(
+			conf, "pipeline.max-parallelism", "64",
+			SLUICE_CONFIG_DYNAMIC),
+		0);
+	built_at(bare, conf, 3, 64);
+	built_at(set, conf, 2, 256);
+	sluice_config_free(conf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(
+			test_jobfile__parallelism_falls_back_to_the_config),
 		cmocka_unit_test(
 			test_jobfile__example_loads_applies_config_and_builds),
 		cmocka_unit_test(
