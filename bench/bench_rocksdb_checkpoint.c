@@ -87,6 +87,7 @@ static int checkpoint(
 	int64_t *sync_ns,
 	uint64_t *bytes)
 {
+	sluice_slice meta = SLUICE_SLICE("meta", 4);
 	sluice_rdb_snapshot *s;
 	sluice_incremental_handle *h;
 	int64_t t0 = now_ns();
@@ -95,7 +96,7 @@ static int checkpoint(
 		    &s, db, id, SLUICE_RDB_FORWARD_BACKWARD, 0, 128) < 0)
 		return -1;
 	*sync_ns = now_ns() - t0;
-	if (sluice__rdb_snapshot_async(&h, s, t, SLUICE_SLICE("meta", 4)) < 0) {
+	if (sluice__rdb_snapshot_async(&h, s, t, &meta) < 0) {
 		sluice__rdb_snapshot_free(s);
 		return -1;
 	}

@@ -434,15 +434,38 @@ run_then_crash(rf_fx *f, pipeline *pl, int64_t gate, char **dir)
 	return latest(f, "chk", dir);
 }
 
+/* Restore checkpoint `id` in `dir` into the built pipeline `to` (its sink
+ * carrying what `from`'s saw), checkpointing into <f>/<sub>, and run it to
+ * the end: finished, restored from `id`, exactly once over both runs. */
+static void finish_restored(
+	rf_fx *f,
+	pipeline *to,
+	const pipeline *from,
+	const char *sub,
+	const char *dir,
+	int64_t id)
+{
+	sluice_config *c =
+		conf_of(f, sub, "execution.state-recovery.path", dir, NULL);
+	sluice_run *run;
+	sluice_run_result res;
+
+	rf_sink_copy(&to->sink, &from->sink);
+	assert_int_equal(sluice_run_start(&run, to->job, c, &f->ro), 0);
+	assert_int_equal(sluice_run_wait(run, RT_WAIT_MS, &res), 0);
+	assert_int_equal(res.state, SLUICE_JOB_STATE_FINISHED);
+	assert_int_equal(res.restored_id, id);
+	rt_sink_expect_exact(&to->sink, &to->src, 2);
+	sluice_run_free(run);
+	sluice_config_free(c);
+}
+
 /* Run `from_p` counters to a checkpoint at 200 records per source, crash,
  * and restore the newest checkpoint with `to_p` counters. */
 static void rescale(int from_p, int to_p)
 {
 	rf_fx f;
 	pipeline a, b;
-	sluice_config *c;
-	sluice_run *run;
-	sluice_run_result res;
 	sluice_checkpoint_meta *m;
 	char *dir = NULL;
 
@@ -452,18 +475,10 @@ static void rescale(int from_p, int to_p)
 	assert_int_equal(subtask_of(m, "count", 0)->num_incremental, 1);
 
 	rt_pipeline_build(&b, 2, 2, to_p, 600, SLUICE_JOB_EXACTLY_ONCE);
-	rf_sink_copy(&b.sink, &a.sink);
-	c = conf_of(&f, "chk2", "execution.state-recovery.path", dir, NULL);
-	assert_int_equal(sluice_run_start(&run, b.job, c, &f.ro), 0);
-	assert_int_equal(sluice_run_wait(run, RT_WAIT_MS, &res), 0);
-	assert_int_equal(res.state, SLUICE_JOB_STATE_FINISHED);
-	assert_int_equal(res.restored_id, m->checkpoint_id);
+	finish_restored(&f, &b, &a, "chk2", dir, m->checkpoint_id);
 	assert_int_equal(LOAD(&b.src.restored), 2);
-	rt_sink_expect_exact(&b.sink, &b.src, 2);
-	sluice_run_free(run);
 	sluice_checkpoint_meta_free(m);
 	sluice_free_bytes(dir);
-	sluice_config_free(c);
 	rt_pipeline_free(&a);
 	rt_pipeline_free(&b);
 	rf_fx_release(&f);
@@ -477,7 +492,6 @@ static void test_rocksdb_jobs__rescale_3_to_1_then_1_to_2(void **s)
 	pipeline a, b, c2;
 	sluice_config *c;
 	sluice_run *run;
-	sluice_run_result res;
 	sluice_checkpoint_meta *m;
 	const sluice_subtask_state *st;
 	char *dir = NULL;
@@ -520,17 +534,9 @@ static void test_rocksdb_jobs__rescale_3_to_1_then_1_to_2(void **s)
 	assert_int_equal(framed, st->incremental[0]->num_shared);
 
 	rt_pipeline_build(&c2, 2, 2, 2, 900, SLUICE_JOB_EXACTLY_ONCE);
-	rf_sink_copy(&c2.sink, &b.sink);
-	c = conf_of(&f, "chk3", "execution.state-recovery.path", dir, NULL);
-	assert_int_equal(sluice_run_start(&run, c2.job, c, &f.ro), 0);
-	assert_int_equal(sluice_run_wait(run, RT_WAIT_MS, &res), 0);
-	assert_int_equal(res.state, SLUICE_JOB_STATE_FINISHED);
-	assert_int_equal(res.restored_id, m->checkpoint_id);
-	rt_sink_expect_exact(&c2.sink, &c2.src, 2);
-	sluice_run_free(run);
+	finish_restored(&f, &c2, &b, "chk3", dir, m->checkpoint_id);
 	sluice_checkpoint_meta_free(m);
 	sluice_free_bytes(dir);
-	sluice_config_free(c);
 	rt_pipeline_free(&a);
 	rt_pipeline_free(&b);
 	rt_pipeline_free(&c2);

@@ -236,13 +236,13 @@ static sluice_incremental_handle *checkpoint(
 	int32_t start,
 	int32_t num)
 {
+	sluice_slice meta = S("meta");
 	sluice_rdb_snapshot *s;
 	sluice_incremental_handle *h;
 
 	assert_int_equal(
 		sluice__rdb_snapshot_sync(&s, db, id, sharing, start, num), 0);
-	assert_int_equal(
-		sluice__rdb_snapshot_async(&h, s, &f->t, S("meta")), 0);
+	assert_int_equal(sluice__rdb_snapshot_async(&h, s, &f->t, &meta), 0);
 	sluice__rdb_snapshot_free(s);
 	return h;
 }
@@ -700,13 +700,14 @@ static void test_rdb_snapshot__allocation_failures_are_reported(void **state)
 	sluice__rdb_notify_complete(db, 1);
 	put(f, db, cf, 1, 1000, "new");
 	for (n = 0; rc != 0; n++) {
+		sluice_slice m = S("m");
 		sluice_rdb_snapshot *s = NULL;
 
 		sluice__alloc_fail_after(n);
 		rc = sluice__rdb_snapshot_sync(
 			&s, db, 2 + n, SLUICE_RDB_FORWARD_BACKWARD, 0, 128);
 		if (rc == 0)
-			rc = sluice__rdb_snapshot_async(&h, s, &f->t, S("m"));
+			rc = sluice__rdb_snapshot_async(&h, s, &f->t, &m);
 		sluice__alloc_fail_after(-1);
 		sluice__rdb_snapshot_free(s);
 		if (rc != 0)

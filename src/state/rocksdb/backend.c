@@ -910,7 +910,7 @@ static int upload_parts(
 	for (i = 0; i < s->n && error == 0; i++) {
 		/* the meta data once, with the first part */
 		error = sluice__rdb_snapshot_async(
-			&part, s->s[i], t, i == 0 ? meta : SLUICE_SLICE("", 0));
+			&part, s->s[i], t, i == 0 ? &meta : NULL);
 		if (error < 0)
 			break;
 		if (i == 0 && !(h = sluice_incremental_handle_new(
@@ -920,18 +920,13 @@ static int upload_parts(
 		} else if (i == 0) {
 			h->metadata = part->metadata;
 			part->metadata = NULL;
-		} else {
-			part->checkpointed_size -= part->metadata->size;
 		}
 		if (error == 0) {
 			h->checkpointed_size += part->checkpointed_size;
 			error = take_files(h, part, s->lo[i], s->hi[i]);
 		}
-		/* a failed part's own uploads, a later part's meta data */
-		if (error < 0)
+		if (error < 0) /* a failed part's own uploads */
 			discard_uploads(t, part);
-		else
-			discard_one(t, part->metadata);
 		sluice_incremental_handle_free(part);
 		part = NULL;
 	}
@@ -953,28 +948,28 @@ int sluice_rocksdb_snapshot_upload(
 {
 	*out = NULL;
 	if (s->n == 1)
-		return sluice__rdb_snapshot_async(out, s->s[0], t, meta);
+		return sluice__rdb_snapshot_async(out, s->s[0], t, &meta);
 	return upload_parts(out, s, t, meta);
+}
+
+/* Tell every shard's file tracker about checkpoint `id`. */
+static void
+notify_shards(sluice_backend *be, int64_t id, void (*fn)(sluice_rdb *, int64_t))
+{
+	rbackend *b = NULL;
+	size_t i;
+
+	if (rocksdb_of(&b, be) == 0)
+		for (i = 0; i < b->nshards; i++)
+			fn(b->shards[i].db, id);
 }
 
 void sluice_rocksdb_notify_complete(sluice_backend *be, int64_t checkpoint_id)
 {
-	rbackend *b = NULL;
-	size_t i;
-
-	if (rocksdb_of(&b, be) == 0)
-		for (i = 0; i < b->nshards; i++)
-			sluice__rdb_notify_complete(
-				b->shards[i].db, checkpoint_id);
+	notify_shards(be, checkpoint_id, sluice__rdb_notify_complete);
 }
 
 void sluice_rocksdb_notify_aborted(sluice_backend *be, int64_t checkpoint_id)
 {
-	rbackend *b = NULL;
-	size_t i;
-
-	if (rocksdb_of(&b, be) == 0)
-		for (i = 0; i < b->nshards; i++)
-			sluice__rdb_notify_aborted(
-				b->shards[i].db, checkpoint_id);
+	notify_shards(be, checkpoint_id, sluice__rdb_notify_aborted);
 }

@@ -315,7 +315,8 @@ int sluice__rdb_snapshot_sync(
 	int32_t kg_num);
 
 /*
- * Asynchronous phase: write `meta` as the metadata stream, upload new
+ * Asynchronous phase: write `*meta` as the metadata stream (none when
+ * meta is NULL: a later part of a handle of several), upload new
  * files in parallel, reference base SSTs by placeholders, record the
  * uploaded set.  On failure uploaded files are discarded.  May run on any
  * thread while the task thread keeps using the db.
@@ -324,7 +325,7 @@ int sluice__rdb_snapshot_async(
 	sluice_incremental_handle **out,
 	sluice_rdb_snapshot *s,
 	const sluice_rdb_transfer *t,
-	sluice_slice meta);
+	const sluice_slice *meta);
 
 /* Delete the local snapshot directory and free; NULL-safe. */
 void sluice__rdb_snapshot_free(sluice_rdb_snapshot *s);

@@ -355,7 +355,7 @@ int sluice__rdb_snapshot_async(
 	sluice_incremental_handle **out,
 	sluice_rdb_snapshot *s,
 	const sluice_rdb_transfer *t,
-	sluice_slice meta)
+	const sluice_slice *meta)
 {
 	sluice_rdb_upload_set set = {s->id, 0, NULL};
 	sluice_incremental_handle *h = NULL;
@@ -379,12 +379,12 @@ int sluice__rdb_snapshot_async(
 	c.t = t;
 	c.jobs = jobs;
 	if ((error = plan_jobs(jobs, names, n, s)) < 0 ||
-	    (error = write_meta(&mh, t, meta)) < 0 ||
+	    (meta && (error = write_meta(&mh, t, *meta)) < 0) ||
 	    (error = sluice__rdb_parallel(
 		     n, s->db->o.transfer_threads - 1, upload_job_run, &c)) < 0)
 		goto fail;
 	h->metadata = mh;
-	h->checkpointed_size = mh->size;
+	h->checkpointed_size = mh ? mh->size : 0;
 	mh = NULL;
 	if ((error = collect(h, &set, jobs, n)) < 0)
 		goto fail;
