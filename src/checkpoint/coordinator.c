@@ -74,6 +74,11 @@ struct sluice__coord {
 	void (*wakeup)(void *ctx);
 	void *wakeup_ctx;
 	int64_t announced; /* the deadline poll last returned */
+	/* calls are made in the order they were queued (see leave) */
+	pthread_cond_t turn;
+	uint64_t next_ticket, serving;
+	int dispatching;
+	pthread_t dispatcher;
 };
 
 static int64_t now_mono(sluice__coord *c)
@@ -235,13 +240,24 @@ static void run_action(sluice__coord *c, const action *a)
 
 static int64_t next_deadline(const sluice__coord *c);
 
-/* Release the lock, then make the queued calls (and wake the poller). */
+/*
+ * Release the lock, then make the queued calls (and wake the poller).
+ * Calls reach tasks in the order they were queued, whichever thread
+ * queued them: a thread with calls waits for its turn behind the batches
+ * queued before its own.  Without that a savepoint triggered from one
+ * thread could reach a source before an earlier periodic checkpoint did;
+ * the source then takes the savepoint and skips the older trigger as
+ * stale, and that checkpoint stays pending, blocking the periodic ones,
+ * until it times out.  A call that re-enters the coordinator from the
+ * thread making calls makes its own at once (nested), which keeps the
+ * order too: they follow from the call being made.
+ */
 static void leave(sluice__coord *c)
 {
 	action *acts = c->out;
 	size_t i, n = c->n_out;
 	int64_t next = next_deadline(c);
-	int wake = 0;
+	int wake = 0, turn;
 
 	if (next < c->announced) {
 		c->announced = next;
@@ -249,6 +265,16 @@ static void leave(sluice__coord *c)
 	}
 	c->out = NULL;
 	c->n_out = c->cap_out = 0;
+	turn = n > 0 && !(c->dispatching &&
+			  pthread_equal(c->dispatcher, pthread_self()));
+	if (turn) {
+		uint64_t ticket = c->next_ticket++;
+
+		while (c->serving != ticket)
+			pthread_cond_wait(&c->turn, &c->lock);
+		c->dispatching = 1;
+		c->dispatcher = pthread_self();
+	}
 	pthread_mutex_unlock(&c->lock);
 	if (wake)
 		c->wakeup(c->wakeup_ctx);
@@ -259,6 +285,13 @@ static void leave(sluice__coord *c)
 		sluice__free(acts[i].path);
 	}
 	sluice__free(acts);
+	if (turn) {
+		pthread_mutex_lock(&c->lock);
+		c->dispatching = 0;
+		c->serving++;
+		pthread_cond_broadcast(&c->turn);
+		pthread_mutex_unlock(&c->lock);
+	}
 }
 
 /* ---- pending bookkeeping ----------------------------------------------- */
@@ -1269,6 +1302,7 @@ int sluice__coord_new(sluice__coord **out, const sluice__coord_options *o)
 		return sluice__error_oom();
 	}
 	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->turn, NULL);
 	if ((rc = init_parts(c, o)) < 0) {
 		sluice__coord_free(c);
 		return rc;
@@ -1304,6 +1338,7 @@ void sluice__coord_free(sluice__coord *c)
 	}
 	sluice__free(c->out);
 	sluice__free(c->job);
+	pthread_cond_destroy(&c->turn);
 	pthread_mutex_destroy(&c->lock);
 	sluice__free(c);
 }

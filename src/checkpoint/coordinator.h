@@ -17,8 +17,10 @@
  * Threading and lock order: all state is guarded by one internal mutex.
  * Calls into the task vtable (trigger, notify_complete, notify_aborted,
  * fail_job) and request callbacks are queued while the mutex is held and
- * made after it is released, on the thread whose call caused them; they
- * may call back into the coordinator.  The task `state` callback and
+ * made after it is released, on the thread whose call caused them, in the
+ * order they were queued across threads (a thread waits for the batches
+ * queued before its own); they may call back into the coordinator, and
+ * must not wait for another thread that may be calling into it.  The task `state` callback and
  * storage `init_location` are called without the mutex.  Storage
  * `finalize`, `add_completed`, `discard` and `release` are called with the
  * mutex held and must not call into the coordinator (storage is a lower

@@ -3,12 +3,17 @@
  * decline while the main thread triggers, another polls and a third reads
  * statistics.  Every request must get exactly one outcome and every
  * completed checkpoint must notify every task.
+ *
+ * Calls reach tasks in the order they were queued across threads: a
+ * savepoint requested from another thread while the calls of an earlier
+ * checkpoint are still being made reaches every task after it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <sched.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -42,6 +47,34 @@ static int f_trigger_mt(
 	while (cur < id && !atomic_compare_exchange_weak(&triggered, &cur, id))
 		;
 	return 0;
+}
+
+/* The coordinator of `f` with `trigger` as the task side's trigger. */
+static void start_with(
+	fake *f,
+	int (*trigger)(
+		void *,
+		const sluice__task_ref *,
+		int64_t,
+		int64_t,
+		const sluice__trigger_options *))
+{
+	sluice__coord_tasks tasks = {1,          f,         f_state,   trigger,
+				     f_complete, f_aborted, f_fail_job};
+	sluice__coord_storage storage = {1,          f,         f_init,
+					 f_finalize, f_add,     f_discard,
+					 f_release,  f_register};
+	sluice__coord_options o;
+
+	memset(&o, 0, sizeof(o));
+	o.settings = &f->s;
+	o.job_id = "J";
+	o.vertices = f->v;
+	o.n_vertices = f->nv;
+	o.clock = &f->clock.base;
+	o.tasks = &tasks;
+	o.storage = &storage;
+	assert_int_equal(sluice__coord_new(&f->c, &o), 0);
 }
 
 static void *work(void *arg)
@@ -112,15 +145,6 @@ static size_t results_so_far(fake *f)
 
 static void test_coordinator_threads__concurrent_acks_and_declines(void **st)
 {
-	static const sluice__coord_tasks tasks_tmpl = {
-		1,          NULL,      f_state,   f_trigger_mt,
-		f_complete, f_aborted, f_fail_job};
-	static const sluice__coord_storage storage_tmpl = {
-		1,     NULL,      f_init,    f_finalize,
-		f_add, f_discard, f_release, f_register};
-	sluice__coord_tasks tasks = tasks_tmpl;
-	sluice__coord_storage storage = storage_tmpl;
-	sluice__coord_options o;
 	pthread_t th[2 * PAR + 2];
 	worker w[2 * PAR];
 	sluice__stats_counts sc;
@@ -137,17 +161,7 @@ static void test_coordinator_threads__concurrent_acks_and_declines(void **st)
 	f->s.max_concurrent = 4;
 	f->s.tolerable_failures = SLUICE_FM_UNLIMITED;
 	f->s.timeout_ms = 300;
-	tasks.ctx = f;
-	storage.ctx = f;
-	memset(&o, 0, sizeof(o));
-	o.settings = &f->s;
-	o.job_id = "J";
-	o.vertices = f->v;
-	o.n_vertices = f->nv;
-	o.clock = &f->clock.base;
-	o.tasks = &tasks;
-	o.storage = &storage;
-	assert_int_equal(sluice__coord_new(&f->c, &o), 0);
+	start_with(f, f_trigger_mt);
 	for (i = 0; i < 2 * PAR; i++) {
 		w[i] = (worker){f, (int32_t)(i / PAR), (int32_t)(i % PAR)};
 		assert_int_equal(pthread_create(&th[i], NULL, work, &w[i]), 0);
@@ -186,11 +200,70 @@ static void test_coordinator_threads__concurrent_acks_and_declines(void **st)
 	fake_free(f);
 }
 
+/* ---- calls in order across threads ------------------------------------ */
+
+static atomic_int held, sp_returned;
+
+static void *savepoint_main(void *arg)
+{
+	trigger_sp(arg, 0);
+	atomic_store(&sp_returned, 1);
+	return NULL;
+}
+
+/* The first call (checkpoint 1 to the first source) starts a savepoint
+ * request on another thread and holds on until that request returned,
+ * 300 ms at most. */
+static int f_trigger_slow(
+	void *ctx,
+	const sluice__task_ref *t,
+	int64_t id,
+	int64_t ts,
+	const sluice__trigger_options *o)
+{
+	pthread_t th;
+	int i;
+
+	if (id == 1 && !atomic_exchange(&held, 1)) {
+		assert_int_equal(
+			pthread_create(&th, NULL, savepoint_main, ctx), 0);
+		assert_int_equal(pthread_detach(th), 0);
+		for (i = 0; i < 300 && !atomic_load(&sp_returned); i++)
+			usleep(1000);
+	}
+	return f_trigger(ctx, t, id, ts, o);
+}
+
+static void test_coordinator_threads__calls_keep_their_order(void **st)
+{
+	fake *f = fake_new();
+	int i;
+
+	(void)st;
+	atomic_store(&held, 0);
+	atomic_store(&sp_returned, 0);
+	start_with(f, f_trigger_slow);
+	trigger_ckpt(f);
+	while (!atomic_load(&sp_returned))
+		usleep(1000);
+	pthread_mutex_lock(&f->lock);
+	assert_int_equal(f->n_triggers, 4);
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(f->triggers[i].id, 1 + i / 2);
+		assert_int_equal(f->triggers[i].task.subtask, i % 2);
+	}
+	pthread_mutex_unlock(&f->lock);
+	assert_int_equal(info(f).pending, 2);
+	fake_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(
 			test_coordinator_threads__concurrent_acks_and_declines),
+		cmocka_unit_test(
+			test_coordinator_threads__calls_keep_their_order),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
