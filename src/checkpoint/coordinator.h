@@ -20,10 +20,10 @@
  * made after it is released, on the thread whose call caused them, in the
  * order they were queued across threads (a thread waits for the batches
  * queued before its own); they may call back into the coordinator, and
- * must not wait for another thread that may be calling into it.  The task `state` callback and
- * storage `init_location` are called without the mutex.  Storage
- * `finalize`, `add_completed`, `discard` and `release` are called with the
- * mutex held and must not call into the coordinator (storage is a lower
+ * must not wait for another thread that may be calling into it.  The task
+ * `state` callback and storage `init_location` are called without the mutex.
+ * Storage `finalize`, `add_completed`, `discard` and `release` are called with
+ * the mutex held and must not call into the coordinator (storage is a lower
  * layer; its locks are leaves to ours).  Statistics have their own leaf
  * mutex.  sluice__coord_free() must be called once no other thread uses
  * the coordinator.
