@@ -32,8 +32,12 @@ typedef enum sluice_option_type {
 	SLUICE_OPT_ENUM = 5,     /* one of enum_values, case-insensitive */
 	SLUICE_OPT_STRING = 6,
 	SLUICE_OPT_URI = 7, /* a path or scheme://... */
-	SLUICE_OPT_DOUBLE = 8
+	SLUICE_OPT_DOUBLE = 8,
+	SLUICE_OPT_ENUM_LIST = 9 /* ';'-separated enum_values, 1 to
+				    SLUICE_CONFIG_LIST_MAX of them */
 } sluice_option_type;
+
+#define SLUICE_CONFIG_LIST_MAX 16
 
 /* Option flags */
 #define SLUICE_OPTF_SECRET     0x01u /* never printed: shown as ****** */
@@ -172,6 +176,11 @@ sluice_config_get_double(
 /* Enum: index into the option's enum_values. */
 SLUICE_EXTERN(int)
 sluice_config_get_enum(const sluice_config *conf, const char *key, int *out);
+/* Enum list: `*n` indexes into enum_values (out has SLUICE_CONFIG_LIST_MAX
+ * room). */
+SLUICE_EXTERN(int)
+sluice_config_get_enum_list(
+	const sluice_config *conf, const char *key, int *out, size_t *n);
 /* String / URI: `*out` borrowed from the config, NULL when absent. */
 SLUICE_EXTERN(int)
 sluice_config_get_string(

@@ -475,6 +475,19 @@ int sluice_config_get_enum(const sluice_config *conf, const char *key, int *out)
 	return 0;
 }
 
+int sluice_config_get_enum_list(
+	const sluice_config *conf, const char *key, int *out, size_t *n)
+{
+	sluice__cfg_value v;
+	size_t i;
+
+	SLUICE_ERRCHECK(get_value(conf, key, SLUICE_OPT_ENUM_LIST, -1, &v));
+	for (i = 0; i < v.n; i++)
+		out[i] = v.list[i];
+	*n = v.n;
+	return 0;
+}
+
 int sluice_config_get_string(
 	const sluice_config *conf, const char *key, const char **out)
 {

@@ -36,6 +36,8 @@ typedef struct sluice__cfg_value {
 	uint64_t u;    /* memory (bytes) */
 	double d;      /* double */
 	const char *s; /* string / uri: the raw text */
+	uint8_t list[SLUICE_CONFIG_LIST_MAX]; /* enum list: indexes */
+	size_t n;                             /* enum list: entries */
 } sluice__cfg_value;
 
 /* Size of the reason buffers the parsers fill. */

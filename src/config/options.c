@@ -377,6 +377,131 @@ static const sluice_option options[] = {
 	 B(0, INT64_MAX),
 	 .description = "TTL: compact files older than this so expired state "
 			"goes away; 0 disables periodic compaction."},
+	{.key = "state.backend.rocksdb.writebuffer.count",
+	 .type = SLUICE_OPT_INT,
+	 .default_value = "2",
+	 B(1, INT32_MAX),
+	 .description = "The maximum number of RocksDB write buffers "
+			"(memtables) built up in memory."},
+	{.key = "state.backend.rocksdb.writebuffer.number-to-merge",
+	 .type = SLUICE_OPT_INT,
+	 .default_value = "1",
+	 B(1, INT32_MAX),
+	 .description = "The minimum number of write buffers merged together "
+			"before they are written to storage."},
+	{.key = "state.backend.rocksdb.files.open",
+	 .type = SLUICE_OPT_INT,
+	 .default_value = "-1",
+	 B(-1, INT32_MAX),
+	 .description = "The maximum number of files each RocksDB instance "
+			"keeps open; -1 = no limit."},
+	{.key = "state.backend.rocksdb.log.level",
+	 .type = SLUICE_OPT_ENUM,
+	 .default_value = "INFO_LEVEL",
+	 .enum_values =
+		 E("DEBUG_LEVEL",
+		   "INFO_LEVEL",
+		   "WARN_LEVEL",
+		   "ERROR_LEVEL",
+		   "FATAL_LEVEL",
+		   "HEADER_LEVEL",
+		   "NUM_INFO_LOG_LEVELS"),
+	 NB,
+	 .description = "Level of RocksDB's own information log (its LOG "
+			"file, in the instance directory unless log.dir is "
+			"set). Only worth raising to troubleshoot RocksDB."},
+	{.key = "state.backend.rocksdb.log.max-file-size",
+	 .type = SLUICE_OPT_MEMORY,
+	 .default_value = "25mb",
+	 B(0, INT64_MAX),
+	 .description = "Size at which RocksDB starts a new information log "
+			"file; 0 = one file."},
+	{.key = "state.backend.rocksdb.log.file-num",
+	 .type = SLUICE_OPT_INT,
+	 .default_value = "4",
+	 B(1, INT32_MAX),
+	 .description = "How many information log files RocksDB keeps."},
+	{.key = "state.backend.rocksdb.log.dir",
+	 .type = SLUICE_OPT_STRING,
+	 NB,
+	 .description = "Absolute directory for RocksDB's information logs "
+			"(file names carry the instance path). Unset = each "
+			"instance's own directory."},
+	{.key = "state.backend.rocksdb.compaction.style",
+	 .type = SLUICE_OPT_ENUM,
+	 .default_value = "LEVEL",
+	 .enum_values = E("LEVEL", "UNIVERSAL", "FIFO", "NONE"),
+	 NB,
+	 .description = "RocksDB compaction style. FIFO deletes the oldest "
+			"files once they pass 1 GB in total (state is lost); "
+			"NONE never compacts (writes stop when level 0 "
+			"fills up)."},
+	{.key = "state.backend.rocksdb.compaction.level.use-dynamic-size",
+	 .type = SLUICE_OPT_BOOL,
+	 .default_value = "false",
+	 NB,
+	 .description = "Let RocksDB pick each level's target size "
+			"dynamically (level_compaction_dynamic_level_bytes)."},
+	{.key = "state.backend.rocksdb.compaction.level.target-file-size-base",
+	 .type = SLUICE_OPT_MEMORY,
+	 .default_value = "64mb",
+	 B(1, INT64_MAX),
+	 .description = "Target size of the files compaction writes (level "
+			"1)."},
+	{.key = "state.backend.rocksdb.compaction.level.max-size-level-base",
+	 .type = SLUICE_OPT_MEMORY,
+	 .default_value = "256mb",
+	 B(1, INT64_MAX),
+	 .description = "Upper bound of the total size of the base level's "
+			"files."},
+	{.key = "state.backend.rocksdb.block.blocksize",
+	 .type = SLUICE_OPT_MEMORY,
+	 .default_value = "4kb",
+	 B(1, INT64_MAX),
+	 .description = "Approximate size of user data packed per block."},
+	{.key = "state.backend.rocksdb.block.metadata-blocksize",
+	 .type = SLUICE_OPT_MEMORY,
+	 .default_value = "4kb",
+	 B(1, INT64_MAX),
+	 .description = "Approximate size of partitioned metadata (index) "
+			"blocks."},
+	{.key = "state.backend.rocksdb.use-bloom-filter",
+	 .type = SLUICE_OPT_BOOL,
+	 .default_value = "false",
+	 NB,
+	 .description = "Give every new SST file a Bloom filter: fewer disk "
+			"reads for keys that are absent, more memory."},
+	{.key = "state.backend.rocksdb.bloom-filter.bits-per-key",
+	 .type = SLUICE_OPT_DOUBLE,
+	 .default_value = "10.0",
+	 NB,
+	 .description = "Bits per key of the Bloom filter (> 0); only with "
+			"use-bloom-filter."},
+	{.key = "state.backend.rocksdb.bloom-filter.block-based-mode",
+	 .type = SLUICE_OPT_BOOL,
+	 .default_value = "false",
+	 NB,
+	 .description = "Block-based instead of full Bloom filters. RocksDB "
+			"7 removed block-based filters: true is accepted "
+			"with a warning and full filters are built."},
+	{.key = "state.backend.rocksdb.compression.per.level",
+	 .type = SLUICE_OPT_ENUM_LIST,
+	 .default_value = "SNAPPY_COMPRESSION",
+	 .enum_values =
+		 E("NO_COMPRESSION",
+		   "SNAPPY_COMPRESSION",
+		   "ZLIB_COMPRESSION",
+		   "BZLIB2_COMPRESSION",
+		   "LZ4_COMPRESSION",
+		   "LZ4HC_COMPRESSION",
+		   "XPRESS_COMPRESSION",
+		   "ZSTD_COMPRESSION"),
+	 NB,
+	 .description = "Compression per level: entry N for level N-1, "
+			"later levels take the last entry (e.g. "
+			"NO_COMPRESSION;NO_COMPRESSION;LZ4_COMPRESSION). A "
+			"type this RocksDB was built without fails the open, "
+			"naming it."},
 	/* --- recovery (spec §3.6) --- */
 	{.key = "execution.state-recovery.path",
 	 .aliases = A("execution.savepoint.path"),
@@ -652,6 +777,8 @@ const char *sluice_option_type_name(sluice_option_type type)
 		return "uri";
 	case SLUICE_OPT_DOUBLE:
 		return "double";
+	case SLUICE_OPT_ENUM_LIST:
+		return "enum list";
 	}
 	return "?";
 }

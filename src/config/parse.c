@@ -420,6 +420,53 @@ static int parse_enum(
 	return SLUICE_EINVALID;
 }
 
+/* ';'-separated enum values, each as parse_enum; empty entries refused. */
+static int parse_enum_list(
+	const sluice_option *opt,
+	const char *raw,
+	sluice__cfg_value *out,
+	char *why,
+	size_t len)
+{
+	const char *p = raw, *end;
+	char item[128];
+	int64_t idx;
+	size_t n;
+
+	out->n = 0;
+	for (;;) {
+		end = strchr(p, ';');
+		n = end ? (size_t)(end - p) : strlen(p);
+		if (n >= sizeof(item)) {
+			why_set(why, len, "an entry is too long");
+			return SLUICE_EINVALID;
+		}
+		memcpy(item, p, n);
+		item[n] = '\0';
+		if (!item[strspn(item, " \t\r\n")]) {
+			why_set(why, len,
+				"expected a ';'-separated list without empty "
+				"entries");
+			return SLUICE_EINVALID;
+		}
+		if (out->n == SLUICE_CONFIG_LIST_MAX) {
+			snprintf(
+				why, len, "expected at most %d entries",
+				SLUICE_CONFIG_LIST_MAX);
+			return SLUICE_EINVALID;
+		}
+		if (parse_enum(opt, item, &idx, why, len) < 0) {
+			why_set(why, len, "entry '%s' is not a known value",
+				item);
+			return SLUICE_EINVALID;
+		}
+		out->list[out->n++] = (uint8_t)idx;
+		if (!end)
+			return 0;
+		p = end + 1;
+	}
+}
+
 int sluice__cfg_parse(
 	const sluice_option *opt,
 	const char *raw,
@@ -445,6 +492,8 @@ int sluice__cfg_parse(
 		return sluice__parse_memory(raw, &out->u, why, whylen);
 	case SLUICE_OPT_ENUM:
 		return parse_enum(opt, raw, &out->i, why, whylen);
+	case SLUICE_OPT_ENUM_LIST:
+		return parse_enum_list(opt, raw, out, why, whylen);
 	case SLUICE_OPT_DOUBLE:
 		return parse_double(raw, &out->d, why, whylen);
 	case SLUICE_OPT_URI:
@@ -491,7 +540,12 @@ void sluice_option_expected(const sluice_option *opt, char *buf, size_t len)
 			"number = bytes");
 		return;
 	case SLUICE_OPT_ENUM:
-		off = (size_t)snprintf(buf, len, "one of ");
+	case SLUICE_OPT_ENUM_LIST:
+		off = (size_t)snprintf(
+			buf, len, "%s",
+			opt->type == SLUICE_OPT_ENUM
+				? "one of "
+				: "a ';'-separated list of ");
 		for (i = 0; opt->enum_values[i] && off < len; i++)
 			off += (size_t)snprintf(
 				buf + off, len - off, "%s%s", i ? ", " : "",

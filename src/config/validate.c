@@ -15,7 +15,8 @@
  *  - pipeline.max-parallelism 0, parallelism.default above it;
  *  - segment size not a power of two; exponential-delay multiplier < 1,
  *    jitter outside [0, 1], max-backoff < initial-backoff; file-merging
- *    space amplification < 1.
+ *    space amplification < 1;
+ *  - RocksDB: Bloom filter bits per key <= 0, a relative log.dir.
  * Warnings: inline threshold above 1 MiB (default used), num-retained
  * <= 0 (1 used), a key given both under its name and an alias (the name
  * wins), min-pause above the interval (it raises the interval),
@@ -303,6 +304,27 @@ static int check_misc(sluice_config *conf)
 	return 0;
 }
 
+/* RocksDB tuning values the types alone do not rule out (Flink's
+ * RocksDBConfigurableOptions.checkArgumentValid). */
+static int check_rocksdb(sluice_config *conf)
+{
+	sluice__cfg_value v;
+	const char *r, *k;
+
+	if (eff(conf, "state.backend.rocksdb.bloom-filter.bits-per-key", &v,
+		&r, &k) &&
+	    !(v.d > 0.0))
+		SLUICE_ERRCHECK(problem(
+			conf, k, r, "bits per key must be larger than 0"));
+	if (eff(conf, "state.backend.rocksdb.log.dir", &v, &r, &k) &&
+	    v.s[0] != '/')
+		SLUICE_ERRCHECK(problem(
+			conf, k, r,
+			"Configured path for key state.backend.rocksdb.log.dir "
+			"is not absolute."));
+	return 0;
+}
+
 int sluice_config_validate(sluice_config *conf)
 {
 	sluice__strlist_clear(&conf->problems);
@@ -310,6 +332,7 @@ int sluice_config_validate(sluice_config *conf)
 	SLUICE_ERRCHECK(check_checkpointing(conf));
 	SLUICE_ERRCHECK(check_storage(conf));
 	SLUICE_ERRCHECK(check_misc(conf));
+	SLUICE_ERRCHECK(check_rocksdb(conf));
 	if (conf->problems.n == 0)
 		return 0;
 	return sluice__error_set(

@@ -35,6 +35,12 @@ static int get_typed(const sluice_config *c, const sluice_option *opt)
 		return sluice_config_get_memory(c, opt->key, &u);
 	case SLUICE_OPT_ENUM:
 		return sluice_config_get_enum(c, opt->key, &b);
+	case SLUICE_OPT_ENUM_LIST: {
+		int list[SLUICE_CONFIG_LIST_MAX];
+		size_t n;
+
+		return sluice_config_get_enum_list(c, opt->key, list, &n);
+	}
 	case SLUICE_OPT_DOUBLE:
 		return sluice_config_get_double(c, opt->key, &d);
 	case SLUICE_OPT_STRING:
@@ -87,7 +93,8 @@ static void test_registry__every_option_is_documented(void **state)
 		/* [0, 0] bounds would be a forgotten "no bounds" marker */
 		assert_false(o->min == 0 && o->max == 0);
 		assert_string_not_equal(sluice_option_type_name(o->type), "?");
-		if (o->type == SLUICE_OPT_ENUM) {
+		if (o->type == SLUICE_OPT_ENUM ||
+		    o->type == SLUICE_OPT_ENUM_LIST) {
 			assert_non_null(o->enum_values);
 			assert_non_null(o->enum_values[0]);
 		} else {

@@ -4,6 +4,11 @@
  * list merge operator, the TTL compaction filter (including Flink's
  * query-time-after-num-entries caching), key-group clipping, native
  * checkpoints, and the sweep of instance directories dead processes left.
+ *
+ * Tuning (Flink's RocksDBConfigurableOptions): a key counts only when the
+ * configuration holds it; bad values name the key; what is set reaches
+ * RocksDB (read back from the OPTIONS file it writes) on top of the
+ * predefined profile, which keeps what is not set.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -597,6 +602,220 @@ static void test_rdb_options__flink_keys_and_defaults(void **st)
 	sluice_config_free(conf);
 }
 
+static void conf_set(sluice_config *c, const char *key, const char *val)
+{
+	assert_int_equal(sluice_config_set(c, key, val, SLUICE_CONFIG_API), 0);
+}
+
+#define RK "state.backend.rocksdb."
+
+static void test_rdb_options__tuning_keys_count_when_set(void **st)
+{
+	sluice_config *conf;
+	sluice_rdb_options o;
+	const sluice_rocksdb_tuning *t = &o.tuning;
+
+	(void)st;
+	assert_int_equal(sluice_config_new(&conf), 0);
+	sluice__rdb_options_init(&o);
+	assert_int_equal(sluice__rdb_options_from_config(&o, conf), 0);
+	assert_int_equal(t->set, 0); /* defaults leave the profile alone */
+	assert_int_equal(t->log_level, 1);
+	assert_int_equal(t->log_max_file_size, 25u << 20);
+	assert_int_equal(t->log_file_num, 4);
+	assert_int_equal(o.max_write_buffers, 2);
+	/* a profile's values for keys every configuration has, unless set */
+	conf_set(conf, RK "predefined-options", "SPINNING_DISK_OPTIMIZED_HIGH_MEM");
+	conf_set(conf, RK "thread.num", "3");
+	assert_int_equal(sluice__rdb_options_from_config(&o, conf), 0);
+	assert_int_equal(o.max_write_buffers, 4);
+	assert_int_equal(o.block_cache_size, 256u << 20);
+	assert_int_equal(o.thread_num, 3);
+	assert_int_equal(t->set, 0);
+	conf_set(conf, RK "writebuffer.count", "4");
+	conf_set(conf, RK "writebuffer.number-to-merge", "2");
+	conf_set(conf, RK "files.open", "500");
+	conf_set(conf, RK "log.level", "warn_level");
+	conf_set(conf, RK "log.dir", "/var/log/rdb");
+	conf_set(conf, RK "compaction.style", "UNIVERSAL");
+	conf_set(conf, RK "compaction.level.use-dynamic-size", "true");
+	conf_set(conf, RK "compaction.level.target-file-size-base", "32mb");
+	conf_set(conf, RK "block.blocksize", "16kb");
+	conf_set(conf, RK "use-bloom-filter", "true");
+	conf_set(
+		conf, RK "compression.per.level",
+		"NO_COMPRESSION; no_compression;LZ4_COMPRESSION");
+	assert_int_equal(sluice__rdb_options_from_config(&o, conf), 0);
+	assert_int_equal(o.max_write_buffers, 4);
+	assert_int_equal(
+		t->set, SLUICE_ROCKSDB_TUNE_WRITE_BUFFERS_TO_MERGE |
+				SLUICE_ROCKSDB_TUNE_FILES_OPEN |
+				SLUICE_ROCKSDB_TUNE_LOG_LEVEL |
+				SLUICE_ROCKSDB_TUNE_LOG_DIR |
+				SLUICE_ROCKSDB_TUNE_COMPACTION_STYLE |
+				SLUICE_ROCKSDB_TUNE_DYNAMIC_LEVEL_SIZE |
+				SLUICE_ROCKSDB_TUNE_TARGET_FILE_SIZE_BASE |
+				SLUICE_ROCKSDB_TUNE_BLOCK_SIZE |
+				SLUICE_ROCKSDB_TUNE_BLOOM_FILTER |
+				SLUICE_ROCKSDB_TUNE_COMPRESSION);
+	assert_int_equal(t->write_buffers_to_merge, 2);
+	assert_int_equal(t->files_open, 500);
+	assert_int_equal(t->log_level, 2);
+	assert_string_equal(t->log_dir, "/var/log/rdb");
+	assert_int_equal(t->compaction_style, SLUICE_ROCKSDB_COMPACTION_UNIVERSAL);
+	assert_true(t->dynamic_level_size);
+	assert_int_equal(t->target_file_size_base, 32u << 20);
+	assert_int_equal(t->block_size, 16u << 10);
+	assert_true(t->bloom_filter);
+	assert_int_equal(t->num_compression, 3);
+	assert_int_equal(t->compression[0], 0);
+	assert_int_equal(t->compression[1], 0);
+	assert_int_equal(t->compression[2], 4);
+	/* bad values name the key (and the value) */
+	conf_set(conf, RK "compression.per.level", "SNAPPY_COMPRESSION;FOO");
+	assert_int_equal(
+		sluice__rdb_options_from_config(&o, conf), SLUICE_EINVALID);
+	assert_non_null(strstr(
+		sluice_error_last()->message,
+		"Could not parse value 'SNAPPY_COMPRESSION;FOO' for key "
+		"'state.backend.rocksdb.compression.per.level'"));
+	conf_set(
+		conf, RK "compression.per.level",
+		"LZ4_COMPRESSION;;LZ4_COMPRESSION");
+	assert_int_equal(
+		sluice__rdb_options_from_config(&o, conf), SLUICE_EINVALID);
+	assert_non_null(strstr(sluice_error_last()->message, "empty"));
+	conf_set(conf, RK "compression.per.level", "LZ4_COMPRESSION");
+	conf_set(conf, RK "log.dir", "logs");
+	assert_int_equal(
+		sluice__rdb_options_from_config(&o, conf), SLUICE_EINVALID);
+	assert_non_null(strstr(
+		sluice_error_last()->message,
+		"Configured path for key state.backend.rocksdb.log.dir is not "
+		"absolute."));
+	conf_set(conf, RK "log.dir", "/tmp");
+	conf_set(conf, RK "bloom-filter.bits-per-key", "0");
+	assert_int_equal(
+		sluice__rdb_options_from_config(&o, conf), SLUICE_EINVALID);
+	assert_non_null(strstr(sluice_error_last()->message, "bits per key"));
+	/* the same problems through sluice config check */
+	assert_int_equal(sluice_config_validate(conf), SLUICE_EINVALID);
+	assert_non_null(strstr(
+		sluice_config_problem(conf, 0), "bloom-filter.bits-per-key"));
+	conf_set(conf, RK "bloom-filter.bits-per-key", "7.5");
+	conf_set(conf, RK "writebuffer.number-to-merge", "0");
+	assert_int_equal(
+		sluice__rdb_options_from_config(&o, conf), SLUICE_EINVALID);
+	sluice_config_free(conf);
+}
+
+/* The value of `name=` in the newest OPTIONS file of instance `db`. */
+static void
+option_of(sluice_rdb *db, const char *name, char *out, size_t cap)
+{
+	char dir[512], path[800], line[1024], newest[256] = "";
+	size_t n = strlen(name);
+	struct dirent *e;
+	DIR *d;
+	FILE *fp;
+
+	snprintf(dir, sizeof(dir), "%s/db", sluice__rdb_path(db));
+	assert_non_null(d = opendir(dir));
+	while ((e = readdir(d)))
+		if (!strncmp(e->d_name, "OPTIONS-", 8) &&
+		    (strlen(e->d_name) > strlen(newest) ||
+		     (strlen(e->d_name) == strlen(newest) &&
+		      strcmp(e->d_name, newest) > 0)))
+			snprintf(newest, sizeof(newest), "%s", e->d_name);
+	closedir(d);
+	assert_true(newest[0] != '\0');
+	snprintf(path, sizeof(path), "%s/%s", dir, newest);
+	assert_non_null(fp = fopen(path, "r"));
+	out[0] = '\0';
+	while (fgets(line, sizeof(line), fp)) {
+		char *p = line + strspn(line, " ");
+
+		if (!strncmp(p, name, n) && p[n] == '=') {
+			p[strcspn(p, "\n")] = '\0';
+			snprintf(out, cap, "%s", p + n + 1);
+			break;
+		}
+	}
+	fclose(fp);
+}
+
+static void expect_option(sluice_rdb *db, const char *name, const char *want)
+{
+	char got[512];
+
+	option_of(db, name, got, sizeof(got));
+	if (strcmp(got, want))
+		fail_msg("%s: got '%s', want '%s'", name, got, want);
+}
+
+static void test_rdb__tuning_reaches_rocksdb_over_the_profile(void **st)
+{
+	fixture *f = *st;
+	sluice_rocksdb_tuning *t = &f->o.tuning;
+
+	/* the profile alone (with its four write buffers, as
+	 * sluice__rdb_options_from_config gives it) */
+	sluice__rdb_free(f->db);
+	f->o.predefined = SLUICE_RDB_SPINNING_DISK_OPTIMIZED_HIGH_MEM;
+	f->o.max_write_buffers = 4;
+	assert_int_equal(sluice__rdb_open(&f->db, &f->o, "test", 128), 0);
+	expect_option(f->db, "block_size", "131072");
+	expect_option(f->db, "min_write_buffer_number_to_merge", "3");
+	expect_option(f->db, "compaction_style", "kCompactionStyleLevel");
+	expect_option(f->db, "info_log_level", "INFO_LEVEL");
+	expect_option(f->db, "keep_log_file_num", "4");
+	expect_option(f->db, "max_log_file_size", "26214400");
+	/* what is set wins over the profile; the rest stays */
+	t->set = SLUICE_ROCKSDB_TUNE_BLOCK_SIZE |
+		 SLUICE_ROCKSDB_TUNE_COMPACTION_STYLE |
+		 SLUICE_ROCKSDB_TUNE_FILES_OPEN |
+		 SLUICE_ROCKSDB_TUNE_TARGET_FILE_SIZE_BASE |
+		 SLUICE_ROCKSDB_TUNE_MAX_SIZE_LEVEL_BASE |
+		 SLUICE_ROCKSDB_TUNE_METADATA_BLOCK_SIZE |
+		 SLUICE_ROCKSDB_TUNE_BLOOM_FILTER |
+		 SLUICE_ROCKSDB_TUNE_COMPRESSION | SLUICE_ROCKSDB_TUNE_LOG_LEVEL;
+	t->block_size = 16u << 10;
+	t->compaction_style = SLUICE_ROCKSDB_COMPACTION_UNIVERSAL;
+	t->files_open = 500;
+	t->target_file_size_base = 32u << 20;
+	t->max_size_level_base = 128u << 20;
+	t->metadata_block_size = 8u << 10;
+	t->bloom_filter = 0;
+	t->compression[0] = 0;
+	t->compression[1] = 4;
+	t->num_compression = 2;
+	t->log_level = 3;
+	sluice__rdb_free(f->db);
+	assert_int_equal(sluice__rdb_open(&f->db, &f->o, "test", 128), 0);
+	expect_option(f->db, "block_size", "16384");
+	expect_option(f->db, "metadata_block_size", "8192");
+	expect_option(f->db, "compaction_style", "kCompactionStyleUniversal");
+	expect_option(f->db, "max_open_files", "500");
+	expect_option(f->db, "target_file_size_base", "33554432");
+	expect_option(f->db, "max_bytes_for_level_base", "134217728");
+	expect_option(f->db, "filter_policy", "nullptr");
+	expect_option(
+		f->db, "compression_per_level", "kNoCompression:kLZ4Compression");
+	expect_option(f->db, "info_log_level", "ERROR_LEVEL");
+	expect_option(f->db, "max_write_buffer_number", "4");
+	expect_option(f->db, "min_write_buffer_number_to_merge", "3");
+	/* a bad value fails the open, naming it, and leaves nothing */
+	sluice__rdb_free(f->db);
+	f->db = NULL;
+	t->set |= SLUICE_ROCKSDB_TUNE_LOG_DIR;
+	t->log_dir = "relative";
+	assert_int_equal(
+		sluice__rdb_open(&f->db, &f->o, "test", 128), SLUICE_EINVALID);
+	assert_non_null(strstr(sluice_error_last()->message, "log.dir"));
+	t->set &= ~(uint32_t)SLUICE_ROCKSDB_TUNE_LOG_DIR;
+	assert_int_equal(sluice__rdb_open(&f->db, &f->o, "test", 128), 0);
+}
+
 static void test_rdb__predefined_profiles_open(void **st)
 {
 	fixture *f = *st;
@@ -775,6 +994,10 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_rdb__native_checkpoint_hard_links_sst_files, setup,
+			teardown),
+		cmocka_unit_test(test_rdb_options__tuning_keys_count_when_set),
+		cmocka_unit_test_setup_teardown(
+			test_rdb__tuning_reaches_rocksdb_over_the_profile, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_rdb__busy_turns_idle_after_background_work, setup,

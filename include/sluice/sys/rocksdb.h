@@ -38,6 +38,64 @@ typedef enum sluice_rocksdb_predefined {
 } sluice_rocksdb_predefined;
 
 /*
+ * Flink's RocksDBConfigurableOptions (state.backend.rocksdb.files.open,
+ * log.*, compaction.style, compaction.level.*, writebuffer.number-to-merge,
+ * block.blocksize, block.metadata-blocksize, use-bloom-filter,
+ * bloom-filter.*, compression.per.level).  A field applies when its bit is
+ * in `set`; otherwise the predefined profile's value holds, else Flink's
+ * default (which is RocksDB's, except the log: INFO, 25 MiB, 4 files).
+ * Enumerations use RocksDB's numbering.
+ */
+enum {
+	SLUICE_ROCKSDB_TUNE_FILES_OPEN = 1u << 0,
+	SLUICE_ROCKSDB_TUNE_LOG_LEVEL = 1u << 1,
+	SLUICE_ROCKSDB_TUNE_LOG_MAX_FILE_SIZE = 1u << 2,
+	SLUICE_ROCKSDB_TUNE_LOG_FILE_NUM = 1u << 3,
+	SLUICE_ROCKSDB_TUNE_LOG_DIR = 1u << 4,
+	SLUICE_ROCKSDB_TUNE_COMPACTION_STYLE = 1u << 5,
+	SLUICE_ROCKSDB_TUNE_DYNAMIC_LEVEL_SIZE = 1u << 6,
+	SLUICE_ROCKSDB_TUNE_TARGET_FILE_SIZE_BASE = 1u << 7,
+	SLUICE_ROCKSDB_TUNE_MAX_SIZE_LEVEL_BASE = 1u << 8,
+	SLUICE_ROCKSDB_TUNE_WRITE_BUFFERS_TO_MERGE = 1u << 9,
+	SLUICE_ROCKSDB_TUNE_BLOCK_SIZE = 1u << 10,
+	SLUICE_ROCKSDB_TUNE_METADATA_BLOCK_SIZE = 1u << 11,
+	SLUICE_ROCKSDB_TUNE_BLOOM_FILTER = 1u << 12,
+	SLUICE_ROCKSDB_TUNE_BLOOM_BITS_PER_KEY = 1u << 13,
+	SLUICE_ROCKSDB_TUNE_COMPRESSION = 1u << 14
+};
+
+/* state.backend.rocksdb.compaction.style (RocksDB's numbering) */
+typedef enum sluice_rocksdb_compaction_style {
+	SLUICE_ROCKSDB_COMPACTION_LEVEL = 0,
+	SLUICE_ROCKSDB_COMPACTION_UNIVERSAL = 1,
+	SLUICE_ROCKSDB_COMPACTION_FIFO = 2,
+	SLUICE_ROCKSDB_COMPACTION_NONE = 3
+} sluice_rocksdb_compaction_style;
+
+#define SLUICE_ROCKSDB_MAX_LEVELS 8
+
+typedef struct sluice_rocksdb_tuning {
+	uint32_t set;                    /* SLUICE_ROCKSDB_TUNE_* bits */
+	int32_t files_open;              /* -1 = no limit */
+	int log_level;                   /* DEBUG 0 .. HEADER 5, 6 = none */
+	uint64_t log_max_file_size;      /* bytes; 0 = one file */
+	int32_t log_file_num;            /* files kept */
+	const char *log_dir;             /* absolute; borrowed */
+	int compaction_style;            /* sluice_rocksdb_compaction_style */
+	int dynamic_level_size;          /* bool */
+	uint64_t target_file_size_base;  /* bytes */
+	uint64_t max_size_level_base;    /* bytes */
+	int32_t write_buffers_to_merge;  /* memtables merged per flush */
+	uint64_t block_size;             /* bytes */
+	uint64_t metadata_block_size;    /* bytes */
+	int bloom_filter;                /* bool */
+	double bloom_bits_per_key;       /* > 0 */
+	int compression[SLUICE_ROCKSDB_MAX_LEVELS]; /* RocksDB CompressionType
+						     */
+	int num_compression; /* levels past the list take its last entry */
+} sluice_rocksdb_tuning;
+
+/*
  * Where snapshot files go and come from (checkpoint storage plugs in
  * here).  open_output: a stream for one file (shared != 0: scope SHARED,
  * else EXCLUSIVE; `name` is the local file name, a hint).  open_input: a
@@ -91,7 +149,7 @@ typedef struct sluice_rocksdb_options {
 	const char *local_dir;        /* borrowed; NULL = $TMPDIR or /tmp */
 	uint64_t block_cache_size;    /* bytes, default 8 MiB */
 	uint64_t write_buffer_size;   /* bytes per memtable, default 64 MiB */
-	int32_t max_write_buffers;    /* default 2 */
+	int32_t max_write_buffers;    /* writebuffer.count, default 2 */
 	int predefined;               /* sluice_rocksdb_predefined */
 	int32_t thread_num;           /* background threads, default 2 */
 	int32_t transfer_threads;     /* upload/download threads, default 4 */
@@ -108,21 +166,24 @@ typedef struct sluice_rocksdb_options {
 	 * as separate instances (shards) instead of being copied into one;
 	 * 0 = 8, 1 = always copy into one instance. */
 	int32_t max_shards;
+	sluice_rocksdb_tuning tuning; /* since version 2 */
 } sluice_rocksdb_options;
 
-#define SLUICE_ROCKSDB_OPTIONS_VERSION 1
+#define SLUICE_ROCKSDB_OPTIONS_VERSION 2
 
 /* Flink's defaults. */
 SLUICE_EXTERN(void) sluice_rocksdb_options_init(sluice_rocksdb_options *o);
 
 /*
  * Read the state.backend.rocksdb.* keys (localdir, block.cache-size,
- * writebuffer.size, predefined-options, thread.num,
+ * writebuffer.size, writebuffer.count, predefined-options, thread.num,
  * checkpoint.transfer.thread.num,
- * compaction.filter.query-time-after-num-entries, memory.fixed-per-slot)
- * into `o`, after sluice_rocksdb_options_init.  A fixed per-slot memory
- * budget is split half block cache, half write buffers.  Strings are
- * borrowed from `conf`.  Returns 0 or the getter's SLUICE_EINVALID.
+ * compaction.filter.query-time-after-num-entries, memory.fixed-per-slot
+ * and the tuning keys above; a tuning key counts as set when the
+ * configuration holds it, not from its default) into `o`, after
+ * sluice_rocksdb_options_init.  A fixed per-slot memory budget is split
+ * half block cache, half write buffers.  Strings are borrowed from `conf`.
+ * Returns 0 or SLUICE_EINVALID naming the key and value.
  * The caller sets max_parallelism, clock and label, and passes `o` as the
  * factory context of sluice_keyed_options.
  */

@@ -115,6 +115,10 @@ enum {
 /* Fill `o` with Flink's defaults. */
 void sluice__rdb_options_init(sluice_rdb_options *o);
 
+/* SLUICE_EINVALID naming the first tuning value out of range (a field
+ * applies only when set; ranges are checked for every field). */
+int sluice__rdb_tuning_check(const sluice_rocksdb_tuning *t);
+
 /*
  * Read the state.backend.rocksdb.* keys of `conf` into `o` (after
  * sluice__rdb_options_init).  `state.backend.rocksdb.memory.fixed-per-slot`,

@@ -31,6 +31,62 @@ void sluice__rdb_options_init(sluice_rdb_options *o)
 	o->thread_num = 2;
 	o->transfer_threads = 4;
 	o->ttl_query_time_after = 1000;
+	o->tuning.files_open = -1;
+	o->tuning.log_level = 1; /* INFO_LEVEL */
+	o->tuning.log_max_file_size = 25u << 20;
+	o->tuning.log_file_num = 4;
+	o->tuning.compaction_style = SLUICE_ROCKSDB_COMPACTION_LEVEL;
+	o->tuning.target_file_size_base = 64u << 20;
+	o->tuning.max_size_level_base = 256u << 20;
+	o->tuning.write_buffers_to_merge = 1;
+	o->tuning.block_size = 4u << 10;
+	o->tuning.metadata_block_size = 4u << 10;
+	o->tuning.bloom_bits_per_key = 10.0;
+	o->tuning.compression[0] = 1; /* SNAPPY_COMPRESSION */
+	o->tuning.num_compression = 1;
+}
+
+int sluice__rdb_tuning_check(const sluice_rocksdb_tuning *t)
+{
+	const char *what = NULL;
+	int i;
+
+	if ((t->set & SLUICE_ROCKSDB_TUNE_BLOOM_BITS_PER_KEY) &&
+	    !(t->bloom_bits_per_key > 0.0))
+		what = "bloom-filter.bits-per-key: bits per key must be "
+		       "larger than 0";
+	else if (
+		(t->set & SLUICE_ROCKSDB_TUNE_LOG_DIR) &&
+		(!t->log_dir || t->log_dir[0] != '/'))
+		what = "Configured path for key state.backend.rocksdb.log.dir "
+		       "is not absolute.";
+	else if (t->log_level < 0 || t->log_level > 6)
+		what = "log.level: expected DEBUG_LEVEL (0) to "
+		       "NUM_INFO_LOG_LEVELS (6)";
+	else if (t->log_file_num < 1)
+		what = "log.file-num: must be larger than 0";
+	else if (t->compaction_style < SLUICE_ROCKSDB_COMPACTION_LEVEL ||
+		 t->compaction_style > SLUICE_ROCKSDB_COMPACTION_NONE)
+		what = "compaction.style: expected LEVEL, UNIVERSAL, FIFO or "
+		       "NONE";
+	else if (
+		t->write_buffers_to_merge < 1 || t->block_size == 0 ||
+		t->metadata_block_size == 0 || t->target_file_size_base == 0 ||
+		t->max_size_level_base == 0)
+		what = "sizes and counts must be larger than 0";
+	else if (
+		t->num_compression < 1 ||
+		t->num_compression > SLUICE_ROCKSDB_MAX_LEVELS)
+		what = "compression.per.level: expected 1 to 8 entries";
+	for (i = 0; !what && i < t->num_compression; i++)
+		if (t->compression[i] < 0 || t->compression[i] > 7)
+			what = "compression.per.level: unknown compression "
+			       "type";
+	if (what)
+		return sluice__error_set(
+			SLUICE_EINVALID, SLUICE_ERRCLS_CONFIG,
+			"rocksdb options: %s", what);
+	return 0;
 }
 
 int sluice__rdb_err(char *err, const char *fmt, ...)
@@ -80,6 +136,63 @@ static void apply_predefined(
 		table, rocksdb_filterpolicy_create_bloom_full(10));
 }
 
+/*
+ * The tuning on top of the profile: what `set` names, and the log
+ * settings always (Flink's log defaults differ from RocksDB's and no
+ * profile sets them).  Before the table factory is installed: it copies
+ * the table options.
+ */
+static void apply_tuning(sluice_rdb *db)
+{
+	const sluice_rocksdb_tuning *t = &db->o.tuning;
+	uint32_t set = t->set;
+	int bloom;
+
+	rocksdb_options_set_info_log_level(db->opts, t->log_level);
+	rocksdb_options_set_max_log_file_size(db->opts, t->log_max_file_size);
+	rocksdb_options_set_keep_log_file_num(db->opts, t->log_file_num);
+	if (set & SLUICE_ROCKSDB_TUNE_LOG_DIR)
+		rocksdb_options_set_db_log_dir(db->opts, t->log_dir);
+	if (set & SLUICE_ROCKSDB_TUNE_FILES_OPEN)
+		rocksdb_options_set_max_open_files(db->opts, t->files_open);
+	if (set & SLUICE_ROCKSDB_TUNE_COMPACTION_STYLE)
+		rocksdb_options_set_compaction_style(
+			db->opts, t->compaction_style);
+	if (set & SLUICE_ROCKSDB_TUNE_DYNAMIC_LEVEL_SIZE)
+		rocksdb_options_set_level_compaction_dynamic_level_bytes(
+			db->opts, (unsigned char)(t->dynamic_level_size != 0));
+	if (set & SLUICE_ROCKSDB_TUNE_TARGET_FILE_SIZE_BASE)
+		rocksdb_options_set_target_file_size_base(
+			db->opts, t->target_file_size_base);
+	if (set & SLUICE_ROCKSDB_TUNE_MAX_SIZE_LEVEL_BASE)
+		rocksdb_options_set_max_bytes_for_level_base(
+			db->opts, t->max_size_level_base);
+	if (set & SLUICE_ROCKSDB_TUNE_WRITE_BUFFERS_TO_MERGE)
+		rocksdb_options_set_min_write_buffer_number_to_merge(
+			db->opts, t->write_buffers_to_merge);
+	if (set & SLUICE_ROCKSDB_TUNE_BLOCK_SIZE)
+		rocksdb_block_based_options_set_block_size(
+			db->table, t->block_size);
+	if (set & SLUICE_ROCKSDB_TUNE_METADATA_BLOCK_SIZE)
+		rocksdb_block_based_options_set_metadata_block_size(
+			db->table, t->metadata_block_size);
+	if (set & (SLUICE_ROCKSDB_TUNE_BLOOM_FILTER |
+		   SLUICE_ROCKSDB_TUNE_BLOOM_BITS_PER_KEY)) {
+		bloom = set & SLUICE_ROCKSDB_TUNE_BLOOM_FILTER
+				? t->bloom_filter
+				: db->o.predefined ==
+					  SLUICE_RDB_SPINNING_DISK_OPTIMIZED_HIGH_MEM;
+		rocksdb_block_based_options_set_filter_policy(
+			db->table, bloom ? rocksdb_filterpolicy_create_bloom_full(
+						   t->bloom_bits_per_key)
+					 : NULL);
+	}
+	if (set & SLUICE_ROCKSDB_TUNE_COMPRESSION)
+		rocksdb_options_set_compression_per_level(
+			db->opts, (int *)t->compression,
+			(size_t)t->num_compression);
+}
+
 static int make_options(sluice_rdb *db)
 {
 	const sluice_rdb_options *o = &db->o;
@@ -93,6 +206,7 @@ static int make_options(sluice_rdb *db)
 	rocksdb_options_set_create_if_missing(db->opts, 1);
 	rocksdb_options_set_create_missing_column_families(db->opts, 1);
 	apply_predefined(db->opts, db->table, o->predefined);
+	apply_tuning(db);
 	rocksdb_options_increase_parallelism(db->opts, o->thread_num);
 	rocksdb_options_set_max_background_jobs(db->opts, o->thread_num);
 	rocksdb_options_set_write_buffer_size(db->opts, o->write_buffer_size);
@@ -100,10 +214,6 @@ static int make_options(sluice_rdb *db)
 		db->opts, o->max_write_buffers);
 	rocksdb_block_based_options_set_block_cache(db->table, db->cache);
 	rocksdb_options_set_block_based_table_factory(db->opts, db->table);
-	/* Flink keeps RocksDB's own LOG small: header level, few files */
-	rocksdb_options_set_info_log_level(db->opts, 5);
-	rocksdb_options_set_keep_log_file_num(db->opts, 2);
-	rocksdb_options_set_max_log_file_size(db->opts, 1u << 20);
 	rocksdb_options_set_stats_dump_period_sec(db->opts, 0);
 	rocksdb_options_set_merge_operator(
 		db->opts, sluice__rdb_merge_operator());
@@ -197,9 +307,11 @@ int sluice__rdb_alloc(
 		error = sluice__error_oom();
 		goto fail;
 	}
-	if ((error = sluice__rdb_claim_dir(base, name, &db->owner_fd)) < 0 ||
+	if ((error = sluice__rdb_tuning_check(&db->o.tuning)) < 0 ||
+	    (error = sluice__rdb_claim_dir(base, name, &db->owner_fd)) < 0 ||
 	    (error = make_options(db)) < 0)
 		goto fail;
+	db->o.tuning.log_dir = NULL; /* borrowed: copied into the options */
 	*out = db;
 	return 0;
 fail:
