@@ -311,8 +311,8 @@ static int check_rocksdb(sluice_config *conf)
 	sluice__cfg_value v;
 	const char *r, *k;
 
-	if (eff(conf, "state.backend.rocksdb.bloom-filter.bits-per-key", &v,
-		&r, &k) &&
+	if (eff(conf, "state.backend.rocksdb.bloom-filter.bits-per-key", &v, &r,
+		&k) &&
 	    !(v.d > 0.0))
 		SLUICE_ERRCHECK(problem(
 			conf, k, r, "bits per key must be larger than 0"));

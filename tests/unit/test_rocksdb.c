@@ -625,7 +625,9 @@ static void test_rdb_options__tuning_keys_count_when_set(void **st)
 	assert_int_equal(t->log_file_num, 4);
 	assert_int_equal(o.max_write_buffers, 2);
 	/* a profile's values for keys every configuration has, unless set */
-	conf_set(conf, RK "predefined-options", "SPINNING_DISK_OPTIMIZED_HIGH_MEM");
+	conf_set(
+		conf, RK "predefined-options",
+		"SPINNING_DISK_OPTIMIZED_HIGH_MEM");
 	conf_set(conf, RK "thread.num", "3");
 	assert_int_equal(sluice__rdb_options_from_config(&o, conf), 0);
 	assert_int_equal(o.max_write_buffers, 4);
@@ -662,7 +664,8 @@ static void test_rdb_options__tuning_keys_count_when_set(void **st)
 	assert_int_equal(t->files_open, 500);
 	assert_int_equal(t->log_level, 2);
 	assert_string_equal(t->log_dir, "/var/log/rdb");
-	assert_int_equal(t->compaction_style, SLUICE_ROCKSDB_COMPACTION_UNIVERSAL);
+	assert_int_equal(
+		t->compaction_style, SLUICE_ROCKSDB_COMPACTION_UNIVERSAL);
 	assert_true(t->dynamic_level_size);
 	assert_int_equal(t->target_file_size_base, 32u << 20);
 	assert_int_equal(t->block_size, 16u << 10);
@@ -675,10 +678,10 @@ static void test_rdb_options__tuning_keys_count_when_set(void **st)
 	conf_set(conf, RK "compression.per.level", "SNAPPY_COMPRESSION;FOO");
 	assert_int_equal(
 		sluice__rdb_options_from_config(&o, conf), SLUICE_EINVALID);
-	assert_non_null(strstr(
-		sluice_error_last()->message,
-		"Could not parse value 'SNAPPY_COMPRESSION;FOO' for key "
-		"'state.backend.rocksdb.compression.per.level'"));
+	assert_non_null(
+		strstr(sluice_error_last()->message,
+		       "Could not parse value 'SNAPPY_COMPRESSION;FOO' for key "
+		       "'state.backend.rocksdb.compression.per.level'"));
 	conf_set(
 		conf, RK "compression.per.level",
 		"LZ4_COMPRESSION;;LZ4_COMPRESSION");
@@ -710,8 +713,7 @@ static void test_rdb_options__tuning_keys_count_when_set(void **st)
 }
 
 /* The value of `name=` in the newest OPTIONS file of instance `db`. */
-static void
-option_of(sluice_rdb *db, const char *name, char *out, size_t cap)
+static void option_of(sluice_rdb *db, const char *name, char *out, size_t cap)
 {
 	char dir[512], path[800], line[1024], newest[256] = "";
 	size_t n = strlen(name);
@@ -778,7 +780,8 @@ static void test_rdb__tuning_reaches_rocksdb_over_the_profile(void **st)
 		 SLUICE_ROCKSDB_TUNE_MAX_SIZE_LEVEL_BASE |
 		 SLUICE_ROCKSDB_TUNE_METADATA_BLOCK_SIZE |
 		 SLUICE_ROCKSDB_TUNE_BLOOM_FILTER |
-		 SLUICE_ROCKSDB_TUNE_COMPRESSION | SLUICE_ROCKSDB_TUNE_LOG_LEVEL;
+		 SLUICE_ROCKSDB_TUNE_COMPRESSION |
+		 SLUICE_ROCKSDB_TUNE_LOG_LEVEL;
 	t->block_size = 16u << 10;
 	t->compaction_style = SLUICE_ROCKSDB_COMPACTION_UNIVERSAL;
 	t->files_open = 500;
@@ -800,7 +803,8 @@ static void test_rdb__tuning_reaches_rocksdb_over_the_profile(void **st)
 	expect_option(f->db, "max_bytes_for_level_base", "134217728");
 	expect_option(f->db, "filter_policy", "nullptr");
 	expect_option(
-		f->db, "compression_per_level", "kNoCompression:kLZ4Compression");
+		f->db, "compression_per_level",
+		"kNoCompression:kLZ4Compression");
 	expect_option(f->db, "info_log_level", "ERROR_LEVEL");
 	expect_option(f->db, "max_write_buffer_number", "4");
 	expect_option(f->db, "min_write_buffer_number_to_merge", "3");
@@ -997,8 +1001,8 @@ int main(void)
 			teardown),
 		cmocka_unit_test(test_rdb_options__tuning_keys_count_when_set),
 		cmocka_unit_test_setup_teardown(
-			test_rdb__tuning_reaches_rocksdb_over_the_profile, setup,
-			teardown),
+			test_rdb__tuning_reaches_rocksdb_over_the_profile,
+			setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_rdb__busy_turns_idle_after_background_work, setup,
 			teardown),

@@ -75,24 +75,25 @@ typedef enum sluice_rocksdb_compaction_style {
 #define SLUICE_ROCKSDB_MAX_LEVELS 8
 
 typedef struct sluice_rocksdb_tuning {
-	uint32_t set;                    /* SLUICE_ROCKSDB_TUNE_* bits */
-	int32_t files_open;              /* -1 = no limit */
-	int log_level;                   /* DEBUG 0 .. HEADER 5, 6 = none */
-	uint64_t log_max_file_size;      /* bytes; 0 = one file */
-	int32_t log_file_num;            /* files kept */
-	const char *log_dir;             /* absolute; borrowed */
-	int compaction_style;            /* sluice_rocksdb_compaction_style */
-	int dynamic_level_size;          /* bool */
-	uint64_t target_file_size_base;  /* bytes */
-	uint64_t max_size_level_base;    /* bytes */
-	int32_t write_buffers_to_merge;  /* memtables merged per flush */
-	uint64_t block_size;             /* bytes */
-	uint64_t metadata_block_size;    /* bytes */
-	int bloom_filter;                /* bool */
-	double bloom_bits_per_key;       /* > 0 */
-	int compression[SLUICE_ROCKSDB_MAX_LEVELS]; /* RocksDB CompressionType
-						     */
-	int num_compression; /* levels past the list take its last entry */
+	uint32_t set;                   /* SLUICE_ROCKSDB_TUNE_* bits */
+	int32_t files_open;             /* -1 = no limit */
+	int log_level;                  /* DEBUG 0 .. HEADER 5, 6 = none */
+	uint64_t log_max_file_size;     /* bytes; 0 = one file */
+	int32_t log_file_num;           /* files kept */
+	const char *log_dir;            /* absolute; borrowed */
+	int compaction_style;           /* sluice_rocksdb_compaction_style */
+	int dynamic_level_size;         /* bool */
+	uint64_t target_file_size_base; /* bytes */
+	uint64_t max_size_level_base;   /* bytes */
+	int32_t write_buffers_to_merge; /* memtables merged per flush */
+	uint64_t block_size;            /* bytes */
+	uint64_t metadata_block_size;   /* bytes */
+	int bloom_filter;               /* bool */
+	double bloom_bits_per_key;      /* > 0 */
+	/* RocksDB CompressionType per level; levels past the list take its
+	 * last entry */
+	int compression[SLUICE_ROCKSDB_MAX_LEVELS];
+	int num_compression;
 } sluice_rocksdb_tuning;
 
 /*

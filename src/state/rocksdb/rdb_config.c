@@ -9,7 +9,7 @@
 #include "util/error.h"
 #include "util/log.h"
 
-#define KEY "state.backend.rocksdb."
+#define KEY       "state.backend.rocksdb."
 #define AT(field) offsetof(sluice_rocksdb_tuning, field)
 
 /*
@@ -48,12 +48,14 @@ static const struct tune_key {
 	 AT(write_buffers_to_merge)},
 	{KEY "block.blocksize", SLUICE_ROCKSDB_TUNE_BLOCK_SIZE,
 	 SLUICE_OPT_MEMORY, AT(block_size)},
-	{KEY "block.metadata-blocksize", SLUICE_ROCKSDB_TUNE_METADATA_BLOCK_SIZE,
-	 SLUICE_OPT_MEMORY, AT(metadata_block_size)},
+	{KEY "block.metadata-blocksize",
+	 SLUICE_ROCKSDB_TUNE_METADATA_BLOCK_SIZE, SLUICE_OPT_MEMORY,
+	 AT(metadata_block_size)},
 	{KEY "use-bloom-filter", SLUICE_ROCKSDB_TUNE_BLOOM_FILTER,
 	 SLUICE_OPT_BOOL, AT(bloom_filter)},
-	{KEY "bloom-filter.bits-per-key", SLUICE_ROCKSDB_TUNE_BLOOM_BITS_PER_KEY,
-	 SLUICE_OPT_DOUBLE, AT(bloom_bits_per_key)},
+	{KEY "bloom-filter.bits-per-key",
+	 SLUICE_ROCKSDB_TUNE_BLOOM_BITS_PER_KEY, SLUICE_OPT_DOUBLE,
+	 AT(bloom_bits_per_key)},
 	{KEY "compression.per.level", SLUICE_ROCKSDB_TUNE_COMPRESSION,
 	 SLUICE_OPT_ENUM_LIST, AT(compression)},
 };

@@ -65,8 +65,9 @@ int sluice__rdb_tuning_check(const sluice_rocksdb_tuning *t)
 		       "NUM_INFO_LOG_LEVELS (6)";
 	else if (t->log_file_num < 1)
 		what = "log.file-num: must be larger than 0";
-	else if (t->compaction_style < SLUICE_ROCKSDB_COMPACTION_LEVEL ||
-		 t->compaction_style > SLUICE_ROCKSDB_COMPACTION_NONE)
+	else if (
+		t->compaction_style < SLUICE_ROCKSDB_COMPACTION_LEVEL ||
+		t->compaction_style > SLUICE_ROCKSDB_COMPACTION_NONE)
 		what = "compaction.style: expected LEVEL, UNIVERSAL, FIFO or "
 		       "NONE";
 	else if (
@@ -183,9 +184,10 @@ static void apply_tuning(sluice_rdb *db)
 				: db->o.predefined ==
 					  SLUICE_RDB_SPINNING_DISK_OPTIMIZED_HIGH_MEM;
 		rocksdb_block_based_options_set_filter_policy(
-			db->table, bloom ? rocksdb_filterpolicy_create_bloom_full(
-						   t->bloom_bits_per_key)
-					 : NULL);
+			db->table,
+			bloom ? rocksdb_filterpolicy_create_bloom_full(
+					t->bloom_bits_per_key)
+			      : NULL);
 	}
 	if (set & SLUICE_ROCKSDB_TUNE_COMPRESSION)
 		rocksdb_options_set_compression_per_level(
