@@ -912,6 +912,19 @@ static int fake_instance(const char *base, const char *name, int owner)
 	return fd;
 }
 
+/* Set the modification time of <base>/<name> `age` seconds back. */
+static void age(const char *base, const char *name, time_t age_s)
+{
+	char p[512];
+	struct timespec ts[2];
+
+	snprintf(p, sizeof(p), "%s/%s", base, name);
+	clock_gettime(CLOCK_REALTIME, &ts[0]);
+	ts[0].tv_sec -= age_s;
+	ts[1] = ts[0];
+	assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
+}
+
 static int exists(const char *base, const char *name)
 {
 	char p[512];
@@ -940,6 +953,13 @@ static void test_rdb__dead_instances_are_swept(void **st)
 	assert_int_equal(flock(live, LOCK_EX | LOCK_NB), 0);
 	assert_int_equal(fake_instance(base, "sluice-rdb-legacy", 0), -1);
 	assert_int_equal(fake_instance(base, "other-program", 0), -1);
+	/* hidden: a claim its process did not finish, with or without its
+	 * OWNER file, counts once a minute old (before: maybe in progress) */
+	close(fake_instance(base, ".sluice-rdb-op-2-stale", 1));
+	age(base, ".sluice-rdb-op-2-stale", 120);
+	assert_int_equal(fake_instance(base, ".sluice-rdb-op-3-stale", 0), -1);
+	age(base, ".sluice-rdb-op-3-stale", 120);
+	assert_int_equal(fake_instance(base, ".sluice-rdb-op-4-fresh", 0), -1);
 
 	sluice__rdb_options_init(&o);
 	o.local_dir = base;
@@ -949,6 +969,9 @@ static void test_rdb__dead_instances_are_swept(void **st)
 	assert_true(exists(base, "sluice-rdb-op-1-live"));
 	assert_true(exists(base, "sluice-rdb-legacy"));
 	assert_true(exists(base, "other-program"));
+	assert_false(exists(base, ".sluice-rdb-op-2-stale"));
+	assert_false(exists(base, ".sluice-rdb-op-3-stale"));
+	assert_true(exists(base, ".sluice-rdb-op-4-fresh"));
 	/* a second instance of this process: the first one is alive */
 	assert_int_equal(sluice__rdb_open(&b, &o, "t", 128), 0);
 	assert_true(exists(base, strrchr(sluice__rdb_path(a), '/') + 1));

@@ -16,6 +16,7 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "state/rocksdb/rdb_impl.h"
@@ -226,33 +227,47 @@ void sluice__rdb_random_id(char hex[33])
 #define OWNER_FILE "OWNER"
 #define DIR_PREFIX "sluice-rdb-"
 
+/* A directory is hidden while being claimed: for microseconds. */
+#define UNCLAIMED_GRACE_S 60
+
 /*
  * Remove every instance directory under `base` whose OWNER file nobody
  * holds a lock on: what a process killed with SIGKILL (or a power cut)
  * left behind.  flock() locks belong to an open file, so an instance of
  * this very process still conflicts with the probe.  Directories without
- * an OWNER file (older versions, other programs) are left alone.
+ * an OWNER file (older versions, other programs) are left alone.  Hidden
+ * ones (".sluice-rdb-*", being claimed) count only once a minute old:
+ * their process died before publishing them, with or without an OWNER.
  */
 static void sweep(const char *base)
 {
 	DIR *d = opendir(base);
 	struct dirent *e;
+	struct stat st;
 
 	if (!d)
 		return;
 	while ((e = readdir(d)) != NULL) {
+		const char *n = e->d_name;
+		int hidden = n[0] == '.', fd;
 		char *dir, *owner;
-		int fd;
 
-		if (strncmp(e->d_name, DIR_PREFIX, strlen(DIR_PREFIX)))
+		if (strncmp(n + hidden, DIR_PREFIX, strlen(DIR_PREFIX)))
 			continue;
-		if (!(dir = sluice__rdb_join(base, e->d_name)))
+		if (!(dir = sluice__rdb_join(base, n)))
 			break;
+		if (hidden && (stat(dir, &st) < 0 ||
+			       st.st_mtime + UNCLAIMED_GRACE_S >= time(NULL))) {
+			sluice__free(dir); /* maybe being claimed right now */
+			continue;
+		}
 		if ((owner = sluice__rdb_join(dir, OWNER_FILE)) != NULL &&
 		    (fd = open(owner, O_RDWR | O_CLOEXEC)) >= 0) {
 			if (flock(fd, LOCK_EX | LOCK_NB) == 0)
 				(void)sluice__rdb_rmtree(dir);
 			close(fd);
+		} else if (owner && errno == ENOENT && hidden) {
+			(void)sluice__rdb_rmtree(dir);
 		}
 		sluice__free(owner);
 		sluice__free(dir);
