@@ -127,10 +127,12 @@ typedef enum sluice_checkpointing_mode {
 
 /* Runtime options; zero fields take the documented default. */
 typedef struct sluice_job_options {
-	int version;              /* SLUICE_JOB_OPTIONS_VERSION */
-	sluice_clock *clock;      /* borrowed; NULL = system clock */
-	size_t buffer_size;       /* bytes per network buffer; 32 KiB */
-	int32_t channel_credits;  /* buffers in flight per channel; 4 */
+	int version;         /* SLUICE_JOB_OPTIONS_VERSION */
+	sluice_clock *clock; /* borrowed; NULL = system clock */
+	size_t buffer_size;  /* bytes per network buffer; 32 KiB */
+	/* exclusive buffers in flight per channel; 4.  -1: none (each
+	 * buffer takes a floating one: floating_buffers must be > 0) */
+	int32_t channel_credits;
 	int32_t snapshot_threads; /* async snapshot pool size; 2 */
 	sluice_checkpointing_mode mode;
 	/* execution.checkpointing.checkpoints-after-tasks-finish:
@@ -157,6 +159,10 @@ typedef struct sluice_job_options {
 	/* execution.checkpointing.unaligned.max-subtasks-per-channel-state-
 	 * file: subtasks writing one channel-state file; 0 = 5. */
 	int32_t max_subtasks_per_channel_state_file;
+	/* floating buffers per input of a subtask, shared by that input's
+	 * channels on top of their exclusive credits (Flink's
+	 * floating-buffers-per-gate); 0 = none */
+	int32_t floating_buffers;
 } sluice_job_options;
 
 #define SLUICE_JOB_OPTIONS_VERSION 1
@@ -175,6 +181,18 @@ struct sluice_checkpoint_settings;
 SLUICE_EXTERN(int)
 sluice_job_options_from_settings(
 	sluice_job_options *opts, const struct sluice_checkpoint_settings *s);
+
+struct sluice_config;
+/*
+ * The network keys: taskmanager.memory.segment-size → buffer_size;
+ * taskmanager.network.memory.buffers-per-channel → channel_credits (0 →
+ * -1, no exclusive buffers); floating-buffers-per-gate →
+ * floating_buffers.  SLUICE_EINVALID naming the keys when both counts
+ * are 0 (no buffer could ever be sent) or a value does not parse.
+ */
+SLUICE_EXTERN(int)
+sluice_job_options_from_config(
+	sluice_job_options *opts, const struct sluice_config *conf);
 
 /*
  * Create an empty job named `name` (copied).  `opts` may be NULL.

@@ -644,18 +644,24 @@ static const sluice_option options[] = {
 	 .default_value = "32kb",
 	 B(4096, 1LL << 30),
 	 .description = "Size of one network buffer (memory segment); a "
-			"power of two of at least 4 kb."},
+			"power of two of at least 4 kb. Records are sent in "
+			"buffers of this size."},
 	{.key = "taskmanager.network.memory.buffers-per-channel",
 	 .type = SLUICE_OPT_INT,
 	 .default_value = "2",
 	 B(0, INT32_MAX),
-	 .description = "Exclusive buffers of each input channel."},
+	 .description = "Exclusive buffers of each input channel: data "
+			"buffers a channel holds in flight before it needs "
+			"floating ones. 0 = floating buffers only."},
 	{.key = "taskmanager.network.memory.floating-buffers-per-gate",
 	 .type = SLUICE_OPT_INT,
 	 .default_value = "8",
 	 B(0, INT32_MAX),
 	 .description = "Floating buffers shared by the channels of one "
-			"input gate."},
+			"input gate (an input of a subtask) on top of their "
+			"exclusive ones. More buffers in flight mean more "
+			"throughput under skew, and slower aligned "
+			"checkpoints under backpressure."},
 	/* --- object stores --- */
 	{.key = "s3.endpoint",
 	 .aliases = A("fs.obs.endpoint"),

@@ -16,7 +16,8 @@
  *  - segment size not a power of two; exponential-delay multiplier < 1,
  *    jitter outside [0, 1], max-backoff < initial-backoff; file-merging
  *    space amplification < 1;
- *  - RocksDB: Bloom filter bits per key <= 0, a relative log.dir.
+ *  - RocksDB: Bloom filter bits per key <= 0, a relative log.dir;
+ *  - no network buffer at all (0 exclusive and 0 floating).
  * Warnings: inline threshold above 1 MiB (default used), num-retained
  * <= 0 (1 used), a key given both under its name and an alias (the name
  * wins), min-pause above the interval (it raises the interval),
@@ -253,6 +254,14 @@ static int check_storage(sluice_config *conf)
 		SLUICE_ERRCHECK(
 			problem(conf, k, r,
 				"Memory segment size must be a power of 2."));
+	eff(conf, "taskmanager.network.memory.buffers-per-channel", &v, &r, &k);
+	eff(conf, "taskmanager.network.memory.floating-buffers-per-gate", &b,
+	    &br, &bk);
+	if (v.i == 0 && b.i == 0)
+		SLUICE_ERRCHECK(problem(
+			conf, bk, br,
+			"with taskmanager.network.memory.buffers-per-channel 0 "
+			"a channel needs floating buffers"));
 	return 0;
 }
 

@@ -124,6 +124,36 @@ int sluice__inbox_post(sluice__inbox *in, const sluice__mail *mail)
 	return 0;
 }
 
+/* A data buffer can join `ch` now (inbox lock held). */
+static int credit_free(const sluice__channel *ch)
+{
+	const sluice__inbox *in = ch->inbox;
+
+	return ch->data_queued < ch->credits ||
+	       in->floating_used < in->floating;
+}
+
+/* A floating buffer came back (lock held): every producer waiting for
+ * credit may take it. */
+static void floating_returned(sluice__inbox *in)
+{
+	int i;
+
+	for (i = 0; i < in->num_channels; i++)
+		if (in->channels[i]->producer_waiting)
+			pthread_cond_signal(&in->channels[i]->credit);
+}
+
+void sluice__inbox_add_floating(sluice__inbox *in, int input, int32_t n)
+{
+	pthread_mutex_lock(&in->lock);
+	if (n > 0 && input >= 0 && input < 32 && !(in->gates & (1u << input))) {
+		in->gates |= 1u << input;
+		in->floating += n;
+	}
+	pthread_mutex_unlock(&in->lock);
+}
+
 /* Pop the head of `ch` (lock held); returns a credit for data and
  * hands back the producer inbox to wake (after unlocking) in `*wake`. */
 static sluice__elem *channel_pop(sluice__channel *ch, sluice__inbox **wake)
@@ -144,6 +174,14 @@ static sluice__elem *channel_pop(sluice__channel *ch, sluice__inbox **wake)
 		*wake = e->producer;
 	}
 	if (e->kind == SLUICE__ELEM_DATA) {
+		sluice__inbox *in = ch->inbox;
+
+		if (ch->data_queued > ch->credits) {
+			__atomic_store_n(
+				&in->floating_used, in->floating_used - 1,
+				__ATOMIC_RELAXED);
+			floating_returned(in);
+		}
 		__atomic_store_n(
 			&ch->data_queued, ch->data_queued - 1,
 			__ATOMIC_RELAXED);
@@ -278,7 +316,7 @@ int sluice__channel_new(
 	}
 	ch->inbox = in;
 	ch->input = input;
-	ch->credits = credits < 1 ? 1 : credits;
+	ch->credits = credits < 0 ? 0 : credits;
 	pthread_mutex_lock(&in->lock);
 	if (in->num_channels == in->cap_channels) {
 		int cap = in->cap_channels ? in->cap_channels * 2 : 4;
@@ -344,10 +382,15 @@ static int append_unlock(sluice__channel *ch, sluice__elem *e)
 	else
 		ch->head = e;
 	ch->tail = e;
-	if (e->kind == SLUICE__ELEM_DATA)
+	if (e->kind == SLUICE__ELEM_DATA) {
+		if (ch->data_queued >= ch->credits)
+			__atomic_store_n(
+				&in->floating_used, in->floating_used + 1,
+				__ATOMIC_RELAXED);
 		__atomic_store_n(
 			&ch->data_queued, ch->data_queued + 1,
 			__ATOMIC_RELAXED);
+	}
 	pthread_cond_signal(&in->cond);
 	pthread_mutex_unlock(&in->lock);
 	return 0;
@@ -361,7 +404,7 @@ int sluice__channel_push(sluice__channel *ch, sluice__elem *e)
 	e->next = NULL;
 	pthread_mutex_lock(&in->lock);
 	while (!in->closed && e->kind == SLUICE__ELEM_DATA &&
-	       ch->data_queued >= ch->credits) {
+	       !credit_free(ch)) {
 		if (!waited) {
 			ch->waits++;
 			waited = 1;
@@ -379,7 +422,7 @@ int sluice__channel_available(sluice__channel *ch, sluice__inbox *producer)
 	int ok;
 
 	pthread_mutex_lock(&in->lock);
-	ok = in->closed || ch->data_queued < ch->credits;
+	ok = in->closed || credit_free(ch);
 	if (!ok)
 		ch->wake = producer;
 	pthread_mutex_unlock(&in->lock);
@@ -389,7 +432,9 @@ int sluice__channel_available(sluice__channel *ch, sluice__inbox *producer)
 int sluice__channel_credit_hint(sluice__channel *ch)
 {
 	return __atomic_load_n(&ch->data_queued, __ATOMIC_RELAXED) <
-	       ch->credits;
+		       ch->credits ||
+	       __atomic_load_n(&ch->inbox->floating_used, __ATOMIC_RELAXED) <
+		       ch->inbox->floating;
 }
 
 int sluice__channel_push_force(sluice__channel *ch, sluice__elem *e)

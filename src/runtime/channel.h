@@ -101,13 +101,19 @@ typedef struct sluice__inbox {
 	int woken;
 	int num_prio; /* priority elements at channel heads (atomic) */
 	int has_mail; /* mails queued (atomic hint) */
+	/* floating buffers (Flink's floating-buffers-per-gate): shared by
+	 * the channels on top of their exclusive credits; a channel holding
+	 * more data buffers than its credits holds the excess as floating */
+	int32_t floating;      /* pool size: per-gate size x inputs */
+	int32_t floating_used; /* atomic reads as a hint */
+	unsigned gates;        /* inputs whose pool share was added */
 } sluice__inbox;
 
 struct sluice__channel {
 	sluice__inbox *inbox;  /* consumer side; its lock guards us */
 	pthread_cond_t credit; /* producer waits here */
 	sluice__elem *head, *tail;
-	int32_t credits;     /* data buffers allowed in the queue */
+	int32_t credits;     /* exclusive data buffers (may be 0) */
 	int32_t data_queued; /* data buffers in the queue */
 	int blocked;         /* consumer skips us (alignment) */
 	int index;           /* position in the consumer's inbox */
@@ -148,9 +154,13 @@ int sluice__inbox_next(
 /* Whether a mail or a priority element waits (cheap hint). */
 int sluice__inbox_prio(sluice__inbox *in);
 
-/* New channel into `in` for consumer input `input`, `credits` >= 1. */
+/* New channel into `in` for consumer input `input` with `credits`
+ * exclusive buffers (>= 0; a channel with none needs floating ones). */
 int sluice__channel_new(
 	sluice__channel **out, sluice__inbox *in, int input, int32_t credits);
+/* Add `n` floating buffers to `in` for input `input`, once per input
+ * (Flink: per input gate). */
+void sluice__inbox_add_floating(sluice__inbox *in, int input, int32_t n);
 /* Free with queued elements.  Call only when no thread uses it. */
 void sluice__channel_free(sluice__channel *ch);
 /*
@@ -158,8 +168,9 @@ void sluice__channel_free(sluice__channel *ch);
  * for a credit.  Returns 0 or SLUICE_ECANCELED (inbox closed).
  */
 int sluice__channel_push(sluice__channel *ch, sluice__elem *e);
-/* 1 when a data buffer can be pushed without waiting; otherwise 0 and
- * `producer` is woken when a credit comes back. */
+/* 1 when a data buffer can be pushed without waiting (an exclusive
+ * credit or a floating buffer is free); otherwise 0 and `producer` is
+ * woken when this channel's consumer takes one of its buffers. */
 int sluice__channel_available(sluice__channel *ch, sluice__inbox *producer);
 /* Cheap unlocked hint of sluice__channel_available. */
 int sluice__channel_credit_hint(sluice__channel *ch);

@@ -25,8 +25,11 @@ int sluice_job_new(
 	sluice_job *job;
 
 	*out = NULL;
-	if (opts && (opts->channel_credits < 0 || opts->snapshot_threads < 0 ||
-		     opts->snapshot_threads > 64))
+	if (opts &&
+	    (opts->channel_credits < -1 ||
+	     (opts->channel_credits == -1 && opts->floating_buffers <= 0) ||
+	     opts->floating_buffers < 0 || opts->snapshot_threads < 0 ||
+	     opts->snapshot_threads > 64))
 		return sluice__error_set(
 			SLUICE_EINVALID, SLUICE_ERRCLS_JOB,
 			"job '%s': invalid runtime options", name ? name : "");
@@ -315,9 +318,13 @@ make_out_edge(sluice_job *job, sluice__task *t, const sluice__edge *e)
 
 		rc = sluice__channel_new(
 			&o->channels[c], &consumer->inbox, e->input,
-			job->opts.channel_credits);
+			job->opts.channel_credits < 0
+				? 0
+				: job->opts.channel_credits);
 		if (rc < 0 || (rc = add_channel(job, o->channels[c])) < 0)
 			return rc;
+		sluice__inbox_add_floating(
+			&consumer->inbox, e->input, job->opts.floating_buffers);
 		consumer->inputs_open[e->input]++;
 		consumer->data_open[e->input]++;
 	}

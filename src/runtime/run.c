@@ -293,6 +293,7 @@ run_setup(sluice_run *r, const sluice_config *conf, const sluice_run_options *o)
 			SLUICE_EBUSY, SLUICE_ERRCLS_JOB,
 			"job '%s' is already started", r->job->name);
 	SLUICE_ERRCHECK(sluice_job_options_from_settings(&r->job->opts, &s));
+	SLUICE_ERRCHECK(sluice_job_options_from_config(&r->job->opts, conf));
 	SLUICE_ERRCHECK(build_storage(r, &s));
 	SLUICE_ERRCHECK(build_coord(r, &s, seed));
 	SLUICE_ERRCHECK(

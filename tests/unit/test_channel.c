@@ -2,6 +2,10 @@
  * Channels and inboxes: element order, credit-based backpressure (a
  * producer without credit waits and the consumer wakes it), events that
  * need no credit, alignment blocking, mail priority, wake-ups and close.
+ * Floating buffers: an input's pool shared by its channels on top of
+ * their exclusive credits (added once per input); a channel without
+ * exclusive credits lives on the pool; a producer waiting for credit on
+ * one channel gets a floating buffer another channel's consumer returned.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -162,6 +166,52 @@ test_channel__producer_without_credit_blocks_until_consumer_takes(void **state)
 	assert_int_equal(p.rc, 0);
 	assert_true(p.ch->waits >= 1);
 	sluice__channel_free(p.ch);
+	sluice__inbox_release(&in);
+}
+
+static void test_channel__floating_buffers_are_shared_by_an_input(void **state)
+{
+	sluice__inbox in;
+	sluice__channel *b;
+	producer p = {NULL, 3, 0, 0};
+	pthread_t th;
+
+	(void)state;
+	assert_int_equal(sluice__inbox_init(&in), 0);
+	/* a: no exclusive credit; b: one; input 0 has two floating */
+	assert_int_equal(sluice__channel_new(&p.ch, &in, 0, 0), 0);
+	assert_int_equal(sluice__channel_new(&b, &in, 0, 1), 0);
+	sluice__inbox_add_floating(&in, 0, 2);
+	sluice__inbox_add_floating(&in, 0, 2); /* once per input */
+	assert_int_equal(in.floating, 2);
+	assert_true(sluice__channel_available(b, NULL));
+	assert_int_equal(sluice__channel_push(b, data_elem(10)), 0);
+	assert_int_equal(sluice__channel_push(b, data_elem(11)), 0);
+	assert_int_equal(in.floating_used, 1); /* b's second is floating */
+	/* a gets the last floating buffer, then waits */
+	assert_int_equal(pthread_create(&th, NULL, produce, &p), 0);
+	assert_true(rt_wait_for(producer_waits, &p));
+	assert_int_equal(__atomic_load_n(&p.pushed, __ATOMIC_SEQ_CST), 1);
+	assert_false(sluice__channel_credit_hint(p.ch));
+	assert_false(sluice__channel_credit_hint(b));
+	/* each buffer taken returns a floating one, a's included; the one
+	 * b's consumer returns goes to a as well */
+	expect_next(&in, SLUICE__ELEM_DATA, 0, 0);
+	expect_next(&in, SLUICE__ELEM_DATA, 10, 1);
+	assert_true(rt_wait_for(pushed_all, &p));
+	pthread_join(th, NULL);
+	assert_int_equal(p.rc, 0);
+	assert_int_equal(in.floating_used, 2);
+	expect_next(&in, SLUICE__ELEM_DATA, 1, 0);
+	expect_next(&in, SLUICE__ELEM_DATA, 11, 1);
+	expect_next(&in, SLUICE__ELEM_DATA, 2, 0);
+	assert_int_equal(in.floating_used, 0);
+	expect_nothing(&in);
+	/* another input brings its own share */
+	sluice__inbox_add_floating(&in, 1, 3);
+	assert_int_equal(in.floating, 5);
+	sluice__channel_free(p.ch);
+	sluice__channel_free(b);
 	sluice__inbox_release(&in);
 }
 
@@ -459,6 +509,8 @@ int main(void)
 			test_channel__keeps_records_and_events_in_order),
 		cmocka_unit_test(
 			test_channel__producer_without_credit_blocks_until_consumer_takes),
+		cmocka_unit_test(
+			test_channel__floating_buffers_are_shared_by_an_input),
 		cmocka_unit_test(test_channel__events_need_no_credit),
 		cmocka_unit_test(
 			test_channel__blocked_channel_is_skipped_until_unblocked),

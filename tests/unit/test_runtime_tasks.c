@@ -1025,6 +1025,61 @@ test_runtime__options_follow_the_checkpoint_configuration(void **state)
 	sluice_config_free(conf);
 }
 
+/* The network keys: Flink's defaults, then values as set; 0 exclusive
+ * buffers means floating ones only; no buffer at all is refused, by the
+ * mapping and by the configuration check. */
+static void test_runtime__options_follow_the_network_configuration(void **st)
+{
+	sluice_config *conf;
+	sluice_job_options o;
+	sluice_job *job;
+
+	(void)st;
+	assert_int_equal(sluice_config_new(&conf), 0);
+	memset(&o, 0, sizeof(o));
+	assert_int_equal(sluice_job_options_from_config(&o, conf), 0);
+	assert_int_equal(o.buffer_size, 32 * 1024);
+	assert_int_equal(o.channel_credits, 2);
+	assert_int_equal(o.floating_buffers, 8);
+	assert_int_equal(
+		sluice_config_set_arg(
+			conf, "taskmanager.memory.segment-size=4kb"),
+		0);
+	assert_int_equal(
+		sluice_config_set_arg(
+			conf,
+			"taskmanager.network.memory.buffers-per-channel=0"),
+		0);
+	assert_int_equal(
+		sluice_config_set_arg(
+			conf, "taskmanager.network.memory.floating-buffers-per-"
+			      "gate=3"),
+		0);
+	assert_int_equal(sluice_config_validate(conf), 0);
+	assert_int_equal(sluice_job_options_from_config(&o, conf), 0);
+	assert_int_equal(o.buffer_size, 4096);
+	assert_int_equal(o.channel_credits, -1);
+	assert_int_equal(o.floating_buffers, 3);
+	o.version = SLUICE_JOB_OPTIONS_VERSION;
+	assert_int_equal(sluice_job_new(&job, "net", &o), 0);
+	sluice_job_free(job);
+	o.floating_buffers = 0; /* -1 without floating buffers: refused */
+	assert_int_equal(sluice_job_new(&job, "net", &o), SLUICE_EINVALID);
+	assert_int_equal(
+		sluice_config_set_arg(
+			conf, "taskmanager.network.memory.floating-buffers-per-"
+			      "gate=0"),
+		0);
+	assert_int_equal(
+		sluice_job_options_from_config(&o, conf), SLUICE_EINVALID);
+	assert_non_null(strstr(
+		sluice_error_last()->message, "buffers-per-channel (0)"));
+	assert_int_equal(sluice_config_validate(conf), SLUICE_EINVALID);
+	assert_non_null(strstr(
+		sluice_config_problem(conf, 0), "floating-buffers-per-gate"));
+	sluice_config_free(conf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1032,6 +1087,8 @@ int main(void)
 			test_runtime__trigger_task_checkpoints_a_single_task),
 		cmocka_unit_test(
 			test_runtime__options_follow_the_checkpoint_configuration),
+		cmocka_unit_test(
+			test_runtime__options_follow_the_network_configuration),
 		cmocka_unit_test(
 			test_runtime__graph_validation_rejects_bad_jobs),
 		cmocka_unit_test(
