@@ -4,9 +4,15 @@
  * becomes a record with key and value both the line (without the
  * newline) and timestamp the processing time.  A file belongs to subtask
  * hash32(name) % parallelism.  The byte offset reached in every file is
- * the operator state ("file-offsets": 8-byte offset then the path), so a
- * restore continues exactly after the last checkpointed line; restoring
- * at another parallelism is refused.
+ * operator state (an element per file: 8-byte offset then the path), so a
+ * restore continues exactly after the last checkpointed line.  It is a
+ * union list ("file-positions"): on restore every subtask sees every
+ * file's offset and keeps those of the files it owns at the new
+ * parallelism, so the source rescales.  Where the state provider has no
+ * union lists (the in-memory one of bare sluice_job runs) and in
+ * checkpoints of older versions the offsets are a split list
+ * ("file-offsets"), which a restore at another parallelism cannot divide:
+ * it is refused, naming the file.
  *
  * Bounded (default): a last line without a newline is emitted at end of
  * file, and the source ends after its last file.  A poll emits at most
@@ -31,10 +37,11 @@
 #include "util/error.h"
 #include "util/hash.h"
 
-#define STATE_NAME "file-offsets"
-#define CHUNK      (8u << 10)
-#define MAX_LINE   (16u << 20)
-#define BATCH      64 /* lines per poll: checkpoints stay prompt */
+#define STATE_NAME  "file-positions" /* union list */
+#define SPLIT_STATE "file-offsets"   /* split list: same parallelism only */
+#define CHUNK       (8u << 10)
+#define MAX_LINE    (16u << 20)
+#define BATCH       64 /* lines per poll: checkpoints stay prompt */
 
 typedef struct src_file {
 	char *path;
@@ -45,7 +52,9 @@ typedef struct src_file {
 typedef struct fsrc {
 	src_file *files;
 	size_t num_files, cap_files;
-	size_t cur; /* file being read */
+	size_t cur;     /* file being read */
+	int split_held; /* a restored split list to empty at the next
+			   snapshot (its offsets are in the union list then) */
 	uint8_t *buf;
 	size_t cap;
 } fsrc;
@@ -160,15 +169,19 @@ static int scan(sluice_ctx *ctx, fsrc *s)
 	return add_file(s, a->path, 0);
 }
 
-static int restore_offsets(sluice_ctx *ctx, fsrc *s)
+/* The offsets in list `name`; files of other subtasks are skipped
+ * (`split` == 0) or refused. */
+static int restore_list(sluice_ctx *ctx, fsrc *s, const char *name, int split)
 {
 	const sluice_slice *el;
 	char path[4096];
 	size_t n, i;
 	int rc;
 
-	if ((rc = sluice_ctx_opstate_get(ctx, STATE_NAME, &el, &n)) < 0)
+	if ((rc = sluice_ctx_opstate_get(ctx, name, &el, &n)) < 0)
 		return rc;
+	if (split && n > 0)
+		s->split_held = 1;
 	for (i = 0; i < n; i++) {
 		size_t plen = el[i].len - 8;
 
@@ -176,24 +189,37 @@ static int restore_offsets(sluice_ctx *ctx, fsrc *s)
 			return sluice__error_set(
 				SLUICE_ECORRUPT, SLUICE_ERRCLS_JOB,
 				"file source '%s' subtask %d: offset entry "
-				"%zu has %zu bytes",
+				"%zu of '%s' has %zu bytes",
 				sluice_ctx_uid(ctx),
-				(int)sluice_ctx_subtask(ctx), i, el[i].len);
+				(int)sluice_ctx_subtask(ctx), i, name,
+				el[i].len);
 		memcpy(path, (const uint8_t *)el[i].data + 8, plen);
 		path[plen] = '\0';
-		if (!owns(ctx, path))
+		if (!owns(ctx, path)) {
+			if (!split)
+				continue; /* another subtask's now */
 			return sluice__error_set(
 				SLUICE_EINVALID, SLUICE_ERRCLS_JOB,
 				"file source '%s' subtask %d: restored file "
-				"'%s' belongs to another subtask; restoring "
-				"at another parallelism is not supported",
+				"'%s' belongs to another subtask; a "
+				"checkpoint keeping file offsets as a split "
+				"list restores at its own parallelism only",
 				sluice_ctx_uid(ctx),
 				(int)sluice_ctx_subtask(ctx), path);
+		}
+		if (find_file(s, path))
+			continue;
 		if ((rc = add_file(
 			     s, path, (int64_t)sluice__rd64(el[i].data))) < 0)
 			return rc;
 	}
 	return 0;
+}
+
+static int restore_offsets(sluice_ctx *ctx, fsrc *s)
+{
+	SLUICE_ERRCHECK(restore_list(ctx, s, STATE_NAME, 0));
+	return restore_list(ctx, s, SPLIT_STATE, 1);
 }
 
 static int fsrc_init(sluice_ctx *ctx, int restored)
@@ -360,8 +386,18 @@ static int fsrc_snapshot(sluice_ctx *ctx, int64_t id)
 		els[i] = SLUICE_SLICE(b.ptr + off, len);
 		off += len;
 	}
-	if (rc == 0)
-		rc = sluice_ctx_opstate_set(ctx, STATE_NAME, els, s->num_files);
+	if (rc == 0) {
+		rc = sluice_ctx_union_state_set(
+			ctx, STATE_NAME, els, s->num_files);
+		if (rc == SLUICE_EUNSUPPORTED) {
+			sluice_error_clear();
+			rc = sluice_ctx_opstate_set(
+				ctx, SPLIT_STATE, els, s->num_files);
+		} else if (rc == 0 && s->split_held) {
+			rc = sluice_ctx_opstate_set(ctx, SPLIT_STATE, NULL, 0);
+			s->split_held = rc < 0;
+		}
+	}
 	sluice__free(els);
 	sluice_buf_release(&b);
 	return rc;
