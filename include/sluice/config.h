@@ -43,6 +43,10 @@ typedef enum sluice_option_type {
 #define SLUICE_OPTF_SECRET     0x01u /* never printed: shown as ****** */
 #define SLUICE_OPTF_NOOP       0x02u /* accepted, deprecated, no effect */
 #define SLUICE_OPTF_DEPRECATED 0x04u /* the key itself is deprecated */
+/* Flink's key, not implemented in sluice: accepted (a configuration
+ * written for Flink still loads) with a warning when set; the
+ * description says why */
+#define SLUICE_OPTF_NO_EFFECT 0x08u
 
 typedef struct sluice_option {
 	const char *key;            /* Flink 2.x name */

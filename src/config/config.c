@@ -191,6 +191,10 @@ static int key_warnings(sluice_config *conf, const char *key)
 			&conf->warnings,
 			"'%s' is deprecated and has no effect: %s", opt->key,
 			opt->description);
+	if (opt->flags & SLUICE_OPTF_NO_EFFECT)
+		return sluice__strlist_addf(
+			&conf->warnings, "'%s' has no effect in sluice: %s",
+			opt->key, opt->description);
 	if (opt->flags & SLUICE_OPTF_DEPRECATED)
 		return sluice__strlist_addf(
 			&conf->warnings, "'%s' is deprecated: %s", opt->key,

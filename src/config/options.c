@@ -110,15 +110,17 @@ static const sluice_option options[] = {
 	 .type = SLUICE_OPT_BOOL,
 	 .default_value = "false",
 	 NB,
-	 .description = "Experimental: let timers firing be interrupted by "
-			"unaligned checkpoint barriers."},
+	 .flags = SLUICE_OPTF_NO_EFFECT,
+	 .description = "Experimental in Flink: let timers firing be "
+			"interrupted by unaligned checkpoint barriers. Not "
+			"implemented: sluice fires timers between mails."},
 	{.key = "execution.checkpointing.force",
 	 .type = SLUICE_OPT_BOOL,
 	 .default_value = "false",
 	 NB,
-	 .flags = SLUICE_OPTF_DEPRECATED,
+	 .flags = SLUICE_OPTF_NOOP | SLUICE_OPTF_DEPRECATED,
 	 .description = "Deprecated (Flink 1.x internal): force checkpoints "
-			"for iterative jobs."},
+			"for iterative jobs; sluice has none."},
 	{.key = "execution.checkpointing.checkpoints-after-tasks-finish",
 	 .aliases = A("execution.checkpointing.checkpoints-after-tasks-"
 		      "finish.enabled"),
@@ -206,52 +208,67 @@ static const sluice_option options[] = {
 	 .type = SLUICE_OPT_BOOL,
 	 .default_value = "false",
 	 NB,
+	 .flags = SLUICE_OPTF_NO_EFFECT,
 	 .description = "Also keep a local copy of each checkpoint for fast "
-			"task-local recovery."},
+			"task-local recovery. Not implemented: sluice restores "
+			"from the checkpoint storage (a local disk is one)."},
 	{.key = "execution.checkpointing.local-backup.dirs",
 	 .aliases = A("taskmanager.state.local.root-dirs"),
 	 .type = SLUICE_OPT_STRING,
 	 NB,
-	 .description = "Directories of local checkpoint copies. Unset = "
-			"<working dir>/localState."},
+	 .flags = SLUICE_OPTF_NO_EFFECT,
+	 .description = "Directories of local checkpoint copies. Not "
+			"implemented (see local-backup.enabled)."},
 	{.key = "execution.checkpointing.cleaner.parallel-mode",
 	 .aliases = A("state.checkpoint.cleaner.parallel-mode"),
 	 .type = SLUICE_OPT_BOOL,
 	 .default_value = "true",
 	 NB,
+	 .flags = SLUICE_OPTF_NO_EFFECT,
 	 .description = "Discard the states of a subsumed checkpoint in "
-			"parallel."},
+			"parallel. Not implemented: sluice discards them one "
+			"after the other."},
 	{.key = "execution.checkpointing.file-merging.enabled",
 	 .type = SLUICE_OPT_BOOL,
 	 .default_value = "false",
 	 NB,
-	 .description = "Experimental (FLIP-306): merge small checkpoint "
-			"files."},
+	 .flags = SLUICE_OPTF_NO_EFFECT,
+	 .description = "Experimental in Flink (FLIP-306): merge small "
+			"checkpoint files. Not implemented: small state is "
+			"inlined in _metadata (data-inline-threshold)."},
 	{.key = "execution.checkpointing.file-merging.max-file-size",
 	 .type = SLUICE_OPT_MEMORY,
 	 .default_value = "32mb",
 	 B(1, INT64_MAX),
-	 .description = "Experimental: upper size of a merged file."},
+	 .flags = SLUICE_OPTF_NO_EFFECT,
+	 .description = "Experimental: upper size of a merged file. Not "
+			"implemented (see file-merging.enabled)."},
 	{.key = "execution.checkpointing.file-merging.across-checkpoint-"
 		"boundary",
 	 .type = SLUICE_OPT_BOOL,
 	 .default_value = "false",
 	 NB,
+	 .flags = SLUICE_OPTF_NO_EFFECT,
 	 .description = "Experimental: merge files of different "
-			"checkpoints."},
+			"checkpoints. Not implemented (see "
+			"file-merging.enabled)."},
 	{.key = "execution.checkpointing.file-merging.pool-blocking",
 	 .type = SLUICE_OPT_BOOL,
 	 .default_value = "false",
 	 NB,
+	 .flags = SLUICE_OPTF_NO_EFFECT,
 	 .description = "Experimental: block while no physical file is free "
-			"for reuse."},
+			"for reuse. Not implemented (see "
+			"file-merging.enabled)."},
 	{.key = "execution.checkpointing.file-merging.max-space-"
 		"amplification",
 	 .type = SLUICE_OPT_DOUBLE,
 	 .default_value = "2.0",
 	 NB,
+	 .flags = SLUICE_OPTF_NO_EFFECT,
 	 .description = "Experimental: compact a merged file when its space "
-			"amplification exceeds this (>= 1)."},
+			"amplification exceeds this (>= 1). Not implemented "
+			"(see file-merging.enabled)."},
 	{.key = "execution.checkpointing.snapshot-compression",
 	 .type = SLUICE_OPT_BOOL,
 	 .default_value = "false",
@@ -325,8 +342,11 @@ static const sluice_option options[] = {
 	 .type = SLUICE_OPT_BOOL,
 	 .default_value = "true",
 	 NB,
-	 .description = "Bound RocksDB memory (block cache and write "
-			"buffers) by the slot's managed memory."},
+	 .flags = SLUICE_OPTF_NO_EFFECT,
+	 .description = "Bound RocksDB memory by the slot's managed memory. "
+			"Not implemented: sluice has no managed memory; use "
+			"memory.fixed-per-slot or block.cache-size and "
+			"writebuffer.size."},
 	{.key = "state.backend.rocksdb.memory.fixed-per-slot",
 	 .type = SLUICE_OPT_MEMORY,
 	 B(1, INT64_MAX),
@@ -375,8 +395,11 @@ static const sluice_option options[] = {
 	 .type = SLUICE_OPT_DURATION,
 	 .default_value = "30 d",
 	 B(0, INT64_MAX),
+	 .flags = SLUICE_OPTF_NO_EFFECT,
 	 .description = "TTL: compact files older than this so expired state "
-			"goes away; 0 disables periodic compaction."},
+			"goes away. Not implemented: RocksDB 7.8's C API "
+			"cannot set periodic compaction; expired state goes "
+			"at the compactions writes cause."},
 	{.key = "state.backend.rocksdb.writebuffer.count",
 	 .type = SLUICE_OPT_INT,
 	 .default_value = "2",
@@ -529,12 +552,17 @@ static const sluice_option options[] = {
 	 .type = SLUICE_OPT_BOOL,
 	 .default_value = "false",
 	 NB,
-	 .description = "Restore from the task-local copy when one exists."},
+	 .flags = SLUICE_OPTF_NO_EFFECT,
+	 .description = "Restore from the task-local copy when one exists. "
+			"Not implemented (see "
+			"execution.checkpointing.local-backup.enabled)."},
 	{.key = "execution.state-recovery.approximate-local-recovery",
 	 .type = SLUICE_OPT_BOOL,
 	 .default_value = "false",
 	 NB,
-	 .description = "Internal: approximate task-local recovery."},
+	 .flags = SLUICE_OPTF_NO_EFFECT,
+	 .description = "Internal in Flink: approximate task-local recovery. "
+			"Not implemented."},
 	{.key = "execution.state-recovery.without-channel-state.checkpoint-id",
 	 .aliases = A("execution.checkpointing.recover-without-channel-state."
 		      "checkpoint-id"),

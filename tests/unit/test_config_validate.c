@@ -304,6 +304,23 @@ static void test_rules__deprecated_keys_warn(void **state)
 		MAKE(c, "state.backend=rocksdb", CK("incremental=true")), 0);
 	assert_int_equal(find_warning(c, "hashmap"), -1);
 	sluice_config_free(c);
+	/* Flink's keys sluice does not implement: loaded, with a word */
+	assert_int_equal(
+		MAKE(c, "state.backend.local-recovery=true",
+		     CK("file-merging.enabled=true")),
+		0);
+	assert_true(
+		find_warning(
+			c, "'execution.checkpointing.local-backup.enabled' has "
+			   "no effect in sluice: ") >= 0);
+	assert_true(
+		find_warning(
+			c, "'execution.checkpointing.file-merging.enabled' has "
+			   "no effect in sluice: ") >= 0);
+	sluice_config_free(c);
+	assert_int_equal(MAKE(c, CK("file-merging.enabled=false")), 0);
+	assert_true(find_warning(c, "no effect in sluice") >= 0);
+	sluice_config_free(c);
 }
 
 static void test_settings__defaults(void **state)

@@ -193,6 +193,8 @@ static void explain_option(const sluice_option *opt)
 		printf("  status:   deprecated, no effect\n");
 	else if (opt->flags & SLUICE_OPTF_DEPRECATED)
 		printf("  status:   deprecated\n");
+	else if (opt->flags & SLUICE_OPTF_NO_EFFECT)
+		printf("  status:   not implemented in sluice, no effect\n");
 	printf("  meaning:  %s\n", opt->description);
 	if (opt->advice)
 		printf("  advice:   %s\n", opt->advice);
@@ -268,6 +270,8 @@ static void docs_option(const sluice_option *opt)
 		printf("| status | deprecated, no effect |\n");
 	else if (opt->flags & SLUICE_OPTF_DEPRECATED)
 		printf("| status | deprecated |\n");
+	else if (opt->flags & SLUICE_OPTF_NO_EFFECT)
+		printf("| status | not implemented in sluice, no effect |\n");
 	if (opt->advice)
 		printf("| advice | %s |\n", opt->advice);
 	putchar('\n');
