@@ -569,8 +569,10 @@ static const sluice_option options[] = {
 	 .type = SLUICE_OPT_LONG,
 	 .default_value = "-1",
 	 B(-1, INT64_MAX),
-	 .description = "Restore this checkpoint without its channel state "
-			"(-1 = off)."},
+	 .description = "Restore the checkpoint with this id without its "
+			"channel state (-1 = off): the in-flight records an "
+			"unaligned checkpoint held are lost, and it also "
+			"restores at another parallelism. An escape hatch."},
 	{.key = "restart-strategy.type",
 	 .aliases = A("restart-strategy"),
 	 .type = SLUICE_OPT_ENUM,

@@ -381,10 +381,11 @@ static int check_restore(sluice_job *job, const sluice_job_restore *r)
 		const sluice_task_snapshot *s = r->tasks[i];
 		sluice__vertex *v = vertex_by_uid(job, s->uid);
 
-		if (!s->keyed && !s->opstate && !s->incremental &&
-		    !s->channel_state)
+		int inflight = s->channel_state && !r->ignore_channel_state;
+
+		if (!s->keyed && !s->opstate && !s->incremental && !inflight)
 			continue;
-		if (s->channel_state && v && v->parallelism != s->parallelism)
+		if (inflight && v && v->parallelism != s->parallelism)
 			return sluice__error_set(
 				SLUICE_EUNSUPPORTED, SLUICE_ERRCLS_JOB,
 				"checkpoint %s holds in-flight data of an "
@@ -392,9 +393,13 @@ static int check_restore(sluice_job *job, const sluice_job_restore *r)
 				"parallelism %d; it cannot be restored at "
 				"parallelism %d. Restore it at the same "
 				"parallelism, take an aligned savepoint, and "
-				"rescale from the savepoint",
+				"rescale from the savepoint (or, losing the "
+				"in-flight records, set "
+				"execution.state-recovery.without-channel-"
+				"state.checkpoint-id: %lld)",
 				r->dir ? r->dir : what, s->uid,
-				(int)s->parallelism, (int)v->parallelism);
+				(int)s->parallelism, (int)v->parallelism,
+				(long long)r->checkpoint_id);
 		if (!v && r->allow_non_restored) {
 			sluice__info(
 				"Skipping savepoint state for operator %s.",
@@ -592,8 +597,8 @@ static int restore_channel_state(sluice__task *t, const sluice_job_restore *r)
 	for (i = 0; i < r->num_tasks; i++) {
 		const sluice_task_snapshot *s = r->tasks[i];
 
-		if (!s->channel_state || s->subtask != t->subtask ||
-		    strcmp(s->uid, t->v->uid))
+		if (!s->channel_state || r->ignore_channel_state ||
+		    s->subtask != t->subtask || strcmp(s->uid, t->v->uid))
 			continue;
 		snprintf(
 			what, sizeof(what),

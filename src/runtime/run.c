@@ -140,6 +140,10 @@ read_recovery(sluice_run *r, const sluice_config *conf, const char **path)
 		&r->allow_non_restored));
 	SLUICE_ERRCHECK(sluice_config_get_enum(
 		conf, "execution.state-recovery.claim-mode", &claim));
+	SLUICE_ERRCHECK(sluice_config_get_long(
+		conf,
+		"execution.state-recovery.without-channel-state.checkpoint-id",
+		&r->without_cs_id));
 	r->claim = (sluice__claim_mode)claim;
 	if (*path && !**path)
 		*path = NULL;

@@ -34,6 +34,7 @@ struct sluice_run {
 	char job_id[33];
 	int checkpointing; /* periodic checkpoints configured */
 	int allow_non_restored;
+	int64_t without_cs_id; /* restore this one without channel state */
 	sluice__claim_mode claim;
 	sluice_checkpoint_storage *cs;
 	sluice__ckstore *ks;

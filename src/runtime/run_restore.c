@@ -46,6 +46,16 @@ static int is_savepoint(const sluice_checkpoint_meta *m)
 	       m->props.kind == SLUICE_SNAPSHOT_SYNC_SAVEPOINT;
 }
 
+static int has_channel_state(const sluice_restore_set *rs)
+{
+	size_t i;
+
+	for (i = 0; i < rs->restore.num_tasks; i++)
+		if (rs->restore.tasks[i]->channel_state)
+			return 1;
+	return 0;
+}
+
 /* Start the job with the state of `m` in `dir` read through `st`. */
 static int start_from(
 	sluice_run *run,
@@ -58,6 +68,16 @@ static int start_from(
 
 	SLUICE_ERRCHECK(sluice_restore_set_from_meta(&rs, m, st, dir));
 	rs->restore.allow_non_restored = run->allow_non_restored;
+	if (run->without_cs_id >= 0 && m->checkpoint_id == run->without_cs_id &&
+	    has_channel_state(rs)) {
+		rs->restore.ignore_channel_state = 1;
+		sluice__warn(
+			"job %s: restoring checkpoint %lld without its channel "
+			"state (execution.state-recovery.without-channel-state."
+			"checkpoint-id): the in-flight records it held are "
+			"lost",
+			run->job_id, (long long)m->checkpoint_id);
+	}
 	rc = sluice_job_start(run->job, &run->resp, &rs->restore);
 	sluice_restore_set_free(rs);
 	return rc;

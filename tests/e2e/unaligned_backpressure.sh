@@ -102,4 +102,15 @@ grep -q "holds in-flight data of an unaligned checkpoint" "$tmp/rescale/log2" &&
 	grep -q "chk-" "$tmp/rescale/log2" ||
 	{ cat "$tmp/rescale/log2" >&2; fail "rescale: unclear error"; }
 echo "rescale: refused with a clear message"
+# the escape hatch the message names: restore without the in-flight data
+id=$(sed -n 's/.*without-channel-state.checkpoint-id: \([0-9]*\).*/\1/p' "$tmp/rescale/log2" | head -n 1)
+[ -n "$id" ] || { cat "$tmp/rescale/log2" >&2; fail "rescale: the message names no checkpoint id"; }
+"$SLUICE" run "$tmp/rescale/p1.yaml" --restore latest \
+	-D execution.state-recovery.without-channel-state.checkpoint-id="$id" \
+	>"$tmp/rescale/log3" 2>&1 ||
+	{ cat "$tmp/rescale/log3" >&2; fail "rescale: restore without channel state failed"; }
+grep -q "without its channel state" "$tmp/rescale/log3" &&
+	grep -q "restored checkpoint $id" "$tmp/rescale/log3" ||
+	{ cat "$tmp/rescale/log3" >&2; fail "rescale: no word on the dropped channel state"; }
+echo "rescale: restored checkpoint $id at parallelism 1 without its channel state"
 echo ok

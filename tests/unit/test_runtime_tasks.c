@@ -618,7 +618,7 @@ test_runtime__restore_matches_state_to_vertices_as_flink(void **state)
 	sluice_keyed_handle keyed = {0, 0, NULL, &empty};
 	sluice_task_snapshot snap;
 	const sluice_task_snapshot *list[1] = {&snap};
-	sluice_job_restore rs = {7, list, 1, NULL, NULL, 0};
+	sluice_job_restore rs = {7, list, 1, NULL, NULL, 0, 0};
 	sluice_task_info info;
 	int i;
 
@@ -671,7 +671,7 @@ test_runtime__restore_rejects_explicit_max_parallelism_change(void **state)
 	sluice_opstate_handle ops = {0, NULL, &empty};
 	sluice_task_snapshot snap;
 	const sluice_task_snapshot *list[1] = {&snap};
-	sluice_job_restore rs = {9, list, 1, NULL, "/ck/chk-9", 0};
+	sluice_job_restore rs = {9, list, 1, NULL, "/ck/chk-9", 0, 0};
 	sluice_vertex_spec spec;
 	sluice_job *job;
 	src_cfg src = {0};

@@ -191,6 +191,11 @@ typedef struct sluice_job_restore {
 	const char *dir;
 	/* execution.state-recovery.ignore-unclaimed-state */
 	int allow_non_restored;
+	/* execution.state-recovery.without-channel-state.checkpoint-id named
+	 * this checkpoint: its channel state (the in-flight data of an
+	 * unaligned checkpoint) is not restored, so it also restores at
+	 * another parallelism; those records are lost */
+	int ignore_channel_state;
 } sluice_job_restore;
 
 struct sluice_checkpoint_meta;
