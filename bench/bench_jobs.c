@@ -23,7 +23,8 @@
  *    than wall time to other load on a shared machine.
  * Median of each over the rounds, spread (max - min) / median, ratios of
  * the medians.  Usage: bench_jobs [records] [rounds] [hashmap|rocksdb]
- * [null|file] [interval].
+ * [null|file] [interval] [key=value,...] (more configuration for both
+ * sides, e.g. the network buffer keys).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -142,12 +143,25 @@ static double cpu_now(void)
 		       1e6;
 }
 
+/* `extra`: comma-separated key=value pairs set after the job file. */
+static int set_extra(sluice_config *conf, const char *extra)
+{
+	char buf[1024], *p, *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", extra);
+	for (p = strtok_r(buf, ",", &save); p; p = strtok_r(NULL, ",", &save))
+		if (sluice_config_set_arg(conf, p) < 0)
+			return -1;
+	return 0;
+}
+
 static run_times run_once(
 	long n,
 	const char *backend,
 	const char *sink,
 	int checkpoints,
 	const char *interval,
+	const char *extra,
 	const char *dir)
 {
 	char yaml[2048], out[1024], name[32];
@@ -182,7 +196,7 @@ static run_times run_once(
 	if (sluice_config_new(&conf) < 0 ||
 	    sluice_jobfile_load_string(&jf, yaml, strlen(yaml), "bench", conf) <
 		    0 ||
-	    sluice_config_validate(conf) < 0 ||
+	    set_extra(conf, extra) < 0 || sluice_config_validate(conf) < 0 ||
 	    build(&job, name, n, sink, &fsa, &seq) < 0) {
 		fprintf(stderr, "setup: %s\n", sluice_error_last()->message);
 		exit(1);
@@ -212,6 +226,7 @@ int main(int argc, char **argv)
 	const char *backend = argc > 3 ? argv[3] : "hashmap";
 	const char *sink = argc > 4 ? argv[4] : "null";
 	const char *interval = argc > 5 ? argv[5] : "1 s";
+	const char *extra = argc > 6 ? argv[6] : "";
 	double pon[64], poff[64], eon[64], eoff[64], con[64], coff[64];
 	double spon, spoff, seon, seoff, mpon, mpoff, meon, meoff;
 	double scon, scoff, mcon, mcoff;
@@ -220,8 +235,10 @@ int main(int argc, char **argv)
 	if (rounds < 1 || rounds > 64 || !mkdtemp(dir))
 		return 2;
 	for (i = 0; i < rounds; i++) {
-		run_times off = run_once(n, backend, sink, 0, interval, dir);
-		run_times on = run_once(n, backend, sink, 1, interval, dir);
+		run_times off =
+			run_once(n, backend, sink, 0, interval, extra, dir);
+		run_times on =
+			run_once(n, backend, sink, 1, interval, extra, dir);
 
 		poff[i] = off.processing;
 		eoff[i] = off.end_to_end;
