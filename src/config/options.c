@@ -88,7 +88,10 @@ static const sluice_option options[] = {
 	 NB,
 	 .description = "Allow unaligned checkpoints for iterative jobs and "
 			"custom partitioners, where rescaling from them is "
-			"not guaranteed to work."},
+			"not guaranteed to work. sluice has neither (its "
+			"edges are forward, rebalance, broadcast and key-by), "
+			"so every channel takes unaligned barriers with or "
+			"without it."},
 	{.key = "execution.checkpointing.aligned-checkpoint-timeout",
 	 .aliases = A("execution.checkpointing.alignment-timeout"),
 	 .type = SLUICE_OPT_DURATION,
