@@ -49,6 +49,41 @@ extern const sluice_operator sluice__sequence_op;
 typedef sluice_file_source_options sluice__file_source_arg;
 extern const sluice_operator sluice__file_source_op;
 
+/*
+ * Operator state of items a subtask owns at a parallelism (owned_list.c):
+ * a union list `name`, or where the provider has none a split list
+ * `legacy` (also what older checkpoints hold), which restores at its own
+ * parallelism only.
+ */
+typedef struct sluice__owned_list {
+	const char *name;   /* union list */
+	const char *legacy; /* split list */
+	int legacy_held;    /* a restored split list to empty */
+} sluice__owned_list;
+
+typedef struct sluice__owned_ops {
+	const char *what; /* the operator, for messages: "file source" */
+	const char *item; /* "a file's offset" */
+	/* 1 when this subtask owns the item, 0 not, < 0 malformed */
+	int (*owns)(sluice_ctx *ctx, sluice_slice item, void *arg);
+	/* keep an owned item */
+	int (*take)(sluice_ctx *ctx, sluice_slice item, void *arg);
+} sluice__owned_ops;
+
+/* The restored items of both lists this subtask owns, to `take`; an
+ * item of the split list it does not own fails (SLUICE_EINVALID). */
+int sluice__owned_list_restore(
+	sluice_ctx *ctx,
+	sluice__owned_list *l,
+	const sluice__owned_ops *ops,
+	void *arg);
+/* Replace the items (union list; split list without union support). */
+int sluice__owned_list_save(
+	sluice_ctx *ctx,
+	sluice__owned_list *l,
+	const sluice_slice *items,
+	size_t n);
+
 /* operators */
 extern const sluice_operator sluice__count_op; /* arg NULL */
 extern const sluice_operator sluice__sum_op;   /* arg NULL */

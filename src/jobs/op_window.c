@@ -7,8 +7,10 @@
  *
  * Each key has at most one open window, in keyed value state "window"
  * (start, count, sum: 24 bytes).  The subtask also keeps the list of keys
- * with an open window (operator state "window-open-keys", so it survives
- * a restore at the same parallelism) to fire them:
+ * with an open window to fire them, as operator state: an owned list
+ * (owned_list.c: union "window-keys", or the split "window-open-keys" of
+ * older checkpoints and union-less providers), so after a restore at
+ * another parallelism each subtask lists the keys of its key groups:
  * - processing time: a timer at each window end fires every open window
  *   that ended;
  * - event time: the watermark is the largest timestamp seen by the
@@ -29,13 +31,15 @@
 #include "util/error.h"
 
 #define STATE     "window"
-#define KEYS_NAME "window-open-keys"
+#define KEYS_NAME "window-keys"      /* union list */
+#define KEYS_OLD  "window-open-keys" /* split list */
 
 typedef struct win_local {
 	sluice_slice *keys; /* open windows' keys, owned copies */
 	size_t num_keys, cap_keys;
 	int64_t watermark; /* event time */
 	int64_t last_timer;
+	sluice__owned_list state;
 } win_local;
 
 typedef struct win_state {
@@ -234,31 +238,38 @@ static int win_end(sluice_ctx *ctx, int input)
 	return fire_upto(ctx, INT64_MAX);
 }
 
+static int key_owned(sluice_ctx *ctx, sluice_slice key, void *arg)
+{
+	int32_t mp = sluice_ctx_max_parallelism(ctx);
+
+	(void)arg;
+	return sluice_key_group_subtask(
+		       sluice_key_group(key, mp), sluice_ctx_parallelism(ctx),
+		       mp) == sluice_ctx_subtask(ctx);
+}
+
+static int key_take(sluice_ctx *ctx, sluice_slice key, void *arg)
+{
+	(void)ctx;
+	return key_add(arg, key);
+}
+
+static const sluice__owned_ops key_ops = {
+	"tumbling-window", "a key with an open window", key_owned, key_take};
+
 static int win_init(sluice_ctx *ctx, int restored)
 {
 	win_local *l = sluice__calloc(1, sizeof(*l));
-	const sluice_slice *el;
-	size_t n, i;
-	int32_t mp = sluice_ctx_max_parallelism(ctx);
-	int rc;
 
 	if (!l)
 		return sluice__error_oom();
 	l->watermark = INT64_MIN / 2; /* no overflow in + 1 */
 	l->last_timer = INT64_MIN;
+	l->state = (sluice__owned_list){KEYS_NAME, KEYS_OLD, 0};
 	sluice_ctx_set_local(ctx, l);
 	if (!restored)
 		return 0;
-	if ((rc = sluice_ctx_opstate_get(ctx, KEYS_NAME, &el, &n)) < 0)
-		return rc;
-	for (i = 0; i < n; i++)
-		if (sluice_key_group_subtask(
-			    sluice_key_group(el[i], mp),
-			    sluice_ctx_parallelism(ctx),
-			    mp) == sluice_ctx_subtask(ctx) &&
-		    (rc = key_add(l, el[i])) < 0)
-			return rc;
-	return 0;
+	return sluice__owned_list_restore(ctx, &l->state, &key_ops, l);
 }
 
 static int win_open(sluice_ctx *ctx)
@@ -277,7 +288,7 @@ static int win_snapshot(sluice_ctx *ctx, int64_t id)
 	win_local *l = sluice_ctx_local(ctx);
 
 	(void)id;
-	return sluice_ctx_opstate_set(ctx, KEYS_NAME, l->keys, l->num_keys);
+	return sluice__owned_list_save(ctx, &l->state, l->keys, l->num_keys);
 }
 
 static void win_close(sluice_ctx *ctx, int failed)

@@ -5,14 +5,11 @@
  * newline) and timestamp the processing time.  A file belongs to subtask
  * hash32(name) % parallelism.  The byte offset reached in every file is
  * operator state (an element per file: 8-byte offset then the path), so a
- * restore continues exactly after the last checkpointed line.  It is a
- * union list ("file-positions"): on restore every subtask sees every
- * file's offset and keeps those of the files it owns at the new
- * parallelism, so the source rescales.  Where the state provider has no
- * union lists (the in-memory one of bare sluice_job runs) and in
- * checkpoints of older versions the offsets are a split list
- * ("file-offsets"), which a restore at another parallelism cannot divide:
- * it is refused, naming the file.
+ * restore continues exactly after the last checkpointed line.  The
+ * offsets are an owned list (owned_list.c: union "file-positions", or the
+ * split "file-offsets" of older checkpoints and union-less providers), so
+ * the source rescales: each subtask keeps the files it owns at the new
+ * parallelism.
  *
  * Bounded (default): a last line without a newline is emitted at end of
  * file, and the source ends after its last file.  A poll emits at most
@@ -52,9 +49,8 @@ typedef struct src_file {
 typedef struct fsrc {
 	src_file *files;
 	size_t num_files, cap_files;
-	size_t cur;     /* file being read */
-	int split_held; /* a restored split list to empty at the next
-			   snapshot (its offsets are in the union list then) */
+	size_t cur; /* file being read */
+	sluice__owned_list state;
 	uint8_t *buf;
 	size_t cap;
 } fsrc;
@@ -169,58 +165,45 @@ static int scan(sluice_ctx *ctx, fsrc *s)
 	return add_file(s, a->path, 0);
 }
 
-/* The offsets in list `name`; files of other subtasks are skipped
- * (`split` == 0) or refused. */
-static int restore_list(sluice_ctx *ctx, fsrc *s, const char *name, int split)
+/* An offset entry: 8-byte offset then the path. */
+static int entry_path(sluice_ctx *ctx, sluice_slice el, char *path, size_t cap)
 {
-	const sluice_slice *el;
-	char path[4096];
-	size_t n, i;
-	int rc;
+	size_t plen = el.len - 8;
 
-	if ((rc = sluice_ctx_opstate_get(ctx, name, &el, &n)) < 0)
-		return rc;
-	if (split && n > 0)
-		s->split_held = 1;
-	for (i = 0; i < n; i++) {
-		size_t plen = el[i].len - 8;
-
-		if (el[i].len <= 8 || plen >= sizeof(path))
-			return sluice__error_set(
-				SLUICE_ECORRUPT, SLUICE_ERRCLS_JOB,
-				"file source '%s' subtask %d: offset entry "
-				"%zu of '%s' has %zu bytes",
-				sluice_ctx_uid(ctx),
-				(int)sluice_ctx_subtask(ctx), i, name,
-				el[i].len);
-		memcpy(path, (const uint8_t *)el[i].data + 8, plen);
-		path[plen] = '\0';
-		if (!owns(ctx, path)) {
-			if (!split)
-				continue; /* another subtask's now */
-			return sluice__error_set(
-				SLUICE_EINVALID, SLUICE_ERRCLS_JOB,
-				"file source '%s' subtask %d: restored file "
-				"'%s' belongs to another subtask; a "
-				"checkpoint keeping file offsets as a split "
-				"list restores at its own parallelism only",
-				sluice_ctx_uid(ctx),
-				(int)sluice_ctx_subtask(ctx), path);
-		}
-		if (find_file(s, path))
-			continue;
-		if ((rc = add_file(
-			     s, path, (int64_t)sluice__rd64(el[i].data))) < 0)
-			return rc;
-	}
+	if (el.len <= 8 || plen >= cap)
+		return sluice__error_set(
+			SLUICE_ECORRUPT, SLUICE_ERRCLS_JOB,
+			"file source '%s' subtask %d: an offset entry has %zu "
+			"bytes",
+			sluice_ctx_uid(ctx), (int)sluice_ctx_subtask(ctx),
+			el.len);
+	memcpy(path, (const uint8_t *)el.data + 8, plen);
+	path[plen] = '\0';
 	return 0;
 }
 
-static int restore_offsets(sluice_ctx *ctx, fsrc *s)
+static int entry_owned(sluice_ctx *ctx, sluice_slice el, void *arg)
 {
-	SLUICE_ERRCHECK(restore_list(ctx, s, STATE_NAME, 0));
-	return restore_list(ctx, s, SPLIT_STATE, 1);
+	char path[4096];
+
+	(void)arg;
+	SLUICE_ERRCHECK(entry_path(ctx, el, path, sizeof(path)));
+	return owns(ctx, path);
 }
+
+static int entry_take(sluice_ctx *ctx, sluice_slice el, void *arg)
+{
+	fsrc *s = arg;
+	char path[4096];
+
+	SLUICE_ERRCHECK(entry_path(ctx, el, path, sizeof(path)));
+	if (find_file(s, path))
+		return 0;
+	return add_file(s, path, (int64_t)sluice__rd64(el.data));
+}
+
+static const sluice__owned_ops offset_ops = {
+	"file source", "a file's offset", entry_owned, entry_take};
 
 static int fsrc_init(sluice_ctx *ctx, int restored)
 {
@@ -230,7 +213,9 @@ static int fsrc_init(sluice_ctx *ctx, int restored)
 	if (!s)
 		return sluice__error_oom();
 	sluice_ctx_set_local(ctx, s);
-	if (restored && (rc = restore_offsets(ctx, s)) < 0)
+	s->state = (sluice__owned_list){STATE_NAME, SPLIT_STATE, 0};
+	if (restored && (rc = sluice__owned_list_restore(
+				 ctx, &s->state, &offset_ops, s)) < 0)
 		return rc;
 	return scan(ctx, s);
 }
@@ -386,18 +371,8 @@ static int fsrc_snapshot(sluice_ctx *ctx, int64_t id)
 		els[i] = SLUICE_SLICE(b.ptr + off, len);
 		off += len;
 	}
-	if (rc == 0) {
-		rc = sluice_ctx_union_state_set(
-			ctx, STATE_NAME, els, s->num_files);
-		if (rc == SLUICE_EUNSUPPORTED) {
-			sluice_error_clear();
-			rc = sluice_ctx_opstate_set(
-				ctx, SPLIT_STATE, els, s->num_files);
-		} else if (rc == 0 && s->split_held) {
-			rc = sluice_ctx_opstate_set(ctx, SPLIT_STATE, NULL, 0);
-			s->split_held = rc < 0;
-		}
-	}
+	if (rc == 0)
+		rc = sluice__owned_list_save(ctx, &s->state, els, s->num_files);
 	sluice__free(els);
 	sluice_buf_release(&b);
 	return rc;
