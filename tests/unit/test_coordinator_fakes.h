@@ -348,7 +348,16 @@ static inline fake *fake_new(void)
 	return f;
 }
 
-static inline void fake_start(fake *f, uint64_t seed)
+typedef int (*fake_trigger_fn)(
+	void *ctx,
+	const sluice__task_ref *t,
+	int64_t id,
+	int64_t ts,
+	const sluice__trigger_options *o);
+
+/* The coordinator of `f`, with `trigger` as the task side's trigger. */
+static inline void
+fake_start_with(fake *f, uint64_t seed, fake_trigger_fn trigger)
 {
 	static const sluice__coord_tasks tasks_tmpl = {
 		1, NULL, f_state, f_trigger, f_complete, f_aborted, f_fail_job};
@@ -360,6 +369,7 @@ static inline void fake_start(fake *f, uint64_t seed)
 	sluice__coord_options o;
 
 	tasks.ctx = f;
+	tasks.trigger = trigger;
 	storage.ctx = f;
 	memset(&o, 0, sizeof(o));
 	o.settings = &f->s;
@@ -373,6 +383,11 @@ static inline void fake_start(fake *f, uint64_t seed)
 	o.wakeup = f_wakeup;
 	o.wakeup_ctx = f;
 	assert_int_equal(sluice__coord_new(&f->c, &o), 0);
+}
+
+static inline void fake_start(fake *f, uint64_t seed)
+{
+	fake_start_with(f, seed, f_trigger);
 }
 
 static inline void fake_free(fake *f)

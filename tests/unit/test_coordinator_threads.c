@@ -49,34 +49,6 @@ static int f_trigger_mt(
 	return 0;
 }
 
-/* The coordinator of `f` with `trigger` as the task side's trigger. */
-static void start_with(
-	fake *f,
-	int (*trigger)(
-		void *,
-		const sluice__task_ref *,
-		int64_t,
-		int64_t,
-		const sluice__trigger_options *))
-{
-	sluice__coord_tasks tasks = {1,          f,         f_state,   trigger,
-				     f_complete, f_aborted, f_fail_job};
-	sluice__coord_storage storage = {1,          f,         f_init,
-					 f_finalize, f_add,     f_discard,
-					 f_release,  f_register};
-	sluice__coord_options o;
-
-	memset(&o, 0, sizeof(o));
-	o.settings = &f->s;
-	o.job_id = "J";
-	o.vertices = f->v;
-	o.n_vertices = f->nv;
-	o.clock = &f->clock.base;
-	o.tasks = &tasks;
-	o.storage = &storage;
-	assert_int_equal(sluice__coord_new(&f->c, &o), 0);
-}
-
 static void *work(void *arg)
 {
 	worker *w = arg;
@@ -161,7 +133,7 @@ static void test_coordinator_threads__concurrent_acks_and_declines(void **st)
 	f->s.max_concurrent = 4;
 	f->s.tolerable_failures = SLUICE_FM_UNLIMITED;
 	f->s.timeout_ms = 300;
-	start_with(f, f_trigger_mt);
+	fake_start_with(f, 0, f_trigger_mt);
 	for (i = 0; i < 2 * PAR; i++) {
 		w[i] = (worker){f, (int32_t)(i / PAR), (int32_t)(i % PAR)};
 		assert_int_equal(pthread_create(&th[i], NULL, work, &w[i]), 0);
@@ -242,7 +214,7 @@ static void test_coordinator_threads__calls_keep_their_order(void **st)
 	(void)st;
 	atomic_store(&held, 0);
 	atomic_store(&sp_returned, 0);
-	start_with(f, f_trigger_slow);
+	fake_start_with(f, 0, f_trigger_slow);
 	trigger_ckpt(f);
 	while (!atomic_load(&sp_returned))
 		usleep(1000);
