@@ -88,7 +88,8 @@ typedef struct sluice_operator {
 	 * data with final_checkpoint, else end of partition).  Checkpoints
 	 * may still follow. */
 	int (*end_input)(sluice_ctx *ctx, int input);
-	/* Last call; also after failures and cancellation.  `failed` is 1
+	/* Last call; also after failures (initialize_state's included:
+	 * free what it set up so far) and cancellation.  `failed` is 1
 	 * when the task did not finish normally. */
 	void (*close)(sluice_ctx *ctx, int failed);
 } sluice_operator;

@@ -1128,10 +1128,10 @@ static int task_run(sluice__task *t, int *opened)
 	int rc;
 
 	set_state(t, SLUICE_TASK_STATE_INITIALIZING);
+	*opened = 1; /* close follows, also when restoring fails half-way */
 	if (op->initialize_state &&
 	    (rc = op->initialize_state((sluice_ctx *)t, t->restored)) < 0)
 		return rc;
-	*opened = 1;
 	if (op->open && (rc = op->open((sluice_ctx *)t)) < 0)
 		return rc;
 	if ((rc = replay(t)) < 0)

@@ -5,7 +5,9 @@
  * its newest complete checkpoint — sequence or file source, keyed count,
  * file sink — commits every key's counts exactly 1..n (no gaps, no
  * duplicates) and leaves no hidden leftovers; the stdout sink writes one
- * line per record.
+ * line per record.  File offsets kept as a split list (the in-memory
+ * provider here has no union lists) restore at their own parallelism
+ * only: at another one the start fails naming the entry.
  */
 #include <dirent.h>
 #include <setjmp.h>
@@ -321,6 +323,75 @@ test_file_sink__exactly_once_across_a_failure_with_file_source(void **state)
 	jh_rmtree(out);
 }
 
+static void
+test_file_source__split_offsets_restore_at_their_parallelism_only(void **st)
+{
+	sluice__file_source_arg src = {NULL, 0, 100};
+	sluice__file_sink_arg sink;
+	failer f = {0, 0};
+	char in[64], out[64], p[128];
+	const char *msg;
+	sluice_job *a, *b;
+	jh_coord *ca, *cb;
+	sluice_job_responder ra, rb;
+	sluice_job_restore rs;
+	completed_wait w;
+	int file, i;
+
+	(void)st;
+	jh_tmpdir(in);
+	jh_tmpdir(out);
+	for (file = 0; file < 12; file++) {
+		FILE *fp;
+
+		snprintf(p, sizeof(p), "%s/in-%d", in, file);
+		assert_non_null(fp = fopen(p, "wb"));
+		for (i = 0; i < 2000; i++)
+			fprintf(fp, "k%d\n", i % 7);
+		fclose(fp);
+	}
+	src.path = in;
+	sink.path = out;
+	a = build_chain(
+		&sluice__file_source_op, &src, &sluice__count_op, NULL, &sink,
+		&f, 2);
+	ca = jh_coord_new(a, 0);
+	ra = jh_coord_responder(ca);
+	jh_coord_new_run(ca);
+	assert_int_equal(sluice_job_start(a, &ra, NULL), 0);
+	jh_coord_start_periodic(ca, 3);
+	w = (completed_wait){ca, 1};
+	assert_true(rt_wait_for(completed_reached, &w));
+	jh_coord_stop_periodic(ca);
+	sluice_job_stop(a);
+	b = build_chain(
+		&sluice__file_source_op, &src, &sluice__count_op, NULL, &sink,
+		&f, 3);
+	cb = jh_coord_new(b, 0);
+	rb = jh_coord_responder(cb);
+	jh_coord_new_run(cb);
+	assert_int_equal(jh_coord_restore(ca, &rs), 0);
+	if (sluice_job_start(b, &rb, &rs) == 0) {
+		assert_int_equal(sluice_job_wait(b, RT_WAIT_MS), 0);
+		assert_int_equal(
+			sluice_job_state_get(b), SLUICE_JOB_STATE_FAILED);
+		msg = sluice_job_failure(b);
+	} else {
+		msg = sluice_error_last()->message;
+	}
+	assert_non_null(msg);
+	assert_non_null(strstr(msg, "file source"));
+	assert_non_null(strstr(msg, "of 'file-offsets'"));
+	assert_non_null(strstr(msg, "belongs to another subtask"));
+	sluice_job_stop(b);
+	jh_coord_free(cb);
+	jh_coord_free(ca);
+	sluice_job_free(b);
+	sluice_job_free(a);
+	jh_rmtree(in);
+	jh_rmtree(out);
+}
+
 /* Event-time windows restore their open windows (keyed state plus the
  * list of open keys in operator state): every (key, window) is committed
  * exactly once with its exact count. */
@@ -424,6 +495,8 @@ int main(void)
 			test_file_sink__exactly_once_across_failures_with_sequence),
 		cmocka_unit_test(
 			test_file_sink__exactly_once_across_a_failure_with_file_source),
+		cmocka_unit_test(
+			test_file_source__split_offsets_restore_at_their_parallelism_only),
 		cmocka_unit_test(
 			test_file_sink__windows_exactly_once_across_failures),
 		cmocka_unit_test(test_stdout_sink__writes_one_line_per_record),
