@@ -22,13 +22,14 @@
  * reading it back in `initialize_state`.
  *
  * Threading: build, start, stop and free the job from one control thread.
- * sluice_job_wait, status and failure queries, sluice_job_wakeup and the
- * checkpoint entry points (trigger / notify, sys/runtime.h) may be called
- * from any thread while the job is started, but not concurrently with
- * start, stop or free.  Operator callbacks of one subtask run on that
- * subtask's thread, one at a time; callbacks of different subtasks run
- * concurrently.  sluice_ctx functions may only be called from the
- * callback that received the ctx.
+ * sluice_job_wait, status and failure queries and the checkpoint entry
+ * points (trigger / notify, sys/runtime.h) may be called from any thread
+ * while the job is started, but not concurrently with start, stop or
+ * free; sluice_job_wakeup from any thread until free, also while a
+ * sluice_run restarts the job (a stopped job ignores it).  Operator callbacks
+ * of one subtask run on that subtask's thread, one at a time; callbacks of
+ * different subtasks run concurrently.  sluice_ctx functions may only be called
+ * from the callback that received the ctx.
  */
 #ifndef SLUICE_JOB_H
 #define SLUICE_JOB_H

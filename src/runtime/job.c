@@ -204,10 +204,12 @@ void sluice_job_wakeup(sluice_job *job)
 {
 	int i;
 
-	if (!job->started)
-		return;
-	for (i = 0; i < job->num_tasks; i++)
+	/* under the lock: a sluice_run may stop and restart the job at any
+	 * moment (failover), freeing the inboxes */
+	pthread_mutex_lock(&job->lock);
+	for (i = 0; job->wakeable && i < job->num_tasks; i++)
 		sluice__inbox_wakeup(&job->tasks[i].inbox);
+	pthread_mutex_unlock(&job->lock);
 }
 
 int sluice_job_task_info(sluice_job *job, int index, sluice_task_info *out)
@@ -707,6 +709,9 @@ static void release_run(sluice_job *job)
 	for (i = 0; i < job->num_tasks && job->tasks; i++)
 		sluice__task_release(&job->tasks[i]);
 	sluice__csw_release(&job->csw);
+	pthread_mutex_lock(&job->lock); /* no wake-up reaches freed inboxes */
+	job->wakeable = 0;
+	pthread_mutex_unlock(&job->lock);
 	for (i = 0; i < job->num_channels; i++)
 		sluice__channel_free(job->channels[i]);
 	for (i = 0; i < job->num_tasks && job->tasks; i++)
@@ -727,6 +732,7 @@ static int launch(sluice_job *job)
 	pthread_mutex_lock(&job->lock);
 	job->status = SLUICE_JOB_STATE_RUNNING;
 	job->live_tasks = job->num_tasks;
+	job->wakeable = 1;
 	pthread_mutex_unlock(&job->lock);
 	for (i = 0; i < job->num_tasks; i++) {
 		sluice__task *t = &job->tasks[i];

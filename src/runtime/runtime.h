@@ -183,6 +183,7 @@ struct sluice_job {
 	int stopping;  /* atomic: tasks must stop */
 	int failed;    /* a task failed in this run */
 	char *failure; /* first task failure message (NULL if OOM) */
+	int wakeable;  /* the tasks' inboxes exist (sluice_job_wakeup) */
 	/* metrics of runs already stopped, folded in by release_run */
 	sluice__job_totals totals;
 };

@@ -7,7 +7,8 @@
  * restarts, and with exactly-once state every key must show exactly the
  * counts 1..expected.  Also at-least-once (nothing lost), repeated seeded
  * random failures with failing uploads, and a restore at a different
- * parallelism.
+ * parallelism.  sluice_job_wakeup from another thread is safe while the
+ * job stops and starts again (as a sluice_run restart does).
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -348,9 +349,55 @@ test_runtime__exactly_once_with_file_checkpoint_storage(void **state)
 		sluice_storage_remove_tree(sluice_storage_file_get(), tmpl), 0);
 }
 
+typedef struct waker {
+	sluice_job *job;
+	int stop; /* atomic */
+	long calls;
+} waker;
+
+static void *wake_main(void *arg)
+{
+	waker *w = arg;
+
+	while (!LOAD(&w->stop)) {
+		sluice_job_wakeup(w->job);
+		w->calls++;
+	}
+	return NULL;
+}
+
+static void test_runtime__wakeup_is_safe_across_restarts(void **state)
+{
+	pipeline pl;
+	coord c;
+	sluice_job_responder r;
+	waker w;
+	pthread_t th;
+	int i;
+
+	(void)state;
+	rt_pipeline_build(&pl, 2, 2, 2, 1000, SLUICE_JOB_EXACTLY_ONCE);
+	pl.src.gate = 0; /* idle sources: wake-ups are what they wait for */
+	rt_coord_init(&c, pl.job);
+	r = rt_responder_of(&c);
+	w = (waker){pl.job, 0, 0};
+	assert_int_equal(pthread_create(&th, NULL, wake_main, &w), 0);
+	for (i = 0; i < 30; i++) {
+		rt_start_running(pl.job, &r, NULL);
+		sluice_job_stop(pl.job);
+	}
+	STORE(&w.stop, 1);
+	pthread_join(th, NULL);
+	assert_true(w.calls > 0);
+	sluice_job_wakeup(pl.job); /* stopped: ignored */
+	rt_coord_release(&c);
+	rt_pipeline_free(&pl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_runtime__wakeup_is_safe_across_restarts),
 		cmocka_unit_test(
 			test_runtime__exactly_once_after_failure_at_parallelism_1),
 		cmocka_unit_test(
