@@ -285,29 +285,38 @@ test_file_sink__exactly_once_across_failures_with_sequence(void **state)
 	jh_rmtree(dir);
 }
 
+/* `files` input files in `dir` of `lines` lines "k<n % 7>", n counting
+ * over all of them. */
+static void write_inputs(const char *dir, int files, int lines)
+{
+	char p[128];
+	int file, i;
+
+	for (file = 0; file < files; file++) {
+		FILE *fp;
+
+		snprintf(p, sizeof(p), "%s/in-%d", dir, file);
+		assert_non_null(fp = fopen(p, "wb"));
+		for (i = 0; i < lines; i++)
+			fprintf(fp, "k%d\n", (file * lines + i) % 7);
+		fclose(fp);
+	}
+}
+
 static void
 test_file_sink__exactly_once_across_a_failure_with_file_source(void **state)
 {
 	sluice__file_source_arg src = {NULL, 0, 100};
 	sluice__file_sink_arg sink;
 	failer f = {0, 0};
-	char in[64], out[64], p[128];
+	char in[64], out[64];
 	jh_lines l;
 	sluice_job *job;
-	int file, i;
 
 	(void)state;
 	jh_tmpdir(in);
 	jh_tmpdir(out);
-	for (file = 0; file < 3; file++) {
-		FILE *fp;
-
-		snprintf(p, sizeof(p), "%s/in-%d", in, file);
-		assert_non_null(fp = fopen(p, "wb"));
-		for (i = 0; i < 5000; i++) /* k<i%7> over all lines */
-			fprintf(fp, "k%d\n", (file * 5000 + i) % 7);
-		fclose(fp);
-	}
+	write_inputs(in, 3, 5000);
 	src.path = in;
 	sink.path = out;
 	job = build_chain(
@@ -329,27 +338,18 @@ test_file_source__split_offsets_restore_at_their_parallelism_only(void **st)
 	sluice__file_source_arg src = {NULL, 0, 100};
 	sluice__file_sink_arg sink;
 	failer f = {0, 0};
-	char in[64], out[64], p[128];
+	char in[64], out[64];
 	const char *msg;
 	sluice_job *a, *b;
 	jh_coord *ca, *cb;
 	sluice_job_responder ra, rb;
 	sluice_job_restore rs;
 	completed_wait w;
-	int file, i;
 
 	(void)st;
 	jh_tmpdir(in);
 	jh_tmpdir(out);
-	for (file = 0; file < 12; file++) {
-		FILE *fp;
-
-		snprintf(p, sizeof(p), "%s/in-%d", in, file);
-		assert_non_null(fp = fopen(p, "wb"));
-		for (i = 0; i < 2000; i++)
-			fprintf(fp, "k%d\n", i % 7);
-		fclose(fp);
-	}
+	write_inputs(in, 12, 2000);
 	src.path = in;
 	sink.path = out;
 	a = build_chain(

@@ -767,6 +767,7 @@ static void test_rdb__tuning_reaches_rocksdb_over_the_profile(void **st)
 	f->o.max_write_buffers = 4;
 	assert_int_equal(sluice__rdb_open(&f->db, &f->o, "test", 128), 0);
 	expect_option(f->db, "block_size", "131072");
+	expect_option(f->db, "filter_policy", "bloomfilter");
 	expect_option(f->db, "min_write_buffer_number_to_merge", "3");
 	expect_option(f->db, "compaction_style", "kCompactionStyleLevel");
 	expect_option(f->db, "info_log_level", "INFO_LEVEL");

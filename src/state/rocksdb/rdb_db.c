@@ -120,11 +120,8 @@ static void apply_predefined(
 {
 	rocksdb_options_set_max_open_files(opts, -1);
 	rocksdb_options_set_use_fsync(opts, 0);
-	if (p == SLUICE_RDB_DEFAULT)
-		return;
-	rocksdb_options_increase_parallelism(opts, 4);
-	if (p == SLUICE_RDB_FLASH_SSD_OPTIMIZED)
-		return;
+	if (p == SLUICE_RDB_DEFAULT || p == SLUICE_RDB_FLASH_SSD_OPTIMIZED)
+		return; /* their four threads: thread.num (rdb_config.c) */
 	rocksdb_options_set_compaction_style(opts, rocksdb_level_compaction);
 	rocksdb_options_set_level_compaction_dynamic_level_bytes(opts, 1);
 	if (p != SLUICE_RDB_SPINNING_DISK_OPTIMIZED_HIGH_MEM)
@@ -133,8 +130,7 @@ static void apply_predefined(
 	rocksdb_options_set_max_bytes_for_level_base(opts, 1u << 30);
 	rocksdb_options_set_min_write_buffer_number_to_merge(opts, 3);
 	rocksdb_block_based_options_set_block_size(table, 128u << 10);
-	rocksdb_block_based_options_set_filter_policy(
-		table, rocksdb_filterpolicy_create_bloom_full(10));
+	/* and a Bloom filter: apply_tuning decides the filter */
 }
 
 /*
@@ -177,18 +173,15 @@ static void apply_tuning(sluice_rdb *db)
 	if (set & SLUICE_ROCKSDB_TUNE_METADATA_BLOCK_SIZE)
 		rocksdb_block_based_options_set_metadata_block_size(
 			db->table, t->metadata_block_size);
-	if (set & (SLUICE_ROCKSDB_TUNE_BLOOM_FILTER |
-		   SLUICE_ROCKSDB_TUNE_BLOOM_BITS_PER_KEY)) {
-		bloom = set & SLUICE_ROCKSDB_TUNE_BLOOM_FILTER
-				? t->bloom_filter
-				: db->o.predefined ==
-					  SLUICE_RDB_SPINNING_DISK_OPTIMIZED_HIGH_MEM;
+	/* use-bloom-filter, else the profile's: only HIGH_MEM has one */
+	bloom = set & SLUICE_ROCKSDB_TUNE_BLOOM_FILTER
+			? t->bloom_filter
+			: db->o.predefined ==
+				  SLUICE_RDB_SPINNING_DISK_OPTIMIZED_HIGH_MEM;
+	if (bloom)
 		rocksdb_block_based_options_set_filter_policy(
-			db->table,
-			bloom ? rocksdb_filterpolicy_create_bloom_full(
-					t->bloom_bits_per_key)
-			      : NULL);
-	}
+			db->table, rocksdb_filterpolicy_create_bloom_full(
+					   t->bloom_bits_per_key));
 	if (set & SLUICE_ROCKSDB_TUNE_COMPRESSION)
 		rocksdb_options_set_compression_per_level(
 			db->opts, (int *)t->compression,
